@@ -1,0 +1,96 @@
+"""Fixtures shared by every test package. App-specific fixtures live in tests/<app>/conftest.py."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from tests.factories import PASSWORD, UserFactory
+from tests.fakes.openai_server import FakeOpenAIServer
+
+
+@pytest.fixture(autouse=True)
+def _isolated_storage(settings, tmp_path):
+    """Media files and the embedded vector store go to a per-test temporary folder."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.VECTOR_STORES = {
+        "default": {"BACKEND": "tutorhub.ai.backends.chroma.ChromaVectorStore", "OPTIONS": {"path": str(tmp_path / "chroma")}}
+    }
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(role="admin", is_staff=True)
+
+
+@pytest.fixture
+def teacher(db):
+    return UserFactory(role="teacher")
+
+
+@pytest.fixture
+def parent(db):
+    return UserFactory(role="parent")
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    return client
+
+
+@pytest.fixture
+def api_client(user) -> APIClient:
+    """Client authenticated as `user` with a real JWT access token."""
+    return client_for(user)
+
+
+@pytest.fixture
+def admin_client(admin_user) -> APIClient:
+    return client_for(admin_user)
+
+
+@pytest.fixture(scope="session")
+def fake_openai_server():
+    server = FakeOpenAIServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_openai(fake_openai_server, settings):
+    """Point every OpenAI-compatible backend at the fake server for one test."""
+    fake_openai_server.reset()
+    options = {"base_url": fake_openai_server.base_url, "api_key": "test", "timeout": 5.0, "max_retries": 0}
+    settings.LLM_BACKENDS = {"default": {"BACKEND": "tutorhub.ai.backends.openai.OpenAILLM", "OPTIONS": {**options, "model": "fake-gpt"}}}
+    settings.EMBEDDING_BACKENDS = {
+        "default": {"BACKEND": "tutorhub.ai.backends.openai.OpenAIEmbeddings", "OPTIONS": {**options, "model": "fake-embed"}}
+    }
+    settings.SPEECH_BACKENDS = {
+        "default": {
+            "BACKEND": "tutorhub.ai.backends.speech.SpeechBackend",
+            "OPTIONS": {"tts": "openai", "stt_base_url": fake_openai_server.base_url, "api_key": "test", "timeout": 5.0},
+        }
+    }
+    return fake_openai_server

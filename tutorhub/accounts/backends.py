@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+
+
+class UsernameOrEmailBackend(ModelBackend):
+    """Log in with a username or an email address (seed 001 logs in with the email as `username`)."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        User = get_user_model()
+        identifier = (username or kwargs.get("email") or "").strip()
+        if not identifier or password is None:
+            return None
+        lookup = {"email__iexact": identifier} if "@" in identifier else {"username": identifier}
+        user = User._default_manager.filter(**lookup).first()
+        if user is None and "@" in identifier:
+            user = User._default_manager.filter(username=identifier).first()
+        if user is None:
+            User().set_password(password)  # same work as a real check: no timing oracle for unknown users
+            return None
+        if user.check_password(password) and self.user_can_authenticate(user):
+            return user
+        return None

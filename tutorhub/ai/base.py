@@ -1,0 +1,207 @@
+"""Provider interfaces. Callers use `tutorhub.ai.llm["default"]` etc.; backends subclass these.
+
+Contract for every backend:
+- no network or model loading at import or construction time (do it on first call);
+- every vendor/transport failure becomes `ProviderError(permanent=...)` - callers may retry
+  transient ones; nothing else escapes;
+- `LLMBackend` subclasses implement `_complete` / `_astream`; the public methods here add
+  timing and usage recording (through tutorhub.billing.services.usage_record) in one place.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": "..."}
+
+
+class ProviderError(Exception):
+    """A backend failed. `permanent=False` means retrying later may succeed (timeout, 5xx, 429)."""
+
+    def __init__(self, message: str, *, permanent: bool = False, status_code: int | None = None):
+        super().__init__(message)
+        self.permanent = permanent
+        self.status_code = status_code
+
+
+@dataclass
+class Completion:
+    text: str
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = "stop"
+    latency_ms: int = 0
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+# --- usage attribution -------------------------------------------------------------------
+@dataclass
+class UsageScope:
+    user: Any
+    feature: str
+
+
+_usage_scope: contextvars.ContextVar[UsageScope | None] = contextvars.ContextVar("ai_usage_scope", default=None)
+
+
+@contextmanager
+def usage_scope(*, user, feature: str):
+    """Attribute every AI call made inside the block to `user` (for usage records and quotas)."""
+    token = _usage_scope.set(UsageScope(user=user, feature=feature))
+    try:
+        yield
+    finally:
+        _usage_scope.reset(token)
+
+
+def estimate_tokens(text: str) -> int:
+    """Cheap token estimate (~4 characters per token for English) for budgets and offline counts."""
+    return max(1, (len(text) + 3) // 4) if text else 0
+
+
+def _record(completion: Completion) -> None:
+    scope = _usage_scope.get()
+    if scope is None or completion.total_tokens <= 0:
+        return
+    from tutorhub.billing.services import usage_record
+
+    usage_record(
+        user=scope.user,
+        kind="ai_tokens",
+        amount=completion.total_tokens,
+        feature=scope.feature,
+        model=completion.model,
+        latency_ms=completion.latency_ms,
+    )
+
+
+class LLMStream:
+    """Async iterator of text deltas; `.completion` is filled once the stream is exhausted."""
+
+    def __init__(self, source: AsyncIterator[str | Completion], started: float):
+        self._source = source
+        self._started = started
+        self.completion: Completion | None = None
+        self.first_token_ms: int | None = None
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> str:
+        while True:
+            item = await self._source.__anext__()  # StopAsyncIteration ends the stream
+            if isinstance(item, Completion):
+                item.latency_ms = int((time.perf_counter() - self._started) * 1000)
+                self.completion = item
+                await sync_to_async(_record, thread_sensitive=False)(item)
+                continue
+            if self.first_token_ms is None:
+                self.first_token_ms = int((time.perf_counter() - self._started) * 1000)
+            return item
+
+    async def aclose(self) -> None:
+        closer = getattr(self._source, "aclose", None)
+        if closer:
+            await closer()
+
+
+class LLMBackend(ABC):
+    """Chat-completion model. Options common to calls:
+
+    task: what the call is for ("chat", "summary", "flashcards", ...). Remote models ignore it;
+        the offline backend dispatches on it to do honest rule-based work.
+    context: structured inputs the prompt was built from (retrieved passages, counts, ...),
+        so the offline backend need not parse prose back out of the messages.
+    temperature, max_tokens, json_mode (ask for a JSON object), timeout (seconds).
+    """
+
+    model_name: str = "unknown"
+
+    def __init__(self, **options: Any):
+        self.options = options
+
+    @abstractmethod
+    def _complete(self, messages: list[Message], **opts: Any) -> Completion: ...
+
+    @abstractmethod
+    def _astream(self, messages: list[Message], **opts: Any) -> AsyncIterator[str | Completion]:
+        """Yield text deltas, then one final Completion (full text, model, token counts)."""
+
+    def complete(self, messages: list[Message], **opts: Any) -> Completion:
+        started = time.perf_counter()
+        completion = self._complete(messages, **opts)
+        completion.latency_ms = int((time.perf_counter() - started) * 1000)
+        _record(completion)
+        return completion
+
+    async def acomplete(self, messages: list[Message], **opts: Any) -> Completion:
+        return await sync_to_async(self.complete, thread_sensitive=False)(messages, **opts)
+
+    def astream(self, messages: list[Message], **opts: Any) -> LLMStream:
+        return LLMStream(self._astream(messages, **opts), time.perf_counter())
+
+
+class EmbeddingBackend(ABC):
+    model_name: str = "unknown"
+
+    def __init__(self, **options: Any):
+        self.options = options
+
+    @abstractmethod
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """One vector per text, in order. Raises ProviderError."""
+
+
+@dataclass
+class VectorItem:
+    id: str
+    vector: list[float]
+    document_id: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class VectorHit:
+    id: str
+    score: float  # higher is more similar
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class VectorStore(ABC):
+    def __init__(self, **options: Any):
+        self.options = options
+
+    @abstractmethod
+    def upsert(self, items: Iterable[VectorItem]) -> None: ...
+
+    @abstractmethod
+    def delete(self, document_id: str) -> None: ...
+
+    @abstractmethod
+    def query(self, vector: list[float], *, filters: dict[str, Any] | None = None, k: int = 10) -> list[VectorHit]: ...
+
+
+class SpeechBackend(ABC):
+    def __init__(self, **options: Any):
+        self.options = options
+
+    @abstractmethod
+    def synthesize(self, text: str, *, voice: str | None = None) -> tuple[bytes, str]:
+        """Speak `text`; returns (audio bytes, content type). Raises ProviderError."""
+
+    @abstractmethod
+    def transcribe(self, audio: bytes, *, filename: str, content_type: str, language: str | None = None) -> str:
+        """Speech to text. Raises ProviderError (permanent when no transcription service is set)."""

@@ -1,0 +1,3 @@
+from tutorhub.billing.models.usage import UsageRecord
+
+__all__ = ["UsageRecord"]

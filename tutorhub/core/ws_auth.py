@@ -1,0 +1,49 @@
+"""WebSocket authentication: a JWT access token (or a seed-003 API token) from the `token`
+query parameter or the Authorization header; otherwise the session cookie's user."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.middleware import BaseMiddleware
+from django.contrib.auth.models import AnonymousUser
+
+
+def _token_from_scope(scope) -> str | None:
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    if query.get("token"):
+        return query["token"][0]
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            parts = value.decode("latin-1").split()
+            if len(parts) == 2 and parts[0].lower() in {"bearer", "jwt", "token"}:
+                return parts[1]
+    return None
+
+
+@database_sync_to_async
+def user_for_token(raw: str):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.exceptions import AuthenticationFailed
+    from rest_framework_simplejwt.authentication import JWTAuthentication
+    from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+
+    auth = JWTAuthentication()
+    try:
+        user = auth.get_user(auth.get_validated_token(raw))
+        return user if user.is_active else AnonymousUser()
+    except (InvalidToken, TokenError, AuthenticationFailed):
+        pass
+    token = Token.objects.select_related("user").filter(key=raw).first()
+    if token and token.user.is_active:
+        return token.user
+    return AnonymousUser()
+
+
+class TokenAuthMiddleware(BaseMiddleware):
+    async def __call__(self, scope, receive, send):
+        raw = _token_from_scope(scope)
+        if raw:
+            scope = dict(scope, user=await user_for_token(raw))
+        return await super().__call__(scope, receive, send)

@@ -1,0 +1,3 @@
+from tutorhub.engagement.models.notifications import Notification
+
+__all__ = ["Notification"]

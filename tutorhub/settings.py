@@ -1,0 +1,335 @@
+"""TutorHub settings: one module, every knob read from the environment (or a `.env` file).
+
+Integrations switch on when their variable is set: DATABASE_URL (PostgreSQL), REDIS_URL
+(cache + channel layer), CHROMA_URL (Chroma server), LLM_BASE_URL / LLM_API_KEY (an
+OpenAI-compatible model), EMAIL_HOST (SMTP). With none set, everything runs embedded.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from tutorhub.core.env import env_bool, env_float, env_int, env_list, env_str, load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+load_dotenv(BASE_DIR / ".env")
+
+TESTING = "pytest" in sys.modules or sys.argv[1:2] == ["test"]
+
+DEBUG = env_bool("DEBUG", True)
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG=0 (generate one with `python -c 'import secrets; print(secrets.token_urlsafe(50))'`).")
+    SECRET_KEY = "dev-insecure-only-for-debug-" + "x" * 40
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+INSTALLED_APPS = [
+    "daphne",  # only for its `runserver` with WebSockets in development; `make run` uses uvicorn
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "rest_framework_simplejwt.token_blacklist",
+    "django_filters",
+    "corsheaders",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "django_tasks",
+    "django_tasks_db",
+    "tutorhub.core",
+    "tutorhub.ai",
+    "tutorhub.accounts",
+    "tutorhub.courses",
+    "tutorhub.knowledge",
+    "tutorhub.chat",
+    "tutorhub.assessments",
+    "tutorhub.learning",
+    "tutorhub.billing",
+    "tutorhub.engagement",
+    "tutorhub.web",
+    "tutorhub.compat",
+]
+
+MIDDLEWARE = [
+    "tutorhub.core.middleware.RequestIDMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "tutorhub.urls"
+WSGI_APPLICATION = "tutorhub.wsgi.application"
+ASGI_APPLICATION = "tutorhub.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    import dj_database_url
+
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "db.sqlite3",
+            # WAL + IMMEDIATE let the web server and the task worker write side by side.
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
+                "transaction_mode": "IMMEDIATE",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+# --- Cache, channel layer ---------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tutorhub"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Background tasks ---------------------------------------------------------------------
+# Database-backed queue by default (worker started by `make run`); immediate in tests.
+TASKS = {
+    "default": {
+        "BACKEND": env_str(
+            "TASKS_BACKEND",
+            "django_tasks.backends.immediate.ImmediateBackend" if TESTING else "django_tasks_db.DatabaseBackend",
+        ),
+    }
+}
+
+# --- Auth -------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if TESTING:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+AUTHENTICATION_BACKENDS = ["tutorhub.accounts.backends.UsernameOrEmailBackend"]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 60 * 60 * 24)
+FRONTEND_URL = env_str("FRONTEND_URL", "http://127.0.0.1:8000")
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 30)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+    "AUTH_HEADER_TYPES": ("Bearer", "JWT"),
+}
+
+# --- REST framework -----------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "tutorhub.core.pagination.StandardPagination",
+    "PAGE_SIZE": 20,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.SearchFilter",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "tutorhub.core.throttling.UserRateThrottle",
+        "tutorhub.core.throttling.AnonRateThrottle",
+        "tutorhub.core.throttling.ScopedRateThrottle",
+    ],
+    # Seed 001's limits; override with THROTTLE_<SCOPE>=N/period.
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env_str("THROTTLE_USER", "100/min"),
+        "anon": env_str("THROTTLE_ANON", "20/min"),
+        "uploads": env_str("THROTTLE_UPLOADS", "10/hour"),
+        "ai_generation": env_str("THROTTLE_AI_GENERATION", "50/hour"),
+        "auth": env_str("THROTTLE_AUTH", "30/min"),
+    },
+    "EXCEPTION_HANDLER": "tutorhub.core.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "DATETIME_FORMAT": "iso-8601",
+}
+# Tests exercise throttling explicitly (with override_settings); elsewhere it must not interfere.
+THROTTLING_ENABLED = env_bool("THROTTLING_ENABLED", not TESTING)
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "TutorHub API",
+    "DESCRIPTION": "AI tutor, knowledge base, assessments, learning management and school operations.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/(v1/)?",
+}
+
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", ["http://localhost:3000"] if DEBUG else [])
+CORS_ALLOW_CREDENTIALS = env_bool("CORS_ALLOW_CREDENTIALS", True)
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "X-RateLimit-Limit", "X-RateLimit-Remaining"]
+
+# --- Production security (check --deploy is clean with DEBUG=0 and a real SECRET_KEY) ---
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+    if env_bool("USE_X_FORWARDED_PROTO", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# --- i18n, static, media ------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(DATA_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG or TESTING
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+# Request bodies: uploads stream to disk above 2.5 MB; JSON bodies are capped.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# --- Email --------------------------------------------------------------------------------
+EMAIL_HOST = env_str("EMAIL_HOST")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env_int("EMAIL_PORT", 587)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "TutorHub <no-reply@localhost>")
+
+# --- AI providers (see tutorhub/ai/__init__.py) -------------------------------------------
+# Configured like STORAGES: alias -> {"BACKEND": dotted path, "OPTIONS": {...}}.
+LLM_BASE_URL = env_str("LLM_BASE_URL")
+LLM_API_KEY = env_str("LLM_API_KEY")
+LLM_MODEL = env_str("LLM_MODEL", "gpt-4o-mini")
+AI_TIMEOUT_SECONDS = env_float("AI_TIMEOUT_SECONDS", 60.0)
+AI_MAX_RETRIES = env_int("AI_MAX_RETRIES", 2)
+_openai_options = {
+    "base_url": LLM_BASE_URL or None,
+    "api_key": LLM_API_KEY or "not-needed",
+    "timeout": AI_TIMEOUT_SECONDS,
+    "max_retries": AI_MAX_RETRIES,
+}
+LLM_BACKENDS = {
+    "default": {
+        "BACKEND": "tutorhub.ai.backends.openai.OpenAILLM"
+        if (LLM_BASE_URL or LLM_API_KEY)
+        else "tutorhub.ai.backends.offline.OfflineLLM",
+        "OPTIONS": {**_openai_options, "model": LLM_MODEL} if (LLM_BASE_URL or LLM_API_KEY) else {},
+    }
+}
+EMBEDDING_MODEL = env_str("EMBEDDING_MODEL")
+EMBEDDING_BACKENDS = (
+    {
+        "default": {
+            "BACKEND": "tutorhub.ai.backends.openai.OpenAIEmbeddings",
+            "OPTIONS": {
+                **_openai_options,
+                "base_url": env_str("EMBEDDING_BASE_URL") or LLM_BASE_URL or None,
+                "model": EMBEDDING_MODEL,
+            },
+        }
+    }
+    if EMBEDDING_MODEL
+    else {}  # no embedding model: retrieval is lexical only
+)
+CHROMA_URL = env_str("CHROMA_URL")
+VECTOR_STORES = {
+    "default": {
+        "BACKEND": "tutorhub.ai.backends.chroma.ChromaVectorStore",
+        "OPTIONS": {"url": CHROMA_URL} if CHROMA_URL else {"path": str(DATA_DIR / "chroma")},
+    }
+}
+STT_BASE_URL = env_str("STT_BASE_URL") or LLM_BASE_URL
+SPEECH_BACKENDS = {
+    "default": {
+        "BACKEND": "tutorhub.ai.backends.speech.SpeechBackend",
+        "OPTIONS": {
+            # text-to-speech: "espeak" (offline, needs espeak-ng) or "openai"
+            "tts": env_str("TTS_BACKEND", "espeak"),
+            "tts_model": env_str("TTS_MODEL", "tts-1"),
+            "tts_voice": env_str("TTS_VOICE", "alloy"),
+            "stt_base_url": STT_BASE_URL or None,
+            "stt_model": env_str("STT_MODEL", "whisper-1"),
+            "api_key": env_str("STT_API_KEY") or LLM_API_KEY or "not-needed",
+            "timeout": AI_TIMEOUT_SECONDS,
+        },
+    }
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
