@@ -21,7 +21,9 @@ api_v1 = [
     path("", include("tutorhub.courses.urls")),
     path("", include("tutorhub.assessments.urls")),
     path("", include("tutorhub.billing.urls")),
+    path("", include("tutorhub.billing.urls_payments")),
     path("", include("tutorhub.engagement.urls")),
+    path("", include("tutorhub.engagement.urls_webhooks")),
 ]
 
 urlpatterns = [
