@@ -209,6 +209,16 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/(v1/)?",
+    # Distinct names for choice sets that share a field name across apps (one line per set).
+    "ENUM_NAME_OVERRIDES": {
+        "FlashcardStatusEnum": "tutorhub.assessments.models.Flashcard.Status",
+        "QuizAttemptStatusEnum": "tutorhub.assessments.models.QuizAttempt.Status",
+        "AssessmentStatusEnum": "tutorhub.assessments.models.Assessment.Status",
+        "HomeworkSubmissionStatusEnum": "tutorhub.assessments.models.HomeworkSubmission.Status",
+        "FlashcardDifficultyEnum": "tutorhub.assessments.models.Difficulty",
+        "SchedulerAlgorithmEnum": "tutorhub.assessments.schedulers.ALGORITHM_CHOICES",
+        "UserRoleEnum": "tutorhub.accounts.models.User.Role",
+    },
 }
 
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", ["http://localhost:3000"] if DEBUG else [])
@@ -253,6 +263,29 @@ WHITENOISE_USE_FINDERS = DEBUG
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
+# --- Knowledge base: upload limits, URL ingestion, chunking (issue 4) ---------------------
+DOCUMENT_UPLOAD_MAX_SIZE = env_int("DOCUMENT_UPLOAD_MAX_SIZE", 50 * 1024 * 1024)
+DOCUMENT_MAX_PAGES = env_int("DOCUMENT_MAX_PAGES", 2000)
+DOCUMENT_MAX_TEXT_CHARS = env_int("DOCUMENT_MAX_TEXT_CHARS", 20_000_000)
+DOCX_MAX_UNCOMPRESSED_BYTES = env_int("DOCX_MAX_UNCOMPRESSED_BYTES", 200 * 1024 * 1024)
+DOCX_MAX_COMPRESSION_RATIO = env_int("DOCX_MAX_COMPRESSION_RATIO", 100)
+DOCX_MAX_MEMBERS = env_int("DOCX_MAX_MEMBERS", 2000)
+OCR_MAX_PIXELS = env_int("OCR_MAX_PIXELS", 40_000_000)
+OCR_TIMEOUT_SECONDS = env_int("OCR_TIMEOUT_SECONDS", 120)
+INGEST_URL_ALLOW_PRIVATE = env_bool("INGEST_URL_ALLOW_PRIVATE", False)
+INGEST_URL_TIMEOUT_SECONDS = env_float("INGEST_URL_TIMEOUT_SECONDS", 20.0)
+INGEST_URL_MAX_BYTES = env_int("INGEST_URL_MAX_BYTES", 20 * 1024 * 1024)
+INGEST_URL_MAX_REDIRECTS = env_int("INGEST_URL_MAX_REDIRECTS", 5)
+CHUNK_MAX_TOKENS = env_int("CHUNK_MAX_TOKENS", 200)
+CHUNK_OVERLAP_TOKENS = env_int("CHUNK_OVERLAP_TOKENS", 40)
+# A document left in "processing" longer than this (a worker died) may be reprocessed.
+DOCUMENT_PROCESSING_STALE_MINUTES = env_int("DOCUMENT_PROCESSING_STALE_MINUTES", 30)
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 5)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30)
+# Webhook URLs on private/loopback addresses are refused unless this is set (SSRF).
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+
 # --- Email --------------------------------------------------------------------------------
 EMAIL_HOST = env_str("EMAIL_HOST")
 if EMAIL_HOST:
@@ -264,6 +297,16 @@ if EMAIL_HOST:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "TutorHub <no-reply@localhost>")
+
+# --- billing (plans, quotas, payment provider for subscription changes) ----------------------
+BILLING_PAYMENT_PROVIDER = {
+    # tutorhub.billing.providers.RecordingProvider (records the change) or .StripeStyleProvider
+    "BACKEND": env_str("BILLING_PROVIDER_BACKEND", "tutorhub.billing.providers.RecordingProvider"),
+    "OPTIONS": {"webhook_secret": env_str("BILLING_WEBHOOK_SECRET")} if env_str("BILLING_WEBHOOK_SECRET") else {},
+}
+# How long a passed quota check holds its reservation if the request never records usage.
+BILLING_QUOTA_RESERVATION_SECONDS = env_int("BILLING_QUOTA_RESERVATION_SECONDS", 300)
+FEEDBACK_SCREENSHOT_MAX_BYTES = env_int("FEEDBACK_SCREENSHOT_MAX_BYTES", 5 * 1024 * 1024)
 
 # --- AI providers (see tutorhub/ai/__init__.py) -------------------------------------------
 # Configured like STORAGES: alias -> {"BACKEND": dotted path, "OPTIONS": {...}}.
@@ -301,6 +344,15 @@ EMBEDDING_BACKENDS = (
     if EMBEDDING_MODEL
     else {}  # no embedding model: retrieval is lexical only
 )
+# EMBEDDING_BACKEND=local: all-MiniLM-L6-v2 in numpy from an installed model package (extra
+# `local-embeddings`); no network, no torch.
+if env_str("EMBEDDING_BACKEND") == "local":
+    EMBEDDING_BACKENDS = {
+        "default": {
+            "BACKEND": "tutorhub.ai.backends.local.LocalEmbeddings",
+            "OPTIONS": {"model_dir": env_str("EMBEDDING_MODEL_DIR")} if env_str("EMBEDDING_MODEL_DIR") else {},
+        }
+    }
 CHROMA_URL = env_str("CHROMA_URL")
 VECTOR_STORES = {
     "default": {
@@ -324,6 +376,40 @@ SPEECH_BACKENDS = {
         },
     }
 }
+
+# --- School operations (seed 002): notifications, payments, homework audio ------------------
+# Delivery channels are pluggable like the AI backends; a channel is offered when configured.
+TELEGRAM_BOT_TOKEN = env_str("TELEGRAM_BOT_TOKEN")
+TELEGRAM_API_BASE = env_str("TELEGRAM_API_BASE", "https://api.telegram.org")
+SMS_API_URL = env_str("SMS_API_URL")
+SMS_API_KEY = env_str("SMS_API_KEY")
+SMS_SENDER = env_str("SMS_SENDER", "TutorHub")
+NOTIFICATION_CHANNELS = {
+    "email": {"BACKEND": "tutorhub.engagement.delivery.EmailChannel", "OPTIONS": {}},
+    **(
+        {"telegram": {"BACKEND": "tutorhub.engagement.delivery.TelegramChannel",
+                      "OPTIONS": {"token": TELEGRAM_BOT_TOKEN, "api_base": TELEGRAM_API_BASE}}}
+        if TELEGRAM_BOT_TOKEN
+        else {}
+    ),
+    **(
+        {"sms": {"BACKEND": "tutorhub.engagement.delivery.SmsChannel",
+                 "OPTIONS": {"url": SMS_API_URL, "api_key": SMS_API_KEY, "sender": SMS_SENDER}}}
+        if SMS_API_URL
+        else {}
+    ),
+}
+NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 4)
+NOTIFICATION_RETRY_SECONDS = env_int("NOTIFICATION_RETRY_SECONDS", 30)
+# Payme merchant API (JSON-RPC webhook authenticated with Basic "Paycom:<key>").
+PAYME_MERCHANT_ID = env_str("PAYME_MERCHANT_ID")
+PAYME_LOGIN = env_str("PAYME_LOGIN", "Paycom")
+PAYME_KEY = env_str("PAYME_KEY")
+HOMEWORK_AUDIO_MAX_BYTES = env_int("HOMEWORK_AUDIO_MAX_BYTES", 20 * 1024 * 1024)
+HOMEWORK_AUDIO_MAX_SECONDS = env_int("HOMEWORK_AUDIO_MAX_SECONDS", 300)
+LESSON_RESOURCE_MAX_BYTES = env_int("LESSON_RESOURCE_MAX_BYTES", 50 * 1024 * 1024)
+LESSON_REMINDER_HOURS = env_int("LESSON_REMINDER_HOURS", 24)
+COINS_PER_ATTENDANCE = env_int("COINS_PER_ATTENDANCE", 2)
 
 LOGGING = {
     "version": 1,

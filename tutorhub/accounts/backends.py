@@ -12,10 +12,11 @@ class UsernameOrEmailBackend(ModelBackend):
         identifier = (username or kwargs.get("email") or "").strip()
         if not identifier or password is None:
             return None
-        lookup = {"email__iexact": identifier} if "@" in identifier else {"username": identifier}
+        # Emails and usernames are unique case-insensitively, so "Alice" logs in as "alice".
+        lookup = {"email__iexact": identifier} if "@" in identifier else {"username__iexact": identifier}
         user = User._default_manager.filter(**lookup).first()
         if user is None and "@" in identifier:
-            user = User._default_manager.filter(username=identifier).first()
+            user = User._default_manager.filter(username__iexact=identifier).first()
         if user is None:
             User().set_password(password)  # same work as a real check: no timing oracle for unknown users
             return None

@@ -33,11 +33,26 @@ class User(AbstractUser):
         "self", symmetrical=False, through="ParentChildLink", related_name="parents", blank=True
     )
 
+    # What a user may change about themselves (profile PATCH); role, coins and email are not.
+    PROFILE_FIELDS = (
+        "first_name",
+        "last_name",
+        "phone_number",
+        "language",
+        "bio",
+        "timezone",
+        "language_preference",
+        "learning_style",
+        "study_goals",
+    )
+
     class Meta:
         constraints = [
             models.UniqueConstraint(
                 Lower("email"), name="accounts_user_email_ci_unique", condition=~models.Q(email="")
             ),
+            # "Alice" and "alice" would be indistinguishable to people and to email-style logins.
+            models.UniqueConstraint(Lower("username"), name="accounts_user_username_ci_unique"),
         ]
 
     def save(self, *args, **kwargs):

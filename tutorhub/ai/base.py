@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 
 Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": "..."}
 
@@ -106,7 +107,10 @@ class LLMStream:
             if isinstance(item, Completion):
                 item.latency_ms = int((time.perf_counter() - self._started) * 1000)
                 self.completion = item
-                await sync_to_async(_record, thread_sensitive=False)(item)
+                if _usage_scope.get() is not None:
+                    # Through Channels' wrapper: the usage row is written on the thread that owns
+                    # the database connection, cleaned up like every other DB call from async code.
+                    await database_sync_to_async(_record)(item)
                 continue
             if self.first_token_ms is None:
                 self.first_token_ms = int((time.perf_counter() - self._started) * 1000)

@@ -1,8 +1,193 @@
-"""Usage metering and quotas. Every AI call and upload records usage here (one place)."""
+"""Usage metering, quotas and subscriptions. Every AI call and upload records usage here (one place).
+
+Quota protocol (callers: chat, knowledge, assessments, reports):
+    quota_check(user=u, kind="ai_tokens", amount=estimate)   # before the work; raises QuotaExceeded
+    ... do the work ...
+    usage_record(user=u, kind="ai_tokens", amount=actual)    # after (tutorhub.ai does it for LLM calls)
+
+quota_check decides under a row lock on the user's (kind, period) row and leaves a reservation
+for `amount`, so concurrent requests at the limit see each other's promised usage: together they
+can pass the limit by at most one request's estimate error, never by whole requests. The matching
+usage_record in the same request (same context) turns the reservation into recorded usage; a
+request that dies without recording lets its reservation expire (BILLING_QUOTA_RESERVATION_SECONDS).
+"""
 
 from __future__ import annotations
 
-from tutorhub.billing.models import UsageRecord
+import contextvars
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from rest_framework import status
+
+from tutorhub.billing.models import (
+    Plan,
+    ProviderEvent,
+    QuotaPeriod,
+    QuotaReservation,
+    Subscription,
+    SubscriptionChange,
+    UsageRecord,
+)
+from tutorhub.core.exceptions import Conflict, ServiceError
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Storage is a standing total: it is compared with the limit over all time, not per period.
+STANDING_KINDS = {"storage_bytes"}
+DEFAULT_PLANS = [
+    # code, name, price_cents, interval, ai_tokens, documents, storage bytes, default, sort
+    ("free", "Free", 0, "month", 50_000, 100, 1000 * 1024 * 1024, True, 0),
+    ("premium_monthly", "Premium (monthly)", 999, "month", 1_000_000, 1000, 10 * 1024**3, False, 10),
+    ("premium_yearly", "Premium (yearly)", 9900, "year", 12_000_000, 12_000, 10 * 1024**3, False, 20),
+]
+
+_reservations: contextvars.ContextVar[tuple[tuple[int, str, int], ...]] = contextvars.ContextVar(
+    "billing_quota_reservations", default=()
+)
+
+
+class QuotaExceeded(ServiceError):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    error_code = "QUOTA_EXCEEDED"
+    default_detail = "Usage quota exceeded."
+
+    def __init__(self, *, kind: str, limit: int, used: int, requested: int, resets_at: datetime | None):
+        self.kind, self.limit, self.used, self.requested, self.resets_at = kind, limit, used, requested, resets_at
+        label = kind.replace("_", " ")
+        super().__init__(
+            {
+                "detail": f"Your plan's {label} limit ({limit}) would be exceeded; upgrade your plan"
+                + (f" or wait until {resets_at:%Y-%m-%d}." if resets_at else "."),
+                "kind": kind,
+                "limit": limit,
+                "used": used,
+                "requested": requested,
+                "resets_at": resets_at.isoformat() if resets_at else "",
+            }
+        )
+
+
+# --- plans and periods ---------------------------------------------------------------------
+def plan_default() -> Plan:
+    """The plan of users without a subscription (seeded by a migration; recreated if deleted)."""
+    plan = Plan.objects.filter(is_default=True).first()
+    if plan is None:
+        code, name, price, interval, tokens, docs, storage, _, sort = DEFAULT_PLANS[0]
+        plan, _ = Plan.objects.get_or_create(
+            code=code,
+            defaults=dict(name=name, price_cents=price, interval=interval, ai_tokens_limit=tokens,
+                          documents_limit=docs, storage_limit_bytes=storage, is_default=True, sort_order=sort),
+        )
+    return plan
+
+
+def _add_months(moment: datetime, months: int) -> datetime:
+    month = moment.month - 1 + months
+    year, month = moment.year + month // 12, month % 12 + 1
+    days_in_month = [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    return moment.replace(year=year, month=month, day=min(moment.day, days_in_month[month - 1]))
+
+
+def period_containing(*, anchor: datetime, interval: str, now: datetime) -> tuple[datetime, datetime]:
+    """The [start, end) period of `interval` steps from `anchor` that contains `now`."""
+    step = 12 if interval == Plan.Interval.YEAR else 1
+    start = anchor
+    if now < start:
+        return start, _add_months(start, step)
+    # Jump close first so an old anchor does not loop for years of months.
+    months = (now.year - anchor.year) * 12 + now.month - anchor.month
+    n = max(0, months // step - 1)
+    start = _add_months(anchor, n * step)
+    while _add_months(start, step) <= now:
+        n += 1
+        start = _add_months(anchor, n * step)
+    return start, _add_months(anchor, (n + 1) * step)
+
+
+def subscription_current(*, user, now: datetime | None = None) -> tuple[Subscription | None, Plan, datetime, datetime]:
+    """(subscription or None, the plan in force, period start, period end)."""
+    now = now or timezone.now()
+    sub = Subscription.objects.select_related("plan").filter(user=user).first()
+    if sub and sub.status in (Subscription.Status.ACTIVE, Subscription.Status.PAST_DUE):
+        start, end = period_containing(anchor=sub.current_period_start, interval=sub.plan.interval, now=now)
+        return sub, sub.plan, start, end
+    month_start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return sub, plan_default(), month_start, _add_months(month_start, 1)
+
+
+# --- usage and quotas ----------------------------------------------------------------------
+def usage_total(*, user, kind: str, start: datetime, end: datetime | None = None) -> int:
+    qs = UsageRecord.objects.filter(user=user, kind=kind, created_at__gte=start)
+    if end is not None:
+        qs = qs.filter(created_at__lt=end)
+    return int(qs.aggregate(s=Sum("amount"))["s"] or 0)
+
+
+def _committed_total(*, lock: QuotaPeriod, user, kind: str, start: datetime, end: datetime | None, now: datetime) -> int:
+    """Recorded usage plus live reservations, read in ONE statement: under READ COMMITTED two
+    statements could straddle a usage_record that turns a reservation into a record, and see
+    neither (the lock is held by checks only, so recording never waits)."""
+    records = UsageRecord.objects.filter(user=user, kind=kind, created_at__gte=start)
+    if end is not None:
+        records = records.filter(created_at__lt=end)
+    reserved = QuotaReservation.objects.filter(user=user, kind=kind, expires_at__gt=now)
+
+    def total(qs):
+        return Coalesce(Subquery(qs.values("user").annotate(s=Sum("amount")).values("s")[:1]), Value(0))
+
+    row = QuotaPeriod.objects.filter(pk=lock.pk).annotate(
+        used=total(records), reserved=total(reserved)
+    ).values("used", "reserved").first()
+    return int(row["used"]) + int(row["reserved"])
+
+
+def quota_check(*, user, kind: str, amount: int = 1) -> QuotaReservation | None:
+    """Raise QuotaExceeded (429, error_code QUOTA_EXCEEDED) if `amount` more of `kind` would pass
+    the user's plan limit for the current period; otherwise reserve `amount` until this request
+    records its usage. Returns the reservation (None when nothing is metered or unlimited)."""
+    if user is None or not getattr(user, "pk", None) or amount <= 0:
+        return None
+    now = timezone.now()
+    _, plan, start, end = subscription_current(user=user, now=now)
+    limit = plan.limit_for(kind)
+    if limit is None:
+        return None
+    standing = kind in STANDING_KINDS
+    lock_start = EPOCH if standing else start
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                row, _ = QuotaPeriod.objects.get_or_create(user=user, kind=kind, period_start=lock_start)
+        except IntegrityError:  # another request created it first
+            row = QuotaPeriod.objects.get(user=user, kind=kind, period_start=lock_start)
+        QuotaPeriod.objects.select_for_update().filter(pk=row.pk).first()
+        used = _committed_total(lock=row, user=user, kind=kind, start=lock_start, end=None if standing else end, now=now)
+        if used + amount > limit:
+            raise QuotaExceeded(kind=kind, limit=limit, used=used, requested=amount, resets_at=None if standing else end)
+        reservation = QuotaReservation.objects.create(
+            user=user,
+            kind=kind,
+            amount=amount,
+            expires_at=now + timedelta(seconds=settings.BILLING_QUOTA_RESERVATION_SECONDS),
+        )
+    # Worker threads outlive requests and keep their context: hold only the latest few entries.
+    _reservations.set((*_reservations.get()[-15:], (user.pk, kind, reservation.pk)))
+    return reservation
+
+
+def quota_release(*, reservation: QuotaReservation | None) -> None:
+    """Give back a reservation whose work was abandoned (optional: reservations also expire)."""
+    if reservation is None:
+        return
+    QuotaReservation.objects.filter(pk=reservation.pk).delete()
+    _reservations.set(tuple(r for r in _reservations.get() if r[2] != reservation.pk))
 
 
 def usage_record(
@@ -15,25 +200,158 @@ def usage_record(
     latency_ms: int | None = None,
     metadata: dict | None = None,
 ) -> UsageRecord | None:
-    """Store one metered event. Anonymous/system work (user None) is not metered."""
+    """Store one metered event and settle this request's reservation for the same kind.
+    Anonymous/system work (user None) is not metered."""
     if user is None or not getattr(user, "pk", None):
         return None
-    return UsageRecord.objects.create(
-        user=user,
-        kind=kind,
-        amount=int(amount),
-        feature=feature,
-        model=model,
-        latency_ms=latency_ms,
-        metadata=metadata or {},
-    )
+    with transaction.atomic():
+        record = UsageRecord.objects.create(
+            user=user,
+            kind=kind,
+            amount=int(amount),
+            feature=feature,
+            model=model,
+            latency_ms=latency_ms,
+            metadata=metadata or {},
+        )
+        pending = _reservations.get()
+        match = next((r for r in pending if r[0] == user.pk and r[1] == kind), None)
+        if match:
+            QuotaReservation.objects.filter(pk=match[2]).delete()
+            _reservations.set(tuple(r for r in pending if r is not match))
+    return record
 
 
-def quota_check(*, user, kind: str, amount: int = 1) -> None:
-    """Raise QuotaExceeded (error_code QUOTA_EXCEEDED) if `amount` more of `kind` would pass the
-    user's plan limit for the current period. Called before any AI work or upload is done.
+def usage_summary(*, user, now: datetime | None = None) -> dict:
+    """Seed 001's usage statistics, summed from UsageRecord rows."""
+    now = now or timezone.now()
+    _, plan, start, end = subscription_current(user=user, now=now)
+    tokens = usage_total(user=user, kind="ai_tokens", start=start, end=end)
+    documents = usage_total(user=user, kind="documents", start=start, end=end)
+    storage = max(0, usage_total(user=user, kind="storage_bytes", start=EPOCH))
+    mb = 1024 * 1024
 
-    Plans and limits are implemented with the billing subscriptions (issue 8); until a plan
-    model exists every user is unlimited.
+    def pct(used: float, limit: float | None) -> float | None:
+        return round(100 * used / limit, 1) if limit else None
+
+    storage_limit_mb = round(plan.storage_limit_bytes / mb, 2) if plan.storage_limit_bytes is not None else None
+    return {
+        "plan": plan.code,
+        "current_period": {
+            "start_date": start.date(),
+            "end_date": (end - timedelta(days=1)).date(),
+            "ai_tokens_used": tokens,
+            "ai_tokens_limit": plan.ai_tokens_limit,
+            "documents_processed": documents,
+            "documents_limit": plan.documents_limit,
+            "storage_used_mb": round(storage / mb, 2),
+            "storage_limit_mb": storage_limit_mb,
+        },
+        "usage_percentage": {
+            "ai_tokens": pct(tokens, plan.ai_tokens_limit),
+            "documents": pct(documents, plan.documents_limit),
+            "storage": pct(storage, plan.storage_limit_bytes),
+        },
+    }
+
+
+# --- subscriptions -------------------------------------------------------------------------
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_\-]{4,100}$")
+
+
+def plan_get(*, plan_id: str) -> Plan:
+    plan = Plan.objects.filter(code=str(plan_id), is_active=True).first()
+    if plan is None and str(plan_id).isdigit():
+        plan = Plan.objects.filter(pk=int(plan_id), is_active=True).first()
+    if plan is None:
+        raise ValidationError({"plan_id": ["Unknown plan."]})
+    return plan
+
+
+@transaction.atomic
+def _subscription_apply(*, change: SubscriptionChange, customer_id: str = "", last4: str = "") -> Subscription:
+    now = timezone.now()
+    sub = Subscription.objects.select_for_update().filter(user=change.user).first()
+    if sub is None:
+        sub = Subscription(user=change.user)
+    keep_period = sub.pk and sub.plan_id and sub.plan.interval == change.to_plan.interval and sub.status == Subscription.Status.ACTIVE
+    sub.plan = change.to_plan
+    sub.status = Subscription.Status.ACTIVE
+    sub.provider = change.provider
+    if not keep_period:  # a new paid period starts when the interval changes
+        sub.current_period_start = now
+    sub.provider_customer_id = customer_id or sub.provider_customer_id
+    sub.payment_method_last4 = last4 or sub.payment_method_last4
+    sub.save()
+    change.status = SubscriptionChange.Status.SUCCEEDED
+    change.save(update_fields=["status", "updated_at"])
+    return sub
+
+
+def subscription_upgrade(*, user, plan_id: str, payment_method_token: str = "") -> SubscriptionChange:
+    """Change the user's plan through the configured payment provider.
+
+    Returns the SubscriptionChange: succeeded (applied now) or pending (applied when the
+    provider's signed webhook confirms payment). Raises ValidationError for an unknown plan or
+    a missing/malformed payment token on a paid plan, Conflict if already on that plan.
     """
-    return None
+    from tutorhub.billing.providers import payment_provider
+
+    plan = plan_get(plan_id=plan_id)
+    sub, current, _, _ = subscription_current(user=user)
+    if current.pk == plan.pk and sub is not None and sub.status == Subscription.Status.ACTIVE:
+        raise Conflict("You are already on this plan.")
+    if plan.price_cents and not TOKEN_RE.match(payment_method_token or ""):
+        raise ValidationError({"payment_method_token": ["A valid payment method token is required for a paid plan."]})
+    provider = payment_provider()
+    with transaction.atomic():
+        change = SubscriptionChange.objects.create(
+            user=user,
+            from_plan=current,
+            to_plan=plan,
+            provider=provider.name,
+            reference=f"chg_{uuid.uuid4().hex}",
+            amount_cents=plan.price_cents,
+            currency=plan.currency,
+        )
+        result = provider.start_change(user=user, plan=plan, payment_method_token=payment_method_token, reference=change.reference)
+        if result.status == SubscriptionChange.Status.SUCCEEDED:
+            _subscription_apply(change=change, customer_id=result.customer_id, last4=result.last4)
+        elif result.status == SubscriptionChange.Status.FAILED:
+            change.status = SubscriptionChange.Status.FAILED
+            change.save(update_fields=["status", "updated_at"])
+    return change
+
+
+def provider_webhook_handle(*, provider_name: str, body: bytes, headers) -> dict:
+    """Verify and apply a payment provider's webhook once. Raises WebhookError (400) if the
+    signature or payload is bad; unknown references and repeated events are acknowledged."""
+    from tutorhub.billing.providers import WebhookError, payment_provider
+
+    provider = payment_provider()
+    if provider.name != provider_name:
+        raise WebhookError("This payment provider is not configured.")
+    event = provider.parse_webhook(body=body, headers=headers)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                ProviderEvent.objects.create(provider=provider.name, event_id=event.id, event_type=event.type, payload=event.payload)
+        except IntegrityError:
+            return {"received": True, "duplicate": True}
+        change = SubscriptionChange.objects.select_for_update().filter(reference=event.reference, provider=provider.name).first()
+        if change is None or change.status != SubscriptionChange.Status.PENDING:
+            return {"received": True, "applied": False}
+        if event.outcome == SubscriptionChange.Status.SUCCEEDED:
+            _subscription_apply(change=change, customer_id=event.customer_id)
+        elif event.outcome == SubscriptionChange.Status.FAILED:
+            change.status = SubscriptionChange.Status.FAILED
+            change.save(update_fields=["status", "updated_at"])
+        else:
+            return {"received": True, "applied": False}
+    return {"received": True, "applied": True, "status": change.status}
+
+
+def quota_reservations_purge() -> int:
+    """Delete reservations past their expiry (they no longer count; this only keeps the table small)."""
+    deleted, _ = QuotaReservation.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted

@@ -1,3 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from tutorhub.billing import payment_views
+
+router = SimpleRouter()
+router.register("payments", payment_views.PaymentViewSet, basename="payment")
+
+urlpatterns = [
+    path("payments/payme/webhook/", payment_views.PaymeWebhookView.as_view(), name="payme-webhook"),
+    *router.urls,
+]

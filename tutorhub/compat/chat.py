@@ -1,3 +1,183 @@
-from django.urls import path  # noqa: F401
+"""Chat paths of seeds 000, 003 and 004: the chat services and selectors, with each document's
+response shape (seed 000's bare lists and `sender`, seed 003's `{session_id, message}`,
+seed 004's message/response pairs)."""
 
-urlpatterns: list = []
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tutorhub.chat import selectors, services
+from tutorhub.chat.models import ChatSession
+from tutorhub.chat.selectors import ChatPair
+from tutorhub.chat.serializers import (
+    ChatHistoryItemSerializer,
+    MessagePairSerializer,
+    PairSessionSerializer,
+    QuickChatResponseSerializer,
+    QuickChatSerializer,
+    SenderMessageSerializer,
+    SimpleSessionSerializer,
+)
+from tutorhub.core.pagination import StandardPagination
+
+# Seed 000 shows bare lists; they stop at this many items (the newest sessions, the latest messages).
+BARE_LIST_LIMIT = 500
+
+
+def _pair(user_message, answer) -> ChatPair:
+    return ChatPair(
+        id=user_message.pk,
+        message=user_message.content,
+        response=answer.content,
+        created_at=user_message.created_at,
+        is_complete=answer.is_complete,
+    )
+
+
+# --- seed 003 ---------------------------------------------------------------------------------
+class QuickChatView(APIView):
+    """POST /api/v1/chat/: send a message; a missing or null session_id starts a new session."""
+
+    throttle_scope = "ai_generation"
+
+    @extend_schema(request=QuickChatSerializer, responses={200: QuickChatResponseSerializer})
+    def post(self, request):
+        params = QuickChatSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        session = services.chat_session_get_or_create(
+            user=request.user, session_id=data.get("session_id"), title_hint=data["message"]
+        )
+        _, answer = services.chat_message_send(session=session, user=request.user, content=data["message"])
+        return Response({"session_id": str(session.pk), "message": answer.content})
+
+
+class ChatHistoryView(generics.ListAPIView):
+    """GET /api/v1/chat/chats-history/: the user's sessions, newest first."""
+
+    serializer_class = ChatHistoryItemSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ChatSession.objects.none()
+        return selectors.chat_session_list(user=self.request.user)
+
+
+# --- seed 004 ---------------------------------------------------------------------------------
+class PairSessionListView(generics.ListCreateAPIView):
+    serializer_class = PairSessionSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ChatSession.objects.none()
+        return selectors.chat_session_list_with_pairs(user=self.request.user)
+
+    def perform_create(self, serializer):
+        serializer.instance = services.chat_session_create(user=self.request.user, **serializer.validated_data)
+        serializer.instance.questions = []
+
+
+class PairSessionDetailView(generics.RetrieveDestroyAPIView):
+    serializer_class = PairSessionSerializer
+
+    def get_object(self):
+        selectors.chat_session_get(user=self.request.user, session_id=self.kwargs["session_id"])  # 404 first
+        return self.get_queryset().get(pk=self.kwargs["session_id"])
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ChatSession.objects.none()
+        return selectors.chat_session_list_with_pairs(user=self.request.user)
+
+    def perform_destroy(self, instance):
+        services.chat_session_delete(session=instance)
+
+
+class PairListView(APIView):
+    """Message/response pairs of one session, paginated; POST {message} asks the tutor."""
+
+    throttle_scope = "ai_generation"
+
+    def get_throttles(self):
+        # Only asking the tutor counts against the AI limit; reading the list does not.
+        return super().get_throttles() if self.request.method == "POST" else []
+
+    @extend_schema(responses=MessagePairSerializer(many=True))
+    def get(self, request, session_id):
+        session = selectors.chat_session_get(user=request.user, session_id=session_id)
+        paginator = StandardPagination()
+        page = paginator.paginate_queryset(selectors.chat_pair_queryset(session=session), request, view=self)
+        return paginator.get_paginated_response(MessagePairSerializer(selectors.chat_pairs(page), many=True).data)
+
+    @extend_schema(request=MessagePairSerializer, responses={201: MessagePairSerializer})
+    def post(self, request, session_id):
+        session = selectors.chat_session_get(user=request.user, session_id=session_id)
+        params = MessagePairSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        question, answer = services.chat_message_send(session=session, user=request.user, content=params.validated_data["message"])
+        return Response(MessagePairSerializer(_pair(question, answer)).data, status=status.HTTP_201_CREATED)
+
+
+class PairDetailView(APIView):
+    @extend_schema(responses=MessagePairSerializer)
+    def get(self, request, session_id, pair_id):
+        pair = selectors.chat_pair_get(user=request.user, session_id=session_id, pair_id=pair_id)
+        return Response(MessagePairSerializer(pair).data)
+
+
+# --- seed 000 ---------------------------------------------------------------------------------
+class SimpleSessionListView(APIView):
+    @extend_schema(responses=SimpleSessionSerializer(many=True))
+    def get(self, request):
+        sessions = selectors.chat_session_list(user=request.user)[:BARE_LIST_LIMIT]
+        return Response(SimpleSessionSerializer(sessions, many=True).data)
+
+    @extend_schema(request=SimpleSessionSerializer, responses={201: SimpleSessionSerializer})
+    def post(self, request):
+        params = SimpleSessionSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        session = services.chat_session_create(user=request.user, **params.validated_data)
+        return Response(SimpleSessionSerializer(session).data, status=status.HTTP_201_CREATED)
+
+
+class SimpleSessionDetailView(APIView):
+    @extend_schema(responses=SimpleSessionSerializer)
+    def get(self, request, session_id):
+        session = selectors.chat_session_get(user=request.user, session_id=session_id)
+        return Response(SimpleSessionSerializer(session).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, session_id):
+        session = selectors.chat_session_get(user=request.user, session_id=session_id)
+        services.chat_session_delete(session=session)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SenderMessageListView(APIView):
+    @extend_schema(responses=SenderMessageSerializer(many=True))
+    def get(self, request, session_id):
+        session = selectors.chat_session_get(user=request.user, session_id=session_id)
+        messages = selectors.message_list(session=session, limit=BARE_LIST_LIMIT)
+        return Response(SenderMessageSerializer(messages, many=True).data)
+
+
+urlpatterns = [
+    # seed 003
+    path("api/v1/chat/", QuickChatView.as_view()),
+    path("api/v1/chat/chats-history/", ChatHistoryView.as_view()),
+    # seed 004
+    path("api/v1/chat/sessions/", PairSessionListView.as_view()),
+    path("api/v1/chat/sessions/<uuid:session_id>/", PairSessionDetailView.as_view()),
+    path("api/v1/chat/sessions/<uuid:session_id>/chats/", PairListView.as_view()),
+    path("api/v1/chat/sessions/<uuid:session_id>/chats/<uuid:pair_id>/", PairDetailView.as_view()),
+    # seed 000
+    path("api/sessions/", SimpleSessionListView.as_view()),
+    path("api/sessions/<uuid:session_id>/", SimpleSessionDetailView.as_view()),
+    path("api/sessions/<uuid:session_id>/messages/", SenderMessageListView.as_view()),
+]

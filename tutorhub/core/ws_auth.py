@@ -1,5 +1,10 @@
 """WebSocket authentication: a JWT access token (or a seed-003 API token) from the `token`
-query parameter or the Authorization header; otherwise the session cookie's user."""
+query parameter or the Authorization header; otherwise the session cookie's user.
+
+Cookie-authenticated sockets are only trusted from this site's own origin (or an origin in
+CORS_ALLOWED_ORIGINS): a browser sends cookies on a cross-site WebSocket handshake, so without
+this check any page could talk to the tutor as the visitor (cross-site WebSocket hijacking).
+Token-authenticated sockets need no such check: another site cannot know the token."""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
 
@@ -41,9 +47,21 @@ def user_for_token(raw: str):
     return AnonymousUser()
 
 
+def _origin_trusted(scope) -> bool:
+    headers = dict(scope.get("headers", []))
+    origin = headers.get(b"origin", b"").decode("latin-1")
+    if not origin:
+        return True  # not a browser: nothing can ride on its cookies
+    host = headers.get(b"host", b"").decode("latin-1")
+    scheme_less = origin.split("://", 1)[-1]
+    return scheme_less == host or origin in settings.CORS_ALLOWED_ORIGINS
+
+
 class TokenAuthMiddleware(BaseMiddleware):
     async def __call__(self, scope, receive, send):
         raw = _token_from_scope(scope)
         if raw:
             scope = dict(scope, user=await user_for_token(raw))
+        elif not _origin_trusted(scope):
+            scope = dict(scope, user=AnonymousUser())
         return await super().__call__(scope, receive, send)

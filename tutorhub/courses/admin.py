@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from tutorhub.courses.models import Course, Group
+from tutorhub.courses.models import (
+    Attendance,
+    Course,
+    Group,
+    Homework,
+    HomeworkSubmission,
+    Lesson,
+    LessonResource,
+    Schedule,
+)
 
 
 @admin.register(Course)
@@ -11,6 +20,11 @@ class CourseAdmin(admin.ModelAdmin):
     raw_id_fields = ["owner"]
 
 
+class ScheduleInline(admin.TabularInline):
+    model = Schedule
+    extra = 0
+
+
 @admin.register(Group)
 class GroupAdmin(admin.ModelAdmin):
     list_display = ["name", "course", "teacher", "start_date", "end_date", "max_students", "is_active"]
@@ -18,3 +32,48 @@ class GroupAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     raw_id_fields = ["teacher"]
     filter_horizontal = ["students"]
+    inlines = [ScheduleInline]
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(admin.ModelAdmin):
+    list_display = ["group", "day_of_week", "start_time", "duration_minutes"]
+    list_filter = ["day_of_week"]
+    raw_id_fields = ["group"]
+
+
+@admin.register(Lesson)
+class LessonAdmin(admin.ModelAdmin):
+    list_display = ["group", "scheduled_date", "start_time", "duration_minutes", "status", "topic"]
+    list_filter = ["status"]
+    date_hierarchy = "scheduled_date"
+    raw_id_fields = ["group", "schedule"]
+
+
+@admin.register(Attendance)
+class AttendanceAdmin(admin.ModelAdmin):
+    list_display = ["lesson", "student", "status", "marked_by", "updated_at"]
+    list_filter = ["status"]
+    raw_id_fields = ["lesson", "student", "marked_by"]
+
+
+@admin.register(Homework)
+class HomeworkAdmin(admin.ModelAdmin):
+    list_display = ["title", "lesson", "due_date", "coins_reward", "created_at"]
+    search_fields = ["title"]
+    raw_id_fields = ["lesson", "created_by"]
+
+
+@admin.register(HomeworkSubmission)
+class HomeworkSubmissionAdmin(admin.ModelAdmin):
+    list_display = ["homework", "student", "status", "similarity_score", "coins_awarded", "created_at"]
+    list_filter = ["status", "audio_format"]
+    raw_id_fields = ["homework", "student", "reviewed_by"]
+    readonly_fields = ["transcription", "similarity_score", "ai_feedback", "ai_model_used", "coins_awarded"]
+
+
+@admin.register(LessonResource)
+class LessonResourceAdmin(admin.ModelAdmin):
+    list_display = ["title", "lesson", "resource_type", "content_type", "file_size_bytes", "created_at"]
+    list_filter = ["resource_type"]
+    raw_id_fields = ["lesson", "uploaded_by"]

@@ -62,3 +62,161 @@ class Group(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Schedule(TimeStampedModel):
+    """A weekly slot of a group; lessons are generated from schedules between the group's dates."""
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="schedules")
+    day_of_week = models.PositiveSmallIntegerField(help_text="0=Monday … 6=Sunday")
+    start_time = models.TimeField()
+    duration_minutes = models.PositiveSmallIntegerField(default=90)
+
+    class Meta:
+        ordering = ["group_id", "day_of_week", "start_time"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(day_of_week__lte=6), name="schedule_day_of_week_range"),
+            models.CheckConstraint(condition=models.Q(duration_minutes__gte=1), name="schedule_duration_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group} d{self.day_of_week} {self.start_time:%H:%M}"
+
+
+class Lesson(TimeStampedModel):
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="lessons")
+    # Null for lessons added by hand, or whose schedule was removed after attendance was taken.
+    schedule = models.ForeignKey(Schedule, on_delete=models.SET_NULL, null=True, blank=True, related_name="lessons")
+    scheduled_date = models.DateField(db_index=True)
+    start_time = models.TimeField()
+    duration_minutes = models.PositiveSmallIntegerField(default=90)
+    topic = models.CharField(max_length=200, blank=True)
+    notes = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED, db_index=True)
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["scheduled_date", "start_time"]
+        constraints = [
+            # Regeneration relies on this: one lesson per schedule per date, never a duplicate.
+            models.UniqueConstraint(fields=["schedule", "scheduled_date"], name="lesson_unique_schedule_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group} {self.scheduled_date} {self.start_time:%H:%M}"
+
+
+class Attendance(TimeStampedModel):
+    class Status(models.TextChoices):
+        PRESENT = "present", "Present"
+        ABSENT = "absent", "Absent"
+        LATE = "late", "Late"
+        EXCUSED = "excused", "Excused"
+
+    ATTENDED = (Status.PRESENT, Status.LATE)
+
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="attendances")
+    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attendances")
+    status = models.CharField(max_length=16, choices=Status.choices)
+    notes = models.TextField(blank=True)
+    marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-lesson__scheduled_date", "student_id"]
+        constraints = [models.UniqueConstraint(fields=["lesson", "student"], name="attendance_unique_lesson_student")]
+
+    def __str__(self) -> str:
+        return f"{self.student_id}@{self.lesson_id}: {self.status}"
+
+
+class Homework(TimeStampedModel):
+    """Homework a teacher assigns for a lesson; every student of the group may submit once (resubmit replaces)."""
+
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="homeworks")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    # For speaking tasks: the text the student should say; submissions are scored against it.
+    expected_answer = models.TextField(blank=True)
+    language = models.CharField(max_length=16, blank=True, help_text="Transcription language hint, e.g. en, tr")
+    due_date = models.DateTimeField(null=True, blank=True)
+    coins_reward = models.PositiveIntegerField(default=10)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class HomeworkSubmission(TimeStampedModel):
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "Submitted"
+        PROCESSING = "processing", "Processing"
+        CHECKED = "checked", "Checked"
+        FAILED = "failed", "Processing failed"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    homework = models.ForeignKey(Homework, on_delete=models.CASCADE, related_name="submissions")
+    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lesson_homework_submissions")
+    audio_submission = models.FileField(upload_to="homework/%Y/%m/")
+    audio_format = models.CharField(max_length=8)
+    audio_size_bytes = models.PositiveIntegerField(default=0)
+    audio_duration_seconds = models.FloatField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUBMITTED, db_index=True)
+    progress_percentage = models.PositiveSmallIntegerField(default=0)
+    transcription = models.TextField(blank=True)
+    similarity_score = models.FloatField(null=True, blank=True)
+    ai_feedback = models.TextField(blank=True)
+    ai_model_used = models.CharField(max_length=100, blank=True)
+    processing_error = models.TextField(blank=True)
+    teacher_feedback = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    coins_awarded = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["homework", "student"], name="submission_unique_homework_student")]
+
+    def __str__(self) -> str:
+        return f"{self.homework_id}/{self.student_id}: {self.status}"
+
+
+class LessonResource(TimeStampedModel):
+    class Kind(models.TextChoices):
+        DOCUMENT = "document", "Document"
+        AUDIO = "audio", "Audio"
+        OTHER = "other", "Other"
+
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="resources")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    resource_type = models.CharField(max_length=16, choices=Kind.choices, default=Kind.OTHER)
+    file = models.FileField(upload_to="lesson_resources/%Y/%m/")
+    original_filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    file_size_bytes = models.PositiveBigIntegerField(default=0)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The knowledge-base document this resource was indexed as (knowledge.Document id), if any.
+    knowledge_document_id = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return self.title

@@ -3,7 +3,15 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from tutorhub.core.permissions import is_admin
-from tutorhub.courses.models import Course, Group
+from tutorhub.courses.models import (
+    Attendance,
+    Course,
+    Group,
+    Homework,
+    HomeworkSubmission,
+    Lesson,
+    LessonResource,
+)
 
 
 def course_list_visible(*, user) -> QuerySet[Course]:
@@ -31,3 +39,67 @@ def group_list_visible(*, user) -> QuerySet[Group]:
     return Group.objects.filter(
         Q(teacher=user) | Q(students=user) | Q(students__in=children)
     ).distinct()
+
+
+def group_ids_visible(*, user) -> QuerySet:
+    """Ids of group_list_visible as a subquery."""
+    return group_list_visible(user=user).values("id")
+
+
+def group_ids_taught(*, user) -> QuerySet:
+    """Groups whose lessons the user may manage: all for admins, their own groups for teachers."""
+    if is_admin(user):
+        return Group.objects.values("id")
+    return Group.objects.filter(teacher=user).values("id")
+
+
+def _people_q(user, field: str) -> Q:
+    """Records of `field` (a user FK path) the user may see: own, children's, or of groups they teach."""
+    return Q(**{field: user}) | Q(**{f"{field}__parents": user})
+
+
+def lesson_list_visible(*, user) -> QuerySet[Lesson]:
+    return Lesson.objects.filter(group__in=group_ids_visible(user=user)).select_related("group")
+
+
+def attendance_list_visible(*, user) -> QuerySet[Attendance]:
+    qs = Attendance.objects.select_related("lesson__group", "student")
+    if is_admin(user):
+        return qs
+    return qs.filter(_people_q(user, "student") | Q(lesson__group__teacher=user)).distinct()
+
+
+def homework_list_visible(*, user) -> QuerySet[Homework]:
+    return Homework.objects.filter(lesson__group__in=group_ids_visible(user=user)).select_related("lesson__group")
+
+
+def submission_list_visible(*, user) -> QuerySet[HomeworkSubmission]:
+    qs = HomeworkSubmission.objects.select_related("student", "homework__lesson__group", "reviewed_by")
+    if is_admin(user):
+        return qs
+    return qs.filter(_people_q(user, "student") | Q(homework__lesson__group__teacher=user)).distinct()
+
+
+def resource_list_visible(*, user) -> QuerySet[LessonResource]:
+    """Lesson files: the group's students and teacher (and admins) only."""
+    qs = LessonResource.objects.select_related("lesson__group")
+    if is_admin(user):
+        return qs
+    return qs.filter(Q(lesson__group__teacher=user) | Q(lesson__group__students=user)).distinct()
+
+
+def submission_for_review(*, homework: Homework, student_id: int | None, submission_id: int | None) -> HomeworkSubmission:
+    """The submission a review targets: by id, by student, or the only one. Raises ValidationError (400)."""
+    from rest_framework.exceptions import ValidationError
+
+    submissions = HomeworkSubmission.objects.filter(homework=homework)
+    if submission_id is not None:
+        submissions = submissions.filter(pk=submission_id)
+    elif student_id is not None:
+        submissions = submissions.filter(student_id=student_id)
+    found = list(submissions[:2])
+    if not found:
+        raise ValidationError({"student": ["No submission from this student for this homework."]})
+    if len(found) > 1:
+        raise ValidationError({"student": ["Several students submitted; say whose submission (student or submission)."]})
+    return found[0]

@@ -1,14 +1,273 @@
-"""Notifications, coins, achievements and webhooks."""
+"""Notifications, coins and achievements.
+
+notification_create is the one entry point every app uses for user-facing events: it stores
+the in-app notification, pushes it live on ws/notifications/ after commit, and enqueues one
+delivery per enabled external channel (email, Telegram, SMS) with retries.
+"""
 
 from __future__ import annotations
 
-from tutorhub.engagement.models import Notification
+import logging
+from datetime import timedelta
+from functools import partial
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from tutorhub.core.exceptions import ServiceError
+from tutorhub.engagement.delivery import DeliveryError, channel_backends
+from tutorhub.engagement.models import (
+    Achievement,
+    CoinTransaction,
+    Notification,
+    NotificationDelivery,
+    NotificationPreference,
+)
+
+logger = logging.getLogger(__name__)
+
+# Which preference switch governs which notification kinds (by prefix). Kinds outside these
+# categories (weekly reports, system messages) always go out on the enabled channels.
+CATEGORY_FLAGS = {
+    "payment": "payment_notifications",
+    "homework": "homework_notifications",
+    "lesson": "lesson_notifications",
+    "attendance": "attendance_notifications",
+    "coins": "gamification_notifications",
+    "achievement": "gamification_notifications",
+}
 
 
+def notification_group_name(user_id: int) -> str:
+    return f"notifications.user.{user_id}"
+
+
+def notification_payload(notification: Notification) -> dict:
+    return {
+        "id": notification.pk,
+        "kind": notification.kind,
+        "title": notification.title,
+        "message": notification.message,
+        "data": notification.data,
+        "is_read": notification.is_read,
+        "created_at": notification.created_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def notification_preference_get(*, user) -> NotificationPreference:
+    preference, _ = NotificationPreference.objects.get_or_create(
+        user=user, defaults={"phone_number": getattr(user, "phone_number", "") or ""}
+    )
+    return preference
+
+
+@transaction.atomic
+def notification_preference_update(*, user, data: dict) -> NotificationPreference:
+    preference = notification_preference_get(user=user)
+    for field, value in data.items():
+        setattr(preference, field, value)
+    preference.save()
+    return preference
+
+
+def _wants(preference: NotificationPreference | None, kind: str) -> bool:
+    flag = CATEGORY_FLAGS.get(kind.split("_", 1)[0])
+    return True if (preference is None or flag is None) else bool(getattr(preference, flag))
+
+
+@transaction.atomic
 def notification_create(*, user, kind: str, title: str, message: str = "", data: dict | None = None) -> Notification:
-    """Create an in-app notification for `user`.
+    """Create an in-app notification for `user`, push it live and queue its external deliveries.
 
-    Contract for every app: call this for any event a user should hear about. (Live push on
-    ws/notifications/ and delivery to the enabled channels hang off this one function.)
+    In-app notifications are always stored; the user's preferences decide which kinds go out on
+    which channels. Push and deliveries happen after commit, so a rolled-back event sends nothing.
     """
-    return Notification.objects.create(user=user, kind=kind, title=title, message=message, data=data or {})
+    notification = Notification.objects.create(user=user, kind=kind, title=title, message=message, data=data or {})
+    preference = NotificationPreference.objects.filter(user=user).first()
+    delivery_ids: list[int] = []
+    if _wants(preference, kind):
+        for name, backend in channel_backends().items():
+            enabled = getattr(preference, backend.preference_flag, name == "email") if preference else name == "email"
+            if enabled and backend.address(user, preference):
+                delivery_ids.append(NotificationDelivery.objects.create(notification=notification, channel=name).pk)
+    transaction.on_commit(partial(_after_commit, notification.pk, delivery_ids))
+    return notification
+
+
+def _after_commit(notification_id: int, delivery_ids: list[int]) -> None:
+    from tutorhub.engagement.tasks import notification_deliver
+
+    notification = Notification.objects.filter(pk=notification_id).first()
+    if notification is not None:
+        notification_push(notification=notification)
+    for delivery_id in delivery_ids:
+        notification_deliver.enqueue(delivery_id)
+
+
+def notification_push(*, notification: Notification) -> None:
+    """Send the notification to the user's open ws/notifications/ sockets (best effort)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(
+            notification_group_name(notification.user_id),
+            {"type": "notification.message", "notification": notification_payload(notification)},
+        )
+    except Exception:  # a down channel layer must not fail the event that caused the notification
+        logger.warning("Live push of notification %s failed", notification.pk, exc_info=True)
+
+
+def notification_delivery_attempt(*, delivery_id: int) -> str:
+    """Try one delivery once. Returns the resulting status; schedules a retry for transient failures."""
+    with transaction.atomic():
+        delivery = (
+            NotificationDelivery.objects.select_for_update()
+            .select_related("notification__user")
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None or delivery.status != NotificationDelivery.Status.PENDING:
+            return delivery.status if delivery else "missing"
+        delivery.attempts += 1
+        delivery.save(update_fields=["attempts", "updated_at"])
+    notification = delivery.notification
+    user = notification.user
+    backend = channel_backends().get(delivery.channel)
+    preference = NotificationPreference.objects.filter(user=user).first()
+    error, permanent = "", False
+    if backend is None:
+        error, permanent = "channel is no longer configured", True
+    else:
+        address = backend.address(user, preference)
+        try:
+            if not address:
+                raise DeliveryError("the user has no address for this channel", permanent=True)
+            backend.send(address=address, title=notification.title, message=notification.message)
+        except DeliveryError as exc:
+            error, permanent = str(exc), exc.permanent
+    max_attempts = settings.NOTIFICATION_MAX_ATTEMPTS
+    if not error:
+        delivery.status, delivery.sent_at, delivery.last_error = NotificationDelivery.Status.SENT, timezone.now(), ""
+    elif permanent or delivery.attempts >= max_attempts:
+        delivery.status, delivery.last_error = NotificationDelivery.Status.FAILED, error
+    else:
+        delivery.last_error = error
+    delivery.save(update_fields=["status", "sent_at", "last_error", "updated_at"])
+    if error and delivery.status == NotificationDelivery.Status.PENDING:
+        _schedule_retry(delivery)
+    return delivery.status
+
+
+def _schedule_retry(delivery: NotificationDelivery) -> None:
+    from tutorhub.engagement.tasks import notification_deliver
+
+    task = notification_deliver
+    if task.get_backend().supports_defer:
+        # Exponential backoff: 30 s, 60 s, 120 s, ... (NOTIFICATION_RETRY_SECONDS doubles).
+        delay = settings.NOTIFICATION_RETRY_SECONDS * (2 ** (delivery.attempts - 1))
+        task = task.using(run_after=timezone.now() + timedelta(seconds=delay))
+    task.enqueue(delivery.pk)
+
+
+@transaction.atomic
+def notification_mark_read(*, notification: Notification) -> Notification:
+    if not notification.is_read:
+        notification.is_read, notification.read_at = True, timezone.now()
+        notification.save(update_fields=["is_read", "read_at", "updated_at"])
+    return notification
+
+
+@transaction.atomic
+def notification_mark_all_read(*, user) -> int:
+    return Notification.objects.filter(user=user, is_read=False).update(is_read=True, read_at=timezone.now())
+
+
+# --- coins ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def coins_award(*, user, amount: int, reason: str, idempotency_key: str, notify: bool = True) -> CoinTransaction:
+    """Move `amount` coins (negative to spend) for `user`, at most once per `idempotency_key`.
+
+    The user row is locked (select_for_update) and updated with F() in the same transaction as
+    the ledger row, so concurrent awards neither lose nor double coins. Returns the ledger row
+    (the existing one when the key was already used). Raises ServiceError when spending more
+    than the balance.
+    """
+    existing = CoinTransaction.objects.filter(idempotency_key=idempotency_key).first()
+    if existing:
+        return existing
+    User = get_user_model()
+    locked = User.objects.select_for_update().only("id", "coins").get(pk=user.pk)
+    # Re-check under the lock: a concurrent award with the same key may have just committed.
+    existing = CoinTransaction.objects.filter(idempotency_key=idempotency_key).first()
+    if existing:
+        return existing
+    balance = locked.coins + int(amount)
+    if balance < 0:
+        raise ServiceError("Not enough coins.", error_code="INSUFFICIENT_COINS")
+    try:
+        with transaction.atomic():
+            entry = CoinTransaction.objects.create(
+                user_id=user.pk, amount=int(amount), reason=reason[:200], idempotency_key=idempotency_key, balance_after=balance
+            )
+    except IntegrityError:  # same key used for another user concurrently
+        return CoinTransaction.objects.get(idempotency_key=idempotency_key)
+    User.objects.filter(pk=user.pk).update(coins=F("coins") + int(amount))
+    user.coins = balance
+    if notify and amount > 0:
+        notification_create(
+            user=user,
+            kind="coins_awarded",
+            title=f"You earned {amount} coins",
+            message=reason,
+            data={"amount": int(amount), "balance": balance, "reason": reason},
+        )
+    return entry
+
+
+# --- achievements ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def achievements_evaluate(*, user) -> list[Achievement]:
+    """Grant every achievement whose target the user's real activity has reached; returns the new ones."""
+    from tutorhub.engagement.achievements import DEFINITIONS
+    from tutorhub.engagement.selectors import student_activity_stats
+
+    stats = student_activity_stats(user=user)
+    have = set(Achievement.objects.filter(user=user).values_list("code", flat=True))
+    earned: list[Achievement] = []
+    for definition in DEFINITIONS:
+        if definition.code in have or stats.get(definition.metric, 0) < definition.target:
+            continue
+        achievement = Achievement.objects.create(
+            user=user,
+            code=definition.code,
+            title=definition.title,
+            description=definition.description,
+            coins_awarded=definition.coins,
+        )
+        earned.append(achievement)
+        notification_create(
+            user=user,
+            kind="achievement_earned",
+            title=f"Achievement unlocked: {definition.title}",
+            message=definition.description,
+            data={"code": definition.code, "coins": definition.coins},
+        )
+        if definition.coins:
+            coins_award(
+                user=user,
+                amount=definition.coins,
+                reason=f"Achievement: {definition.title}",
+                idempotency_key=f"achievement:{user.pk}:{definition.code}",
+                notify=False,
+            )
+    return earned

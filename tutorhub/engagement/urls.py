@@ -1,3 +1,16 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from tutorhub.engagement import views
+
+router = SimpleRouter()
+router.register("notifications", views.NotificationViewSet, basename="notification")
+
+urlpatterns = [
+    path("notifications/preferences/me/", views.NotificationPreferenceView.as_view(), name="notification-preferences"),
+    path("gamification/coins/me/", views.CoinsMeView.as_view(), name="coins-me"),
+    path("gamification/leaderboard/<int:group_id>/", views.LeaderboardView.as_view(), name="leaderboard"),
+    path("gamification/achievements/me/", views.AchievementsView.as_view(), name="achievements-me"),
+    path("gamification/achievements/<int:student_id>/", views.AchievementsView.as_view(), name="achievements"),
+    *router.urls,
+]

@@ -22,3 +22,45 @@ class Notification(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.title}"
+
+
+class NotificationPreference(TimeStampedModel):
+    """Which channels deliver a user's notifications and which kinds they want (seed 002's fields)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference")
+    email_enabled = models.BooleanField(default=True)
+    telegram_enabled = models.BooleanField(default=False)
+    sms_enabled = models.BooleanField(default=False)
+    telegram_chat_id = models.CharField(max_length=64, blank=True)
+    phone_number = models.CharField(max_length=32, blank=True)
+    payment_notifications = models.BooleanField(default=True)
+    homework_notifications = models.BooleanField(default=True)
+    lesson_notifications = models.BooleanField(default=True)
+    attendance_notifications = models.BooleanField(default=True)
+    gamification_notifications = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user_id}"
+
+
+class NotificationDelivery(TimeStampedModel):
+    """One attempt chain to deliver a notification on one channel (email, telegram, sms)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(max_length=20)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [models.UniqueConstraint(fields=["notification", "channel"], name="delivery_unique_channel")]
+
+    def __str__(self) -> str:
+        return f"{self.notification_id} via {self.channel}: {self.status}"

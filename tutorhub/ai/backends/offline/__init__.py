@@ -15,6 +15,8 @@ import pkgutil
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from asgiref.sync import sync_to_async
+
 from tutorhub.ai.base import Completion, LLMBackend, Message, ProviderError, estimate_tokens
 
 TaskHandler = Callable[[list[Message], dict[str, Any], dict[str, Any]], str]
@@ -70,7 +72,9 @@ class OfflineLLM(LLMBackend):
         return self._run(messages, opts)
 
     async def _astream(self, messages: list[Message], **opts: Any) -> AsyncIterator[str | Completion]:
-        completion = self._run(messages, opts)
+        # Handlers are plain CPU work (scoring sentences, building questions); run them off the
+        # event loop so a long document never stalls other streams.
+        completion = await sync_to_async(self._run, thread_sensitive=False)(messages, opts)
         for piece in _chunks(completion.text):
             yield piece
             await asyncio.sleep(self.stream_delay)

@@ -1,0 +1,142 @@
+"""Quota enforcement: boundary, reservations, period reset, standing storage, concurrency."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+
+import pytest
+from django.db import connection, connections
+from django.utils import timezone
+
+from tests.conftest import client_for
+from tests.factories import UserFactory
+from tutorhub.billing.models import Plan, QuotaReservation, UsageRecord
+from tutorhub.billing.services import QuotaExceeded, plan_default, quota_check, quota_release, usage_record
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def small_plan(db):
+    plan = plan_default()
+    plan.ai_tokens_limit, plan.documents_limit, plan.storage_limit_bytes = 1000, 2, 5000
+    plan.save()
+    return plan
+
+
+def test_boundary_exact_limit_passes_one_more_fails(user, small_plan):
+    quota_check(user=user, kind="ai_tokens", amount=600)
+    usage_record(user=user, kind="ai_tokens", amount=600)
+    assert not QuotaReservation.objects.exists()  # the record settled the reservation
+    quota_check(user=user, kind="ai_tokens", amount=400)  # exactly at the limit is allowed
+    usage_record(user=user, kind="ai_tokens", amount=400)
+    with pytest.raises(QuotaExceeded) as exc:
+        quota_check(user=user, kind="ai_tokens", amount=1)
+    assert exc.value.status_code == 429 and exc.value.error_code == "QUOTA_EXCEEDED"
+    assert exc.value.used == 1000 and exc.value.limit == 1000
+
+
+def test_reservations_count_until_recorded_released_or_expired(user, small_plan):
+    first = quota_check(user=user, kind="documents", amount=1)
+    quota_check(user=user, kind="documents", amount=1)
+    with pytest.raises(QuotaExceeded):
+        quota_check(user=user, kind="documents", amount=1)  # two in flight fill the plan
+    quota_release(reservation=first)
+    quota_check(user=user, kind="documents", amount=1)
+    QuotaReservation.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    quota_check(user=user, kind="documents", amount=2)  # dead requests' reservations lapse
+
+
+def test_usage_resets_each_period_but_storage_does_not(user, small_plan):
+    usage_record(user=user, kind="ai_tokens", amount=1000)
+    usage_record(user=user, kind="storage_bytes", amount=5000)
+    last_month = timezone.now() - dt.timedelta(days=40)
+    UsageRecord.objects.update(created_at=last_month)
+    quota_check(user=user, kind="ai_tokens", amount=1000)  # a new month, a fresh allowance
+    with pytest.raises(QuotaExceeded) as exc:
+        quota_check(user=user, kind="storage_bytes", amount=1)  # stored bytes are still stored
+    assert exc.value.resets_at is None
+    usage_record(user=user, kind="storage_bytes", amount=-2000)  # a deletion frees space
+    quota_check(user=user, kind="storage_bytes", amount=2000)
+
+
+def test_unlimited_plans_anonymous_and_other_users(user, other_user, small_plan):
+    usage_record(user=other_user, kind="ai_tokens", amount=5000)
+    assert quota_check(user=user, kind="ai_tokens", amount=1000) is not None  # other's usage is not mine
+    assert quota_check(user=None, kind="ai_tokens", amount=10**9) is None
+    assert usage_record(user=None, kind="ai_tokens", amount=5) is None
+    small_plan.ai_tokens_limit = None
+    small_plan.save()
+    assert quota_check(user=user, kind="ai_tokens", amount=10**12) is None
+
+
+def test_ai_calls_record_usage_and_an_exhausted_quota_stops_ai_work(parent, small_plan):
+    from tutorhub.accounts.models import ParentChildLink
+    from tutorhub.learning.models import WeeklyReport
+
+    child = UserFactory()
+    ParentChildLink.objects.create(parent=parent, child=child)
+    client = client_for(parent)
+    assert client.get("/api/reports/weekly/").status_code == 200
+    recorded = UsageRecord.objects.get(user=parent, kind="ai_tokens")
+    assert recorded.feature == "reports" and recorded.model == "tutorhub-offline-weekly_report"
+    assert not QuotaReservation.objects.exists()
+    WeeklyReport.objects.all().delete()
+    small_plan.ai_tokens_limit = recorded.amount + 10
+    small_plan.save()
+    res = client.get("/api/reports/weekly/")
+    assert res.status_code == 429
+    body = res.json()
+    assert body["error_code"] == "QUOTA_EXCEEDED" and body["details"]["kind"] == "ai_tokens"
+    assert not WeeklyReport.objects.exists() and UsageRecord.objects.filter(user=parent).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL (SQLite serialises writers itself)")
+def test_parallel_requests_at_the_limit_do_not_overshoot():
+    plan = plan_default()
+    plan.ai_tokens_limit = 1000
+    plan.save()
+    user = UserFactory()
+    passed, refused, errors = [], [], []
+    barrier = threading.Barrier(20)
+
+    def worker(i: int) -> None:
+        try:
+            barrier.wait()
+            try:
+                quota_check(user=user, kind="ai_tokens", amount=100)
+            except QuotaExceeded:
+                refused.append(i)
+                return
+            time.sleep(0.01)  # the "AI work", while other requests are being decided
+            usage_record(user=user, kind="ai_tokens", amount=100)
+            passed.append(i)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(passed) == 10 and len(refused) == 10
+    total = sum(UsageRecord.objects.filter(user=user).values_list("amount", flat=True))
+    assert total == 1000  # exactly the limit: no request slipped past on a stale total
+    assert not QuotaReservation.objects.filter(user=user).exists()
+    Plan.objects.filter(pk=plan.pk).update(ai_tokens_limit=50_000)
+
+
+def test_expired_reservations_are_purged_by_the_hourly_job(user, small_plan):
+    from tutorhub.billing.tasks import quota_reservations_purge
+
+    quota_check(user=user, kind="ai_tokens", amount=10)
+    live = quota_check(user=user, kind="ai_tokens", amount=10)
+    QuotaReservation.objects.exclude(pk=live.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    assert quota_reservations_purge.call() == 1
+    assert list(QuotaReservation.objects.values_list("pk", flat=True)) == [live.pk]

@@ -1,0 +1,252 @@
+"""Reads for assessments, always scoped to the caller."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Avg, Case, CharField, Count, F, Prefetch, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from tutorhub.assessments.models import (
+    Assessment,
+    Flashcard,
+    HomeworkSubmission,
+    Option,
+    Question,
+    Quiz,
+    QuizAttempt,
+    SchedulerSettings,
+)
+from tutorhub.core.permissions import is_admin
+from tutorhub.courses.selectors import course_ids_visible
+
+# Mastery levels, from a card's real review history (seed 001's `by_mastery`):
+#   new        never reviewed;
+#   mastered   the last recall succeeded and the scheduler now waits three weeks or more;
+#   difficult  forgotten at least twice, or under 60% success after three or more reviews;
+#   learning   everything else that has been reviewed.
+MASTERED_INTERVAL_DAYS = 21
+DIFFICULT_LAPSES = 2
+DIFFICULT_SUCCESS_RATE = 0.6
+MASTERY_LEVELS = ["new", "learning", "difficult", "mastered"]
+
+
+def mastery_level_expression() -> Case:
+    return Case(
+        When(total_reviews=0, then=Value("new")),
+        When(Q(interval_days__gte=MASTERED_INTERVAL_DAYS, last_quality__gte=3), then=Value("mastered")),
+        When(
+            Q(lapses__gte=DIFFICULT_LAPSES) | Q(total_reviews__gte=3, success_rate__lt=DIFFICULT_SUCCESS_RATE),
+            then=Value("difficult"),
+        ),
+        default=Value("learning"),
+        output_field=CharField(),
+    )
+
+
+def chunk_source(chunk) -> dict | None:
+    """Where a generated item came from, so a student or teacher can check it."""
+    if chunk is None:
+        return None
+    document = getattr(chunk, "document", None)
+    return {
+        "chunk_id": str(chunk.pk),
+        "document_id": str(chunk.document_id) if chunk.document_id else None,
+        "document_title": getattr(document, "name", "") if document else "",
+        "page": getattr(chunk, "page", None),
+        "section": getattr(chunk, "section", "") or "",
+    }
+
+
+def flashcard_list(*, user) -> QuerySet[Flashcard]:
+    return (
+        Flashcard.objects.filter(user=user)
+        .select_related("source_chunk__document")
+        .annotate(mastery_level=mastery_level_expression())
+    )
+
+
+def flashcard_due(*, user, course=None, limit: int | None = None, now: datetime | None = None) -> QuerySet[Flashcard]:
+    """Active cards due now (new cards count as due), most overdue first."""
+    now = now or timezone.now()
+    qs = flashcard_list(user=user).filter(status=Flashcard.Status.ACTIVE).filter(
+        Q(next_review_date__lte=now) | Q(next_review_date__isnull=True)
+    )
+    if course is not None:
+        qs = qs.filter(course=course)
+    # Never-reviewed cards first (both backends sort NULL differently by default), then most overdue.
+    qs = qs.order_by(F("next_review_date").asc(nulls_first=True), "created_at")
+    return qs[:limit] if limit else qs
+
+
+def flashcard_stats(*, user, course=None, now: datetime | None = None) -> dict:
+    now = now or timezone.now()
+    qs = Flashcard.objects.filter(user=user)
+    if course is not None:
+        qs = qs.filter(course=course)
+    active = Q(status=Flashcard.Status.ACTIVE)
+    totals = qs.aggregate(
+        total=Count("id"),
+        active=Count("id", filter=active),
+        due=Count("id", filter=active & (Q(next_review_date__lte=now) | Q(next_review_date__isnull=True))),
+        average_success_rate=Avg("success_rate", filter=Q(total_reviews__gt=0)),
+    )
+    by_difficulty = {row["difficulty_level"]: row["n"] for row in qs.values("difficulty_level").annotate(n=Count("id"))}
+    by_mastery = {
+        row["level"]: row["n"]
+        for row in qs.annotate(level=mastery_level_expression()).values("level").annotate(n=Count("id"))
+    }
+    return {
+        "total_flashcards": totals["total"],
+        "active_flashcards": totals["active"],
+        "due_flashcards": totals["due"],
+        "mastered_flashcards": by_mastery.get("mastered", 0),
+        "average_success_rate": round(totals["average_success_rate"] or 0.0, 4),
+        "by_difficulty": [
+            {"difficulty_level": level, "count": by_difficulty.get(level, 0)} for level in ("easy", "medium", "hard")
+        ],
+        "by_mastery": [{"level": level, "count": by_mastery.get(level, 0)} for level in MASTERY_LEVELS],
+    }
+
+
+def scheduler_settings_for(*, user, course_id=None) -> SchedulerSettings | None:
+    """The course ("deck") setting wins over the student's default."""
+    rows = list(SchedulerSettings.objects.filter(Q(course_id=course_id) | Q(course__isnull=True), user=user))
+    rows.sort(key=lambda s: s.course_id is None)
+    return rows[0] if rows else None
+
+
+# --- quizzes -------------------------------------------------------------------------------
+def quiz_list_visible(*, user) -> QuerySet[Quiz]:
+    """Quizzes a user may take: their own and those of courses they can see."""
+    qs = Quiz.objects.all()
+    if not is_admin(user):
+        qs = qs.filter(Q(owner=user) | Q(course__in=course_ids_visible(user=user)))
+    return (
+        qs.select_related("course")
+        .annotate(question_count=Count("questions", distinct=True))
+        .order_by("-created_at")
+    )
+
+
+def quiz_list_authored(*, user) -> QuerySet[Quiz]:
+    if is_admin(user):
+        return Quiz.objects.all()
+    return Quiz.objects.filter(Q(owner=user) | Q(course__owner=user) | Q(course__groups__teacher=user))
+
+
+def questions_with_options(*, quiz: Quiz) -> QuerySet[Question]:
+    return quiz.questions.select_related("source_chunk__document").prefetch_related(
+        Prefetch("options", queryset=Option.objects.order_by("order"))
+    )
+
+
+def attempt_list(*, user) -> QuerySet[QuizAttempt]:
+    return QuizAttempt.objects.filter(user=user).select_related("quiz")
+
+
+def assessment_list(*, user) -> QuerySet[Assessment]:
+    return Assessment.objects.filter(owner=user).select_related("course")
+
+
+def homework_list(*, user) -> QuerySet[HomeworkSubmission]:
+    return HomeworkSubmission.objects.filter(user=user)
+
+
+def attempt_results_visible(*, user, attempt: QuizAttempt) -> bool:
+    """Answers are shown only after completion, and then only if the quiz allows it (its authors
+    always see them)."""
+    if attempt.status != QuizAttempt.Status.COMPLETED:
+        return False
+    return attempt.quiz.show_results_immediately or quiz_list_authored(user=user).filter(pk=attempt.quiz_id).exists()
+
+
+def _answer_text(question: Question, response) -> str:
+    if response is None:
+        return ""
+    if question.question_type == Question.Type.SHORT_ANSWER:
+        return response.text_answer
+    chosen = set(response.selected_options)
+    return ", ".join(o.text for o in question.options.all() if str(o.pk) in chosen)
+
+
+def _correct_text(question: Question) -> str:
+    if question.question_type == Question.Type.SHORT_ANSWER:
+        return question.correct_text.split("|")[0]
+    return ", ".join(o.text for o in question.options.all() if o.is_correct)
+
+
+def attempt_result(*, attempt: QuizAttempt, reveal: bool) -> dict:
+    """Seed 001's completion shape. Without `reveal`, per-question grades, correct answers and
+    explanations are left out."""
+    questions = {
+        str(q.pk): q
+        for q in Question.objects.filter(pk__in=attempt.questions_order)
+        .select_related("source_chunk__document")
+        .prefetch_related(Prefetch("options", queryset=Option.objects.order_by("order")))
+    }
+    responses = {str(r.question_id): r for r in attempt.responses.all()}
+    details = []
+    for qid in attempt.questions_order:
+        question = questions.get(qid)
+        if question is None:
+            continue
+        response = responses.get(qid)
+        row = {
+            "question_id": question.pk,
+            "question": question.question_text,
+            "question_type": question.question_type,
+            "user_answer": _answer_text(question, response),
+            "points_possible": question.points,
+        }
+        if reveal:
+            row.update(
+                correct_answer=_correct_text(question),
+                is_correct=bool(response and response.is_correct),
+                points_earned=(response.points_earned or 0.0) if response else 0.0,
+                explanation=question.explanation,
+                concept=question.concept,
+                source=chunk_source(question.source_chunk) if question.source_chunk_id else None,
+            )
+        details.append(row)
+    taken = (attempt.completed_at - attempt.started_at).total_seconds() / 60
+    return {
+        "attempt_id": attempt.pk,
+        "quiz_id": attempt.quiz_id,
+        "status": attempt.status,
+        "score": attempt.score or 0.0,
+        "max_score": attempt.max_score or 0.0,
+        "percentage_score": attempt.percentage_score or 0.0,
+        "passed": bool(attempt.passed),
+        "started_at": attempt.started_at,
+        "completed_at": attempt.completed_at,
+        "time_taken_minutes": round(taken, 1),
+        "timed_out": attempt.timed_out,
+        "correct_answers": attempt.correct_answers,
+        "total_questions": attempt.total_questions,
+        "results_visible": reveal,
+        "detailed_results": details,
+    }
+
+
+def attempt_concepts(*, attempt: QuizAttempt) -> tuple[list[str], list[str]]:
+    """Concepts answered right and wrong (seed 000's `correct` / `wrong`); a concept missed in
+    any question counts as wrong."""
+    rows = attempt.responses.select_related("question")
+    answered = {str(r.question_id): r.is_correct for r in rows}
+    concepts: dict[str, bool] = {}
+    for q in Question.objects.filter(pk__in=attempt.questions_order):
+        name = q.concept or q.question_text[:80]
+        concepts[name] = concepts.get(name, True) and bool(answered.get(str(q.pk)))
+    return [c for c, ok in concepts.items() if ok], [c for c, ok in concepts.items() if not ok]
+
+
+def attempt_feedback_text(*, attempt: QuizAttempt, wrong: list[str]) -> str:
+    score = attempt.percentage_score or 0
+    topic = attempt.quiz.topic or attempt.quiz.title
+    if score >= 90:
+        return f"Excellent work on {topic}."
+    revise = ", ".join(wrong[:3]) or topic
+    if score >= 60:
+        return f"Good progress, revise {revise}."
+    return f"Keep practising {topic}: revise {revise}, then try again."

@@ -1,0 +1,147 @@
+"""`ws/chat/` (seed 000): stream the tutor's answer token by token.
+
+Client -> server: {"message": "...", "session_id": "<uuid>"|null, "tts": bool}
+Server -> client:
+    {"type": "status", "value": "typing", "session_id"}
+    {"type": "partial", "text": "<piece>", "session_id"}        one per piece, as it arrives
+    {"type": "final", "reply", "session_id", "message_id", "citations", "model", "is_complete",
+     ["audio_b64", "content_type"]}
+    {"type": "error", "error": "...", "error_code", "session_id"}
+
+Authentication happens in tutorhub.core.ws_auth (JWT `?token=`, Authorization header, or the
+session cookie); anonymous connections are refused at the handshake. Database work runs through
+database_sync_to_async, the model streams through its async client, speech runs in a worker
+thread: nothing blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from urllib.parse import parse_qs
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from rest_framework.exceptions import APIException
+
+from tutorhub.ai import ProviderError, speech
+from tutorhub.chat import selectors, services
+from tutorhub.chat.serializers import MAX_MESSAGE_CHARS
+
+logger = logging.getLogger(__name__)
+
+
+class ChatConsumer(AsyncJsonWebsocketConsumer):
+    client_gone = False
+
+    async def connect(self) -> None:
+        self.user = self.scope.get("user")
+        if self.user is None or not self.user.is_authenticated:
+            await self.close(code=4401)  # before accept: the handshake is refused
+            return
+        await self.accept()
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        self.session_id: str | None = (query.get("session_id") or [None])[0]
+        if self.session_id:
+            try:
+                await database_sync_to_async(selectors.chat_session_get)(user=self.user, session_id=self.session_id)
+            except Http404:
+                await self.send_error("Chat session not found.", session_id=self.session_id, code="RESOURCE_NOT_FOUND")
+                self.session_id = None
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        try:
+            content = json.loads(text_data or "")
+        except ValueError:
+            await self.send_error("Messages must be JSON objects.", code="MALFORMED_REQUEST")
+            return
+        if not isinstance(content, dict):
+            await self.send_error("Messages must be JSON objects.", code="MALFORMED_REQUEST")
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content: dict, **kwargs) -> None:
+        session_id = content.get("session_id") or self.session_id
+        text = content.get("message")
+        if not isinstance(text, str) or not text.strip():
+            await self.send_error("Send a non-empty `message`.", session_id=session_id, code="VALIDATION_ERROR")
+            return
+        if len(text) > MAX_MESSAGE_CHARS:
+            await self.send_error(
+                f"A message can be at most {MAX_MESSAGE_CHARS} characters.", session_id=session_id, code="VALIDATION_ERROR"
+            )
+            return
+        try:
+            session = await database_sync_to_async(services.chat_session_get_or_create)(
+                user=self.user, session_id=session_id, title_hint=text
+            )
+        except (Http404, ValidationError):
+            await self.send_error("Chat session not found.", session_id=session_id, code="RESOURCE_NOT_FOUND")
+            return
+        sid = str(session.pk)
+        self.session_id = sid  # later messages without a session_id continue this chat
+        await self.send_json({"type": "status", "value": "typing", "session_id": sid})
+        answer = None
+        try:
+            async for event in services.chat_reply_stream(session=session, user=self.user, content=text):
+                if event.kind == "delta":
+                    await self.relay({"type": "partial", "text": event.text, "session_id": sid})
+                elif event.kind == "final":
+                    answer = event.message
+        except services.ChatReplyFailed as exc:
+            await self.send_error(
+                str(exc.detail), session_id=sid, code=exc.error_code,
+                message_id=str(exc.assistant_message.pk) if exc.assistant_message else None,
+            )
+            return
+        except APIException as exc:  # quota exceeded and other refusals from the services
+            detail = exc.detail.get("detail", exc.default_detail) if isinstance(exc.detail, dict) else exc.detail
+            await self.send_error(str(detail), session_id=sid, code=getattr(exc, "error_code", "ERROR"))
+            return
+        except Exception:
+            logger.exception("chat turn failed")
+            await self.send_error("Something went wrong.", session_id=sid, code="INTERNAL_ERROR")
+            return
+        final = {
+            "type": "final",
+            "reply": answer.content,
+            "session_id": sid,
+            "message_id": str(answer.pk),
+            "citations": answer.context_used.get("citations", []),
+            "model": answer.model_used,
+            "token_count": answer.token_count,
+            "processing_time_ms": answer.processing_time_ms,
+            "is_complete": answer.is_complete,
+        }
+        if content.get("tts") is True:
+            final.update(await self.speak(answer.content))
+        await self.send_json(final)
+
+    async def speak(self, text: str) -> dict:
+        try:
+            # espeak-ng is a subprocess and the OpenAI client is blocking HTTP: run in a thread.
+            audio, content_type = await sync_to_async(speech["default"].synthesize, thread_sensitive=False)(text)
+        except ProviderError as exc:
+            return {"tts_error": str(exc)}
+        return {"audio_b64": base64.b64encode(audio).decode("ascii"), "content_type": content_type}
+
+    async def relay(self, payload: dict) -> None:
+        """Send a piece; if the client has gone, keep reading the model so the whole answer is
+        still stored and shows up in the chat's history when the user comes back."""
+        if self.client_gone:
+            return
+        try:
+            await self.send_json(payload)
+        except Exception:  # the server's "client disconnected" error differs per ASGI server
+            self.client_gone = True
+
+    async def disconnect(self, code) -> None:
+        self.client_gone = True
+
+    async def send_error(self, error: str, *, session_id=None, code: str = "ERROR", **extra) -> None:
+        await self.send_json({"type": "error", "error": error, "error_code": code, "session_id": session_id,
+                              **{k: v for k, v in extra.items() if v is not None}})

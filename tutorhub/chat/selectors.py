@@ -1,0 +1,179 @@
+"""Chat reads, always scoped to the caller (another user's session is a 404)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Avg, Count, Prefetch, Q, QuerySet, Sum
+from django.http import Http404
+
+from tutorhub.chat.models import ChatSession, Message, TutoringSession
+
+
+def chat_session_list(*, user) -> QuerySet[ChatSession]:
+    return ChatSession.objects.filter(owner=user).annotate(message_count=Count("messages")).order_by(
+        "-is_pinned", "-updated_at"
+    )
+
+
+def _uuid(value) -> uuid.UUID:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        raise Http404("No chat session matches the given query.") from None
+
+
+def chat_session_get(*, user, session_id) -> ChatSession:
+    """The user's session; Http404 for a malformed id, an unknown one, or another user's."""
+    session = ChatSession.objects.filter(owner=user, pk=_uuid(session_id)).select_related("course").first()
+    if session is None:
+        raise Http404("No chat session matches the given query.")
+    return session
+
+
+def message_list(
+    *, session: ChatSession, role: str | None = None, message_type: str | None = None, limit: int | None = None
+) -> QuerySet[Message] | list[Message]:
+    """Messages in conversation order; `limit` keeps the most recent ones."""
+    qs = session.messages.all()
+    if role:
+        qs = qs.filter(role=role)
+    if message_type:
+        qs = qs.filter(message_type=message_type)
+    if limit:
+        return list(reversed(qs.order_by("-created_at", "-id")[:limit]))
+    return qs.order_by("created_at", "id")
+
+
+def message_get(*, user, session_id, message_id) -> Message:
+    session = chat_session_get(user=user, session_id=session_id)
+    message = session.messages.filter(pk=_uuid(message_id)).first()
+    if message is None:
+        raise Http404("No message matches the given query.")
+    return message
+
+
+def history_window(*, session: ChatSession, before: Message | None, token_budget: int, max_messages: int = 40) -> list[Message]:
+    """The most recent complete messages that fit in `token_budget` tokens, oldest first.
+
+    A bounded window (not the whole history) keeps prompts and cost flat in long chats.
+    """
+    from tutorhub.ai import estimate_tokens
+
+    # Only the columns a prompt needs: citations JSON and the rest would be decoded for nothing.
+    qs = session.messages.filter(is_complete=True).exclude(role=Message.Role.SYSTEM).only(
+        "role", "content", "token_count", "created_at"
+    )
+    if before is not None:
+        qs = qs.exclude(pk=before.pk).filter(created_at__lte=before.created_at)
+    window: list[Message] = []
+    used = 0
+    for message in qs.order_by("-created_at", "-id")[:max_messages]:
+        cost = message.token_count or estimate_tokens(message.content)
+        if used + cost > token_budget:
+            break
+        window.append(message)
+        used += cost
+    window.reverse()
+    return window
+
+
+# --- seed 004: message/response pairs --------------------------------------------------------
+@dataclass
+class ChatPair:
+    id: uuid.UUID
+    message: str
+    response: str | None
+    created_at: datetime
+    is_complete: bool
+
+
+def _pair(question: Message) -> ChatPair:
+    try:
+        reply = question.reply
+    except Message.DoesNotExist:
+        reply = None
+    return ChatPair(
+        id=question.pk,
+        message=question.content,
+        response=reply.content if reply else None,
+        created_at=question.created_at,
+        is_complete=bool(reply and reply.is_complete),
+    )
+
+
+def chat_pair_queryset(*, session: ChatSession) -> QuerySet[Message]:
+    """User messages with their replies joined (one query per page, no N+1)."""
+    return session.messages.filter(role=Message.Role.USER).select_related("reply").order_by("created_at", "id")
+
+
+def chat_pairs(messages) -> list[ChatPair]:
+    return [_pair(m) for m in messages]
+
+
+def chat_pair_get(*, user, session_id, pair_id) -> ChatPair:
+    session = chat_session_get(user=user, session_id=session_id)
+    question = chat_pair_queryset(session=session).filter(pk=_uuid(pair_id)).first()
+    if question is None:
+        raise Http404("No chat matches the given query.")
+    return _pair(question)
+
+
+def chat_session_list_with_pairs(*, user) -> QuerySet[ChatSession]:
+    """Seed 004 sessions with their `chats`, prefetched in one extra query per page."""
+    questions = Message.objects.filter(role=Message.Role.USER).select_related("reply").order_by("created_at", "id")
+    return chat_session_list(user=user).prefetch_related(Prefetch("messages", queryset=questions, to_attr="questions"))
+
+
+# --- seed 001 stats --------------------------------------------------------------------------
+def chat_stats(*, user) -> dict:
+    """Chat statistics computed from the user's stored sessions and messages.
+
+    learning_insights, each counted over the user's own chats:
+    - concepts_discussed: distinct concepts the tutor's answers drew on — the section names
+      (or, without sections, the document titles) of the passages cited in complete answers;
+    - problems_solved: user messages of type "problem" that got a complete answer;
+    - questions_answered: user messages of type "question" that got a complete answer;
+    - knowledge_gaps_identified: questions whose answer found no matching passage in the
+      student's material — topics they asked about that their notes do not cover yet.
+    """
+    sessions = ChatSession.objects.filter(owner=user)
+    totals = sessions.aggregate(
+        total_chats=Count("id"),
+        active_chats=Count("id", filter=Q(status=ChatSession.Status.ACTIVE)),
+        favorite_chats=Count("id", filter=Q(is_favorite=True)),
+        pinned_chats=Count("id", filter=Q(is_pinned=True)),
+    )
+    messages = Message.objects.filter(session__owner=user)
+    message_totals = messages.aggregate(
+        total_messages=Count("id"),
+        total_tokens_used=Sum("token_count"),
+        average_response_time_ms=Avg("processing_time_ms", filter=Q(role=Message.Role.ASSISTANT)),
+    )
+    by_type = list(sessions.values("chat_type").annotate(count=Count("id")).order_by("-count", "chat_type"))
+    answered = messages.filter(role=Message.Role.USER, reply__is_complete=True)
+    insights = answered.aggregate(
+        problems_solved=Count("id", filter=Q(message_type=Message.MessageType.PROBLEM)),
+        questions_answered=Count("id", filter=Q(message_type=Message.MessageType.QUESTION)),
+        knowledge_gaps_identified=Count("id", filter=Q(reply__context_used__matched=False)),
+    )
+    concepts: set[str] = set()
+    for names in messages.filter(role=Message.Role.ASSISTANT, is_complete=True).values_list(
+        "context_used__course_concepts", flat=True
+    ):
+        concepts.update(str(n).lower() for n in (names or []))
+    average = message_totals["average_response_time_ms"]
+    return {
+        **totals,
+        "total_messages": message_totals["total_messages"],
+        "total_tokens_used": message_totals["total_tokens_used"] or 0,
+        "average_response_time_ms": round(average) if average is not None else 0,
+        "by_type": by_type,
+        "learning_insights": {"concepts_discussed": len(concepts), **insights},
+    }
+
+
+def tutoring_session_list(*, user) -> QuerySet[TutoringSession]:
+    return TutoringSession.objects.filter(user=user).select_related("course", "chat")

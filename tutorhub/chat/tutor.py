@@ -1,0 +1,308 @@
+"""The tutor: the one place where chat talks to the LLM.
+
+A turn is: check quota -> store the user's message -> retrieve passages from the user's
+knowledge base -> build the prompt (system prompt + standing context, a token-bounded window
+of history, the passages, the question) -> ask the model (whole, for REST; streamed, for the
+WebSocket) -> store the answer with its citations, model, tokens and time.
+
+The model call runs outside any database transaction: a transaction held open for the
+seconds a model takes would pin a connection and its locks. So the user's message is
+committed first and survives a failed answer, and a failed or cut answer is stored as what
+arrived, marked incomplete.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from tutorhub.ai import ProviderError, estimate_tokens, llm, usage_scope
+from tutorhub.chat.models import ChatContext, ChatSession, Message
+from tutorhub.chat.selectors import history_window
+from tutorhub.core.exceptions import ServiceError
+
+HISTORY_TOKEN_BUDGET = 1500  # tokens of earlier conversation sent with each question
+MAX_REPLY_TOKENS = 800
+RETRIEVAL_K = 5
+MAX_PASSAGE_CHARS = 1500  # per passage in the prompt
+
+BASE_SYSTEM_PROMPT = (
+    "You are TutorHub, a patient tutor. Answer the student's question using the numbered study "
+    "passages when they are relevant, and cite them as [1], [2]. If the passages do not cover the "
+    "question, say so plainly before answering from general knowledge. Be clear and concise."
+)
+
+
+class ChatReplyFailed(ServiceError):
+    """The model failed; the user's message and any partial answer are stored."""
+
+    def __init__(self, error: ProviderError, *, assistant_message: Message | None = None):
+        if error.status_code == 504:
+            status, code = 504, "UPSTREAM_TIMEOUT"
+        elif error.permanent:
+            status, code = 502, "UPSTREAM_ERROR"
+        else:
+            status, code = 503, "SERVICE_UNAVAILABLE"
+        super().__init__(f"{error} Your message was saved; please try again.", error_code=code, status_code=status)
+        self.provider_error = error
+        self.assistant_message = assistant_message
+
+
+@dataclass
+class Turn:
+    session: ChatSession
+    user: Any
+    user_message: Message
+    messages: list[dict[str, str]]
+    context: dict[str, Any]  # structured inputs, for the offline model
+    context_used: dict[str, Any]
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def llm_options(self) -> dict[str, Any]:
+        # session.ai_model is what the user asked for (seed 001: "gpt-4"); the deployment's
+        # configured model answers, and the model that really answered is stored per message.
+        return {
+            "task": "chat",
+            "context": self.context,
+            "temperature": self.session.temperature,
+            "max_tokens": MAX_REPLY_TOKENS,
+        }
+
+
+def _retrieve(*, user, query: str, document_ids: list[str], course_id, include_course_context: bool) -> list:
+    from tutorhub.knowledge.retrieval import retrieve
+
+    return retrieve(
+        user=user,
+        query=query,
+        k=RETRIEVAL_K,
+        course_ids=[course_id] if (course_id and include_course_context) else None,
+        document_ids=document_ids or None,
+        include_course_context=include_course_context,
+    )
+
+
+def _active_contexts(session: ChatSession) -> list[ChatContext]:
+    now = timezone.now()
+    return list(session.contexts.filter(Q(expiration_date__isnull=True) | Q(expiration_date__gt=now)))
+
+
+def _concepts(citations: list[dict]) -> list[str]:
+    seen: dict[str, None] = {}
+    for c in citations:
+        name = (c.get("section") or c.get("document_title") or "").strip()
+        if name:
+            seen.setdefault(name, None)
+    return list(seen)
+
+
+def build_prompt(
+    *, session: ChatSession, history: list[Message], contexts: list[ChatContext], passages: list, question: str
+) -> list[dict[str, str]]:
+    system = [BASE_SYSTEM_PROMPT]
+    if session.system_prompt:
+        system.append(session.system_prompt)
+    if session.course_id:
+        system.append(f"The student is studying the course {session.course.name!r}.")
+    order = {"high": 0, "medium": 1, "low": 2}
+    for ctx in sorted(contexts, key=lambda c: order.get(c.priority, 1)):
+        if ctx.content:
+            system.append(f"Focus ({ctx.priority} priority): {ctx.content}")
+    messages = [{"role": "system", "content": "\n\n".join(system)}]
+    messages += [{"role": m.role, "content": m.content} for m in history]
+    if passages:
+        lines = []
+        for n, p in enumerate(passages, 1):
+            where = ", ".join(str(x) for x in (p.document_title, p.page and f"p. {p.page}", p.section) if x)
+            lines.append(f"[{n}] ({where})\n{p.text[:MAX_PASSAGE_CHARS]}")
+        messages.append({"role": "system", "content": "Study passages:\n\n" + "\n\n".join(lines)})
+    messages.append({"role": "user", "content": question})
+    return messages
+
+
+def tutor_turn_prepare(
+    *,
+    session: ChatSession,
+    user,
+    content: str,
+    message_type: str = Message.MessageType.QUESTION,
+    context_documents: list | None = None,
+    include_course_context: bool = True,
+) -> Turn:
+    """Check quota, store the user's message, retrieve, and build the prompt.
+
+    Raises QuotaExceeded (billing) before anything is stored or any AI work is done."""
+    from tutorhub.billing.services import quota_check
+    from tutorhub.chat.services import DEFAULT_TITLE, title_from_text
+
+    content = (content or "").strip()
+    quota_check(user=user, kind="ai_tokens", amount=estimate_tokens(content) + HISTORY_TOKEN_BUDGET + MAX_REPLY_TOKENS)
+    with transaction.atomic():
+        user_message = Message.objects.create(
+            session=session,
+            role=Message.Role.USER,
+            content=content,
+            message_type=message_type,
+            token_count=estimate_tokens(content),
+        )
+        fields = {"last_message_at": user_message.created_at, "updated_at": timezone.now()}
+        if session.title == DEFAULT_TITLE:
+            # Name a fresh chat after its first question, as chat apps do.
+            fields["title"] = title_from_text(content)
+        ChatSession.objects.filter(pk=session.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(session, name, value)
+
+    contexts = _active_contexts(session)
+    document_ids = [str(d) for d in (context_documents or [])]
+    for ctx in contexts:
+        document_ids += [d for d in ctx.document_ids if d not in document_ids]
+    with usage_scope(user=user, feature="chat"):  # retrieval may embed the query
+        passages = _retrieve(
+            user=user,
+            query=content,
+            document_ids=document_ids,
+            course_id=session.course_id,
+            include_course_context=include_course_context,
+        )
+    history = history_window(session=session, before=user_message, token_budget=HISTORY_TOKEN_BUDGET)
+    messages = build_prompt(session=session, history=history, contexts=contexts, passages=passages, question=content)
+    citations = [p.citation() for p in passages]
+    for citation in citations:
+        for key in ("document_id", "chunk_id"):
+            if citation.get(key) is not None:
+                citation[key] = str(citation[key])
+    context_used = {
+        "citations": citations,
+        "documents_referenced": list(dict.fromkeys(c["document_id"] for c in citations if c.get("document_id"))),
+        "course_concepts": _concepts(citations),
+        "matched": bool(citations),
+        "history_messages": len(history),
+    }
+    context = {
+        "question": content,
+        "passages": [
+            {"text": p.text, "document_title": p.document_title, "page": p.page, "section": p.section} for p in passages
+        ],
+    }
+    return Turn(session=session, user=user, user_message=user_message, messages=messages, context=context,
+                context_used=context_used)
+
+
+@transaction.atomic
+def tutor_turn_finish(*, turn: Turn, text: str, model: str = "", tokens: int | None = None,
+                      error: ProviderError | None = None) -> Message:
+    """Store the answer (or what arrived of it before `error`)."""
+    context_used = dict(turn.context_used)
+    if error is not None:
+        context_used["error"] = str(error)
+    message = Message.objects.create(
+        session=turn.session,
+        role=Message.Role.ASSISTANT,
+        content=text,
+        message_type=Message.MessageType.ANSWER,
+        token_count=tokens if tokens is not None else estimate_tokens(text),
+        processing_time_ms=int((time.perf_counter() - turn.started) * 1000),
+        model_used=model,
+        context_used=context_used,
+        is_complete=error is None,
+        reply_to=turn.user_message,
+    )
+    ChatSession.objects.filter(pk=turn.session.pk).update(last_message_at=message.created_at, updated_at=timezone.now())
+    return message
+
+
+def chat_message_send(
+    *,
+    session: ChatSession,
+    user,
+    content: str,
+    message_type: str = Message.MessageType.QUESTION,
+    context_documents: list | None = None,
+    include_course_context: bool = True,
+) -> tuple[Message, Message]:
+    """One question and its whole answer (REST). Returns (user_message, assistant_message).
+
+    Raises ChatReplyFailed (502/503/504) when the model fails; both messages are stored."""
+    turn = tutor_turn_prepare(
+        session=session,
+        user=user,
+        content=content,
+        message_type=message_type,
+        context_documents=context_documents,
+        include_course_context=include_course_context,
+    )
+    backend = llm["default"]
+    try:
+        with usage_scope(user=user, feature="chat"):
+            completion = backend.complete(turn.messages, **turn.llm_options)
+    except ProviderError as exc:
+        partial = tutor_turn_finish(turn=turn, text="", model=backend.model_name, error=exc)
+        raise ChatReplyFailed(exc, assistant_message=partial) from exc
+    answer = tutor_turn_finish(
+        turn=turn, text=completion.text, model=completion.model, tokens=completion.completion_tokens
+    )
+    return turn.user_message, answer
+
+
+@dataclass
+class TutorEvent:
+    kind: str  # "started" | "delta" | "final"
+    text: str = ""
+    session: ChatSession | None = None
+    message: Message | None = None
+
+
+async def chat_reply_stream(
+    *,
+    session: ChatSession,
+    user,
+    content: str,
+    message_type: str = Message.MessageType.QUESTION,
+    context_documents: list | None = None,
+    include_course_context: bool = True,
+) -> AsyncIterator[TutorEvent]:
+    """Stream an answer: a "started" event (user message stored), a "delta" per piece as the
+    model produces it, then "final" with the stored assistant message.
+
+    Raises ChatReplyFailed after storing the partial answer (is_complete=False)."""
+    turn = await database_sync_to_async(tutor_turn_prepare)(
+        session=session,
+        user=user,
+        content=content,
+        message_type=message_type,
+        context_documents=context_documents,
+        include_course_context=include_course_context,
+    )
+    yield TutorEvent("started", session=session, message=turn.user_message)
+    backend = llm["default"]
+    parts: list[str] = []
+    stream = backend.astream(turn.messages, **turn.llm_options)
+    try:
+        with usage_scope(user=user, feature="chat"):
+            async for delta in stream:
+                parts.append(delta)
+                yield TutorEvent("delta", text=delta)
+    except ProviderError as exc:
+        partial = await database_sync_to_async(tutor_turn_finish)(
+            turn=turn, text="".join(parts), model=backend.model_name, error=exc
+        )
+        raise ChatReplyFailed(exc, assistant_message=partial) from exc
+    finally:
+        await stream.aclose()
+    completion = stream.completion
+    answer = await database_sync_to_async(tutor_turn_finish)(
+        turn=turn,
+        text=completion.text if completion else "".join(parts),
+        model=completion.model if completion else backend.model_name,
+        tokens=completion.completion_tokens if completion else None,
+    )
+    yield TutorEvent("final", session=session, message=answer)

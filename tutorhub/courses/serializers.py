@@ -1,0 +1,232 @@
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from tutorhub.courses.models import (
+    Attendance,
+    Course,
+    Group,
+    Homework,
+    HomeworkSubmission,
+    Lesson,
+    LessonResource,
+    Schedule,
+)
+
+User = get_user_model()
+MAX_ID = 2**63 - 1  # larger ids would overflow the database integer: a 400, not a 500
+
+
+class UserBriefSerializer(serializers.ModelSerializer):
+    full_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "first_name", "last_name", "full_name"]
+
+    def get_full_name(self, obj) -> str:
+        return obj.get_full_name()
+
+
+class OrderedDatesMixin:
+    """start_date/end_date in order, checked against the instance's values on partial updates."""
+
+    def validate(self, attrs):
+        start = attrs.get("start_date", getattr(self.instance, "start_date", None))
+        end = attrs.get("end_date", getattr(self.instance, "end_date", None))
+        if start and end and end < start:
+            raise serializers.ValidationError({"end_date": ["The end date must not be before the start date."]})
+        return attrs
+
+
+class CourseSerializer(OrderedDatesMixin, serializers.ModelSerializer):
+    owner = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Course
+        fields = [
+            "id", "owner", "name", "description", "university", "course_code", "semester", "academic_year",
+            "credits", "language", "subject_area", "difficulty_level", "color", "icon", "start_date", "end_date",
+            "exam_date", "is_active", "created_at", "updated_at",
+        ]
+        read_only_fields = ["id", "owner", "created_at", "updated_at"]
+
+
+
+class GroupSerializer(OrderedDatesMixin, serializers.ModelSerializer):
+    course = serializers.PrimaryKeyRelatedField(queryset=Course.objects.all())
+    teacher = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(role="teacher"), allow_null=True, required=False)
+    students = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(role="student"), many=True, required=False)
+    student_count = serializers.SerializerMethodField()
+    course_name = serializers.CharField(source="course.name", read_only=True)
+    teacher_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Group
+        fields = [
+            "id", "name", "course", "course_name", "teacher", "teacher_name", "students", "student_count",
+            "start_date", "end_date", "max_students", "description", "is_active", "created_at", "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def get_student_count(self, obj) -> int:
+        return len(obj.students.all())
+
+    def get_teacher_name(self, obj) -> str:
+        return obj.teacher.get_full_name() if obj.teacher else ""
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if "max_students" in attrs and attrs["max_students"] < 1:
+            raise serializers.ValidationError({"max_students": ["A group needs at least one place."]})
+        return attrs
+
+
+class ScheduleSerializer(serializers.ModelSerializer):
+    day_of_week = serializers.IntegerField(min_value=0, max_value=6, help_text="0=Monday … 6=Sunday")
+    duration_minutes = serializers.IntegerField(min_value=5, max_value=600, default=90)
+    lessons_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Schedule
+        fields = ["id", "group", "day_of_week", "start_time", "duration_minutes", "lessons_count", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+    def get_lessons_count(self, obj) -> int:
+        return getattr(obj, "lessons_count", 0)
+
+
+class LessonSerializer(serializers.ModelSerializer):
+    group_name = serializers.CharField(source="group.name", read_only=True)
+
+    class Meta:
+        model = Lesson
+        fields = [
+            "id", "group", "group_name", "schedule", "scheduled_date", "start_time", "duration_minutes", "topic",
+            "notes", "status", "created_at", "updated_at",
+        ]
+        read_only_fields = ["id", "schedule", "created_at", "updated_at"]
+
+
+class LessonUpdateSerializer(LessonSerializer):
+    class Meta(LessonSerializer.Meta):
+        read_only_fields = [*LessonSerializer.Meta.read_only_fields, "group"]
+
+
+class AttendanceSerializer(serializers.ModelSerializer):
+    student_name = serializers.CharField(source="student.get_full_name", read_only=True)
+    lesson_date = serializers.DateField(source="lesson.scheduled_date", read_only=True)
+    group = serializers.IntegerField(source="lesson.group_id", read_only=True)
+
+    class Meta:
+        model = Attendance
+        fields = ["id", "lesson", "lesson_date", "group", "student", "student_name", "status", "notes", "marked_by", "updated_at"]
+        read_only_fields = fields
+
+
+class AttendanceEntrySerializer(serializers.Serializer):
+    student = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
+    status = serializers.ChoiceField(choices=Attendance.Status.choices)
+    notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+
+
+class AttendanceBulkMarkSerializer(serializers.Serializer):
+    lesson_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    attendance_data = AttendanceEntrySerializer(many=True, allow_empty=False)
+
+
+class AttendanceBulkResultSerializer(serializers.Serializer):
+    lesson_id = serializers.IntegerField()
+    marked = serializers.IntegerField()
+    attendance = AttendanceSerializer(many=True)
+
+
+class AttendanceHistorySerializer(serializers.Serializer):
+    student_id = serializers.IntegerField()
+    summary = serializers.DictField(child=serializers.IntegerField())
+    attendance_rate = serializers.FloatField(allow_null=True)
+    count = serializers.IntegerField()
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+    results = AttendanceSerializer(many=True)
+
+
+class HomeworkSubmissionSerializer(serializers.ModelSerializer):
+    student_name = serializers.CharField(source="student.get_full_name", read_only=True)
+    audio_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = HomeworkSubmission
+        fields = [
+            "id", "homework", "student", "student_name", "audio_url", "audio_format", "audio_size_bytes",
+            "audio_duration_seconds", "status", "progress_percentage", "transcription", "similarity_score",
+            "ai_feedback", "ai_model_used", "processing_error", "teacher_feedback", "reviewed_by", "reviewed_at",
+            "coins_awarded", "created_at", "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_audio_url(self, obj) -> str | None:
+        return obj.audio_submission.url if obj.audio_submission else None
+
+
+class HomeworkSerializer(serializers.ModelSerializer):
+    group = serializers.IntegerField(source="lesson.group_id", read_only=True)
+    lesson_date = serializers.DateField(source="lesson.scheduled_date", read_only=True)
+    submission = serializers.SerializerMethodField(help_text="The submission of the student in view (you, or ?student=)")
+    submissions_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Homework
+        fields = [
+            "id", "lesson", "lesson_date", "group", "title", "description", "expected_answer", "language",
+            "due_date", "coins_reward", "created_by", "submission", "submissions_count", "created_at", "updated_at",
+        ]
+        read_only_fields = ["id", "created_by", "created_at", "updated_at"]
+
+    def get_submission(self, obj) -> dict | None:
+        mine = getattr(obj, "target_submissions", None)
+        return HomeworkSubmissionSerializer(mine[0], context=self.context).data if mine else None
+
+    def get_submissions_count(self, obj) -> int:
+        return getattr(obj, "submissions_count", 0)
+
+
+class HomeworkUpdateSerializer(HomeworkSerializer):
+    class Meta(HomeworkSerializer.Meta):
+        read_only_fields = [*HomeworkSerializer.Meta.read_only_fields, "lesson"]
+
+
+class HomeworkSubmitSerializer(serializers.Serializer):
+    audio_submission = serializers.FileField(help_text="WAV, MP3, OGG, WebM or M4A recording")
+
+
+class HomeworkReviewSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[("approved", "Approved"), ("rejected", "Rejected")])
+    feedback = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    student = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Whose submission (needed when several students submitted)"
+    )
+    submission = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+
+
+class LessonResourceSerializer(serializers.ModelSerializer):
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = LessonResource
+        fields = [
+            "id", "lesson", "title", "description", "resource_type", "original_filename", "content_type",
+            "file_size_bytes", "uploaded_by", "knowledge_document_id", "download_url", "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_download_url(self, obj) -> str:
+        return f"/api/v1/resources/{obj.pk}/download/"
+
+
+class LessonResourceUploadSerializer(serializers.Serializer):
+    lesson = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    file = serializers.FileField()
+    title = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+from rest_framework.exceptions import ValidationError
+
+from tutorhub.courses.models import Attendance, Lesson
+from tutorhub.engagement.services import achievements_evaluate, coins_award, notification_create
+
+
+@transaction.atomic
+def attendance_bulk_mark(*, lesson: Lesson, marked_by, entries: list[dict]) -> list[Attendance]:
+    """Mark (or re-mark) attendance for several students of the lesson's group, all or nothing.
+
+    entries: [{"student": User, "status": ..., "notes": ...}]. Every student must belong to the
+    group and appear once; otherwise nothing is written (400). Marking completes the lesson,
+    awards the attendance coins once per lesson and student, notifies the students (and parents
+    of absent ones) and re-evaluates achievements.
+    """
+    lesson = Lesson.objects.select_for_update().select_related("group").get(pk=lesson.pk)
+    if lesson.status == Lesson.Status.CANCELLED:
+        raise ValidationError({"lesson_id": ["The lesson is cancelled."]})
+    ids = [e["student"].pk for e in entries]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ValidationError({"attendance_data": [f"Students listed more than once: {duplicates}."]})
+    members = set(lesson.group.students.filter(pk__in=ids).values_list("pk", flat=True))
+    foreign = sorted(set(ids) - members)
+    if foreign:
+        raise ValidationError({"attendance_data": [f"Students not in this lesson's group: {foreign}."]})
+
+    existing = {a.student_id: a for a in Attendance.objects.filter(lesson=lesson, student_id__in=ids)}
+    records: list[Attendance] = []
+    for entry in entries:
+        record = existing.get(entry["student"].pk) or Attendance(lesson=lesson, student=entry["student"])
+        record.status, record.notes, record.marked_by = entry["status"], entry.get("notes", ""), marked_by
+        record.save()
+        records.append(record)
+    if lesson.status != Lesson.Status.COMPLETED:
+        lesson.status = Lesson.Status.COMPLETED
+        lesson.save(update_fields=["status", "updated_at"])
+
+    when = f"{lesson.group.name}, {lesson.scheduled_date:%Y-%m-%d} {lesson.start_time:%H:%M}"
+    for record in records:
+        student = record.student
+        if record.status in Attendance.ATTENDED and settings.COINS_PER_ATTENDANCE:
+            coins_award(
+                user=student,
+                amount=settings.COINS_PER_ATTENDANCE,
+                reason=f"Attended {when}",
+                idempotency_key=f"attendance:{lesson.pk}:{student.pk}",
+                notify=False,
+            )
+        data = {"lesson_id": lesson.pk, "group_id": lesson.group_id, "status": record.status}
+        title = f"Attendance: {record.get_status_display().lower()}"
+        notification_create(user=student, kind="attendance_marked", title=title, message=when, data=data)
+        if record.status == Attendance.Status.ABSENT:
+            for parent in student.parents.all():
+                notification_create(
+                    user=parent,
+                    kind="attendance_marked",
+                    title=f"{student.get_full_name() or student.username} was absent",
+                    message=when,
+                    data={**data, "student_id": student.pk},
+                )
+        achievements_evaluate(user=student)
+    return records

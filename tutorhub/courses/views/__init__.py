@@ -1,0 +1,16 @@
+"""Course API views, split by sub-domain."""
+
+from tutorhub.courses.views.attendance import AttendanceViewSet
+from tutorhub.courses.views.groups import CourseViewSet, GroupViewSet, LessonViewSet, ScheduleViewSet
+from tutorhub.courses.views.homework import HomeworkViewSet
+from tutorhub.courses.views.resources import LessonResourceViewSet
+
+__all__ = [
+    "AttendanceViewSet",
+    "CourseViewSet",
+    "GroupViewSet",
+    "HomeworkViewSet",
+    "LessonResourceViewSet",
+    "LessonViewSet",
+    "ScheduleViewSet",
+]

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from django.db.models import Count, Prefetch
+from django.shortcuts import get_object_or_404
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from tutorhub.courses import selectors, services
+from tutorhub.courses.models import Homework
+from tutorhub.courses.serializers import (
+    HomeworkReviewSerializer,
+    HomeworkSerializer,
+    HomeworkSubmissionSerializer,
+    HomeworkSubmitSerializer,
+    HomeworkUpdateSerializer,
+)
+from tutorhub.courses.views.common import ID_BOUNDS, require_teaching
+
+
+class HomeworkFilter(filters.FilterSet):
+    student = filters.NumberFilter(method="filter_student", help_text="Homework assigned to this student", **ID_BOUNDS)
+    group = filters.NumberFilter(field_name="lesson__group_id", **ID_BOUNDS)
+
+    class Meta:
+        model = Homework
+        fields = ["lesson", "student", "group"]
+
+    def filter_student(self, queryset, name, value):
+        return queryset.filter(lesson__group__students__id=value).distinct()
+
+
+class HomeworkViewSet(viewsets.ModelViewSet):
+    lookup_value_regex = r"\d+"
+    queryset = Homework.objects.none()
+    filterset_class = HomeworkFilter
+    search_fields = ["title", "description"]
+    ordering_fields = ["created_at", "due_date"]
+
+    def get_serializer_class(self):
+        return HomeworkUpdateSerializer if self.action in {"update", "partial_update"} else HomeworkSerializer
+
+    def _target_student_id(self) -> int | None:
+        raw = self.request.query_params.get("student")
+        if raw and raw.isdigit() and int(raw) <= ID_BOUNDS["max_value"]:
+            return int(raw)
+        return self.request.user.pk
+
+    def get_queryset(self):
+        user = self.request.user
+        qs = selectors.homework_list_visible(user=user)
+        if "lesson_id" in self.kwargs:
+            lesson = get_object_or_404(selectors.lesson_list_visible(user=user), pk=self.kwargs["lesson_id"])
+            qs = qs.filter(lesson=lesson)
+        target = selectors.submission_list_visible(user=user).filter(student_id=self._target_student_id())
+        return qs.annotate(submissions_count=Count("submissions", distinct=True)).order_by("-created_at", "-id").prefetch_related(
+            Prefetch("submissions", queryset=target, to_attr="target_submissions")
+        )
+
+    def perform_create(self, serializer):
+        lesson = serializer.validated_data.pop("lesson")
+        if not selectors.lesson_list_visible(user=self.request.user).filter(pk=lesson.pk).exists():
+            raise ValidationError({"lesson": ["Unknown lesson."]})
+        require_teaching(self.request.user, lesson.group)
+        serializer.instance = services.homework_create(
+            lesson=lesson, created_by=self.request.user, data=serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        require_teaching(self.request.user, serializer.instance.lesson.group)
+        serializer.instance = services.homework_update(homework=serializer.instance, data=serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        require_teaching(self.request.user, instance.lesson.group)
+        instance.delete()
+
+    @extend_schema(request={"multipart/form-data": HomeworkSubmitSerializer}, responses={202: HomeworkSubmissionSerializer})
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def submit(self, request, pk=None):
+        payload = HomeworkSubmitSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        submission = services.homework_submit(
+            homework=self.get_object(), student=request.user, upload=payload.validated_data["audio_submission"]
+        )
+        submission.refresh_from_db()
+        return Response(HomeworkSubmissionSerializer(submission).data, status=status.HTTP_202_ACCEPTED)
+
+    def get_throttles(self):
+        # Only the upload counts against the "uploads" limit; other homework calls use the user rate.
+        self.throttle_scope = "uploads" if self.action == "submit" else None
+        return super().get_throttles()
+
+    @extend_schema(responses=HomeworkSubmissionSerializer)
+    @action(detail=True, methods=["get"])
+    def submission(self, request, pk=None):
+        """The caller's own submission (or ?student='s): poll its status and progress_percentage."""
+        homework = self.get_object()
+        sub = get_object_or_404(
+            selectors.submission_list_visible(user=request.user), homework=homework, student_id=self._target_student_id()
+        )
+        return Response(HomeworkSubmissionSerializer(sub).data)
+
+    @extend_schema(responses=HomeworkSubmissionSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def submissions(self, request, pk=None):
+        homework = self.get_object()
+        qs = selectors.submission_list_visible(user=request.user).filter(homework=homework)
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(HomeworkSubmissionSerializer(page, many=True).data)
+
+    @extend_schema(request=HomeworkReviewSerializer, responses=HomeworkSubmissionSerializer)
+    @action(detail=True, methods=["post"])
+    def review(self, request, pk=None):
+        homework = self.get_object()
+        require_teaching(request.user, homework.lesson.group)
+        payload = HomeworkReviewSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        submission = selectors.submission_for_review(
+            homework=homework, student_id=data.get("student"), submission_id=data.get("submission")
+        )
+        submission = services.homework_review(
+            submission=submission, reviewer=request.user, status=data["status"], feedback=data["feedback"]
+        )
+        return Response(HomeworkSubmissionSerializer(submission).data)

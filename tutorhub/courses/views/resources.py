@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from tutorhub.courses import selectors, services
+from tutorhub.courses.models import LessonResource
+from tutorhub.courses.serializers import LessonResourceSerializer, LessonResourceUploadSerializer
+from tutorhub.courses.views.common import require_teaching
+
+
+class LessonResourceViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
+    queryset = LessonResource.objects.none()  # for schema generation; get_queryset scopes to the caller
+    serializer_class = LessonResourceSerializer
+    lookup_value_regex = r"\d+"
+    parser_classes = [MultiPartParser, FormParser]
+    filterset_fields = ["lesson", "resource_type"]
+
+    def get_queryset(self):
+        qs = selectors.resource_list_visible(user=self.request.user)
+        if "lesson_id" in self.kwargs:
+            lesson = get_object_or_404(selectors.lesson_list_visible(user=self.request.user), pk=self.kwargs["lesson_id"])
+            qs = qs.filter(lesson=lesson)
+        return qs
+
+    def get_throttles(self):
+        self.throttle_scope = "uploads" if self.action == "create" else None
+        return super().get_throttles()
+
+    @extend_schema(request={"multipart/form-data": LessonResourceUploadSerializer}, responses={201: LessonResourceSerializer})
+    def create(self, request):
+        payload = LessonResourceUploadSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        lesson = selectors.lesson_list_visible(user=request.user).filter(pk=data["lesson"]).first()
+        if lesson is None:
+            raise ValidationError({"lesson": ["Unknown lesson."]})
+        require_teaching(request.user, lesson.group)
+        resource = services.lesson_resource_upload(
+            lesson=lesson, uploaded_by=request.user, upload=data["file"], title=data["title"], description=data["description"]
+        )
+        return Response(LessonResourceSerializer(resource).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        require_teaching(self.request.user, instance.lesson.group)
+        services.lesson_resource_delete(resource=instance)
+
+    @extend_schema(
+        responses={(200, "application/octet-stream"): bytes},
+        parameters=[OpenApiParameter("inline", bool, description="Stream for playback instead of download")],
+    )
+    @action(detail=True, methods=["get"])
+    def download(self, request, pk=None):
+        resource = self.get_object()
+        inline = request.query_params.get("inline") in {"1", "true"} and resource.resource_type == "audio"
+        response = FileResponse(
+            resource.file.open("rb"),
+            as_attachment=not inline,
+            filename=resource.original_filename,
+            content_type=resource.content_type,
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        return response

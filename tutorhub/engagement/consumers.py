@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from tutorhub.engagement.services import notification_group_name
+
+
+class NotificationConsumer(AsyncJsonWebsocketConsumer):
+    """ws/notifications/: pushes each new notification of the signed-in user as JSON.
+
+    Clients may send {"action": "mark_read", "id": <id>}; the answer is {"type": "marked_read", "id": ...}.
+    """
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if not user or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        self.group_name = notification_group_name(user.pk)
+        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        await self.accept()
+        unread = await database_sync_to_async(user.notifications.filter(is_read=False).count)()
+        await self.send_json({"type": "connected", "unread_count": unread})
+
+    async def disconnect(self, code):
+        if getattr(self, "group_name", None):
+            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        if not isinstance(content, dict) or content.get("action") != "mark_read":
+            await self.send_json({"type": "error", "detail": "Unknown action."})
+            return
+        marked = await database_sync_to_async(self._mark_read)(content.get("id"))
+        if marked:
+            await self.send_json({"type": "marked_read", "id": content.get("id")})
+        else:
+            await self.send_json({"type": "error", "detail": "Not found."})
+
+    def _mark_read(self, notification_id) -> bool:
+        from tutorhub.engagement.services import notification_mark_read
+
+        if not isinstance(notification_id, int):
+            return False
+        notification = self.scope["user"].notifications.filter(pk=notification_id).first()
+        if notification is None:
+            return False
+        notification_mark_read(notification=notification)
+        return True
+
+    async def notification_message(self, event):
+        await self.send_json({"type": "notification", "notification": event["notification"], **event["notification"]})

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from tutorhub.courses.models import Attendance, Group, HomeworkSubmission
+from tutorhub.engagement.models import CoinTransaction, Notification
+
+
+def notification_list(*, user) -> QuerySet[Notification]:
+    return Notification.objects.filter(user=user)
+
+
+def coin_ledger(*, user) -> QuerySet[CoinTransaction]:
+    return CoinTransaction.objects.filter(user=user)
+
+
+def _streaks(statuses: list[str]) -> tuple[int, int]:
+    """(current, longest) runs of attended lessons; absence breaks a run, an excused one is skipped."""
+    current = longest = 0
+    for status in statuses:
+        if status in Attendance.ATTENDED:
+            current += 1
+            longest = max(longest, current)
+        elif status == Attendance.Status.ABSENT:
+            current = 0
+    return current, longest
+
+
+def student_activity_stats(*, user) -> dict:
+    """The metrics achievements are defined on, all computed from recorded activity."""
+    statuses = list(
+        Attendance.objects.filter(student=user)
+        .order_by("lesson__scheduled_date", "lesson__start_time")
+        .values_list("status", flat=True)
+    )
+    current, longest = _streaks(statuses)
+    homework = HomeworkSubmission.objects.filter(student=user, status=HomeworkSubmission.Status.APPROVED).aggregate(
+        approved=Count("id"), best=Max("similarity_score")
+    )
+    earned = CoinTransaction.objects.filter(user=user, amount__gt=0).aggregate(total=Sum("amount"))["total"] or 0
+    return {
+        "lessons_attended": sum(1 for s in statuses if s in Attendance.ATTENDED),
+        "current_attendance_streak": current,
+        "longest_attendance_streak": longest,
+        "homeworks_approved": homework["approved"],
+        "best_similarity": round(homework["best"] or 0.0, 4),
+        "coins_earned": earned,
+        "coins_balance": get_user_model().objects.values_list("coins", flat=True).get(pk=user.pk),
+    }
+
+
+def _count_subquery(queryset, field: str = "student") -> Subquery:
+    counted = queryset.filter(**{field: OuterRef("pk")}).values(field).annotate(n=Count("id")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def group_leaderboard(*, group: Group) -> list[dict]:
+    """The group's students ranked by coins, then lessons attended, then homeworks approved (one query)."""
+    lessons = Attendance.objects.filter(lesson__group=group, status__in=Attendance.ATTENDED)
+    homeworks = HomeworkSubmission.objects.filter(homework__lesson__group=group, status=HomeworkSubmission.Status.APPROVED)
+    students = (
+        group.students.annotate(
+            lessons_completed=_count_subquery(lessons), homeworks_completed=_count_subquery(homeworks)
+        )
+        .order_by("-coins", "-lessons_completed", "-homeworks_completed", "username")
+        .values("id", "username", "first_name", "last_name", "coins", "lessons_completed", "homeworks_completed")
+    )
+    return [
+        {
+            "rank": rank,
+            "student_id": row["id"],
+            "username": row["username"],
+            "full_name": f"{row['first_name']} {row['last_name']}".strip(),
+            "coins": row["coins"],
+            "lessons_completed": row["lessons_completed"],
+            "homeworks_completed": row["homeworks_completed"],
+        }
+        for rank, row in enumerate(students, start=1)
+    ]
+
+
+def student_visible_to(*, viewer, student_id: int):
+    """The student if `viewer` may see their records (self, parent, their teacher, admin), else None."""
+    from tutorhub.core.permissions import is_admin
+
+    User = get_user_model()
+    qs = User.objects.filter(pk=student_id)
+    if is_admin(viewer):
+        return qs.first()
+    return qs.filter(
+        Q(pk=viewer.pk) | Q(parents=viewer) | Q(study_groups__teacher=viewer)
+    ).distinct().first()

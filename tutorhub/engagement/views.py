@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+from django.db.models import Q, Sum
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tutorhub.core.pagination import StandardPagination
+from tutorhub.courses.selectors import group_list_visible
+from tutorhub.engagement import selectors, services
+from tutorhub.engagement.achievements import DEFINITIONS
+from tutorhub.engagement.models import Achievement, Notification
+from tutorhub.engagement.serializers import (
+    AchievementsSerializer,
+    CoinsMeSerializer,
+    CoinTransactionSerializer,
+    LeaderboardSerializer,
+    NotificationPreferenceSerializer,
+    NotificationSerializer,
+)
+
+
+class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = Notification.objects.none()  # for schema generation; get_queryset scopes to the caller
+    serializer_class = NotificationSerializer
+    filterset_fields = ["is_read", "kind"]
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return selectors.notification_list(user=self.request.user)
+
+    @extend_schema(request=None, responses=NotificationSerializer)
+    @action(detail=True, methods=["post"], url_path="mark-read")
+    def mark_read(self, request, pk=None):
+        notification = services.notification_mark_read(notification=self.get_object())
+        return Response(NotificationSerializer(notification).data)
+
+    @extend_schema(request=None, responses={200: {"type": "object", "properties": {"marked": {"type": "integer"}}}})
+    @action(detail=False, methods=["post"], url_path="mark-all-read")
+    def mark_all_read(self, request):
+        return Response({"marked": services.notification_mark_all_read(user=request.user)})
+
+    @extend_schema(responses={200: {"type": "object", "properties": {"unread_count": {"type": "integer"}}}})
+    @action(detail=False, methods=["get"], url_path="unread-count")
+    def unread_count(self, request):
+        return Response({"unread_count": self.get_queryset().filter(is_read=False).count()})
+
+
+class NotificationPreferenceView(APIView):
+    serializer_class = NotificationPreferenceSerializer
+
+    @extend_schema(responses=NotificationPreferenceSerializer)
+    def get(self, request):
+        return Response(NotificationPreferenceSerializer(services.notification_preference_get(user=request.user)).data)
+
+    @extend_schema(request=NotificationPreferenceSerializer, responses=NotificationPreferenceSerializer)
+    def put(self, request):
+        return self._update(request, partial=False)
+
+    @extend_schema(request=NotificationPreferenceSerializer, responses=NotificationPreferenceSerializer)
+    def patch(self, request):
+        return self._update(request, partial=True)
+
+    def _update(self, request, *, partial: bool):
+        current = services.notification_preference_get(user=request.user)
+        serializer = NotificationPreferenceSerializer(current, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        preference = services.notification_preference_update(user=request.user, data=serializer.validated_data)
+        return Response(NotificationPreferenceSerializer(preference).data)
+
+
+class CoinsMeView(APIView):
+    @extend_schema(responses=CoinsMeSerializer)
+    def get(self, request):
+        ledger = selectors.coin_ledger(user=request.user)
+        totals = ledger.aggregate(earned=Sum("amount", filter=Q(amount__gt=0)), spent=Sum("amount", filter=Q(amount__lt=0)))
+        paginator = StandardPagination()
+        page = paginator.paginate_queryset(ledger, request, view=self)
+        request.user.refresh_from_db(fields=["coins"])
+        return Response(
+            {
+                "balance": request.user.coins,
+                "coins": request.user.coins,
+                "total_earned": totals["earned"] or 0,
+                "total_spent": -(totals["spent"] or 0),
+                "count": paginator.page.paginator.count,
+                "next": paginator.get_next_link(),
+                "previous": paginator.get_previous_link(),
+                "results": CoinTransactionSerializer(page, many=True).data,
+            }
+        )
+
+
+class LeaderboardView(APIView):
+    @extend_schema(responses=LeaderboardSerializer)
+    def get(self, request, group_id: int):
+        group = get_object_or_404(group_list_visible(user=request.user), pk=group_id)
+        return Response(
+            {"group_id": group.pk, "group_name": group.name, "results": selectors.group_leaderboard(group=group)}
+        )
+
+
+class AchievementsView(APIView):
+    @extend_schema(responses=AchievementsSerializer)
+    def get(self, request, student_id: int | None = None):
+        student = selectors.student_visible_to(viewer=request.user, student_id=student_id or request.user.pk)
+        if student is None:
+            raise NotFound()
+        stats = selectors.student_activity_stats(user=student)
+        earned = {a.code: a for a in Achievement.objects.filter(user=student)}
+        items = []
+        for d in DEFINITIONS:
+            current = stats.get(d.metric, 0)
+            items.append(
+                {
+                    "code": d.code,
+                    "title": d.title,
+                    "description": d.description,
+                    "metric": d.metric,
+                    "target": d.target,
+                    "current": current,
+                    "progress_percentage": min(100, int(100 * current / d.target)) if d.target else 100,
+                    "coins": d.coins,
+                    "earned": d.code in earned,
+                    "earned_at": earned[d.code].earned_at if d.code in earned else None,
+                }
+            )
+        data = {"student_id": student.pk, "stats": stats, "earned_count": len(earned), "achievements": items}
+        return Response(AchievementsSerializer(data).data)

@@ -1,0 +1,151 @@
+"""Scoped hybrid retrieval: lexical (database full text) fused with dense (vector store).
+
+A user's query sees their own documents and the documents of every course visible to them
+(owned, taught, or studied in a group - so what a teacher uploads to a course reaches its
+groups), never anyone else's. Rankings are fused with reciprocal rank fusion (k=60), which
+needs no score calibration between BM25 and cosine similarity. With no embedding model, or
+when the embedding/vector backend fails, retrieval is lexical only.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from django.db.models import Q, QuerySet
+
+from tutorhub.ai import ProviderError, embeddings, vector_stores
+from tutorhub.courses.selectors import course_ids_visible
+from tutorhub.knowledge.indexing import lexical_search
+from tutorhub.knowledge.models import Chunk, Document
+
+logger = logging.getLogger(__name__)
+RRF_K = 60
+
+
+@dataclass
+class Passage:
+    chunk_id: int
+    document_id: str
+    document_title: str
+    text: str
+    score: float
+    page: int | None = None
+    section: str | None = None
+    course_id: str | None = None
+    ranks: dict[str, int] = field(default_factory=dict)  # mode -> 1-based rank in that ranking
+
+    def citation(self) -> dict:
+        return {
+            "document_id": self.document_id,
+            "document_title": self.document_title,
+            "page": self.page,
+            "section": self.section,
+            "chunk_id": self.chunk_id,
+            "score": round(self.score, 6),
+        }
+
+
+def searchable_documents(
+    *,
+    user,
+    course_ids: list | None = None,
+    document_ids: list | None = None,
+    include_course_context: bool = True,
+) -> QuerySet[Document]:
+    """Processed documents `user` may search, narrowed by the caller's filters."""
+    visible = Q(owner=user) | Q(course_id__in=course_ids_visible(user=user))
+    documents = Document.objects.filter(visible, processing_status=Document.Status.COMPLETED)
+    if document_ids:
+        documents = documents.filter(id__in=document_ids)
+    elif not include_course_context:
+        documents = documents.filter(owner=user)
+    if course_ids:
+        documents = documents.filter(course_id__in=course_ids)
+    return documents
+
+
+def _dense_filters(*, user, documents: QuerySet, document_ids: list | None, include_course_context: bool) -> dict:
+    """Narrow the vector query in the store; the database re-checks scope on every hit anyway."""
+    if document_ids or not include_course_context:
+        return {"document_id": [str(i) for i in documents.values_list("id", flat=True)]}
+    courses = [str(c) for c in documents.exclude(course_id=None).values_list("course_id", flat=True).distinct()]
+    return {"any": [{"owner_id": user.pk}, {"course_id": courses}]} if courses else {"owner_id": user.pk}
+
+
+def dense_search(query: str, *, user, documents: QuerySet, k: int, filters: dict) -> list[tuple[int, float]]:
+    vector = embeddings["default"].embed([query])[0]
+    hits = vector_stores["default"].query(vector, filters=filters, k=k)
+    return [(int(h.id), h.score) for h in hits]
+
+
+def retrieve(
+    *,
+    user,
+    query: str,
+    k: int = 5,
+    course_ids: list | None = None,
+    document_ids: list | None = None,
+    include_course_context: bool = True,
+    mode: str = "hybrid",
+) -> list[Passage]:
+    """The `k` best passages for `query` that `user` may see, best first.
+
+    mode: "hybrid" (default), "lexical" or "dense" (dense falls back to lexical without a model).
+    """
+    query = (query or "").strip()
+    if not query or k <= 0:
+        return []
+    documents = searchable_documents(
+        user=user, course_ids=course_ids, document_ids=document_ids, include_course_context=include_course_context
+    )
+    pool = max(k * 4, 20)
+    rankings: dict[str, list[tuple[int, float]]] = {}
+    if mode in ("hybrid", "lexical") or not embeddings.configured():
+        rankings["lexical"] = lexical_search(query, documents=documents, k=pool)
+    if mode in ("hybrid", "dense") and embeddings.configured():
+        try:
+            filters = _dense_filters(
+                user=user, documents=documents, document_ids=document_ids, include_course_context=include_course_context
+            )
+            rankings["dense"] = dense_search(query, user=user, documents=documents, k=pool, filters=filters)
+        except ProviderError as exc:
+            logger.warning("Dense retrieval unavailable, answering lexically: %s", exc)
+            if "lexical" not in rankings:
+                rankings["lexical"] = lexical_search(query, documents=documents, k=pool)
+
+    fused: dict[int, float] = {}
+    ranks: dict[int, dict[str, int]] = {}
+    for name, ranking in rankings.items():
+        for rank, (chunk_id, _score) in enumerate(ranking, start=1):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+            ranks.setdefault(chunk_id, {})[name] = rank
+    if len(rankings) == 1:  # one ranking: keep its own scores (BM25 / cosine), more telling than RRF
+        fused = dict(next(iter(rankings.values())))
+    best = sorted(fused, key=lambda cid: (-fused[cid], cid))
+    # Re-check scope in the database: a vector hit outside it (stale metadata) is dropped.
+    rows = {
+        c.id: c
+        for c in Chunk.objects.filter(id__in=best[: pool], document__in=documents).select_related("document")
+    }
+    passages = []
+    for chunk_id in best:
+        chunk = rows.get(chunk_id)
+        if chunk is None:
+            continue
+        passages.append(
+            Passage(
+                chunk_id=chunk.id,
+                document_id=str(chunk.document_id),
+                document_title=chunk.document.name,
+                text=chunk.text,
+                score=fused[chunk_id],
+                page=chunk.page,
+                section=chunk.section,
+                course_id=str(chunk.document.course_id) if chunk.document.course_id else None,
+                ranks=ranks.get(chunk_id, {}),
+            )
+        )
+        if len(passages) == k:
+            break
+    return passages

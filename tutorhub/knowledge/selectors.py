@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from django.db.models import Count, Q, QuerySet
+
+from tutorhub.courses.selectors import course_ids_visible
+from tutorhub.knowledge.models import Chunk, Document
+
+
+def document_list_visible(*, user) -> QuerySet[Document]:
+    """Documents `user` may see: their own, and every document of a course visible to them."""
+    return Document.objects.filter(Q(owner=user) | Q(course_id__in=course_ids_visible(user=user)))
+
+
+def document_list_for_api(*, user, course=None) -> QuerySet[Document]:
+    """Visible documents with their chunk count annotated (one query for a page of them)."""
+    documents = document_list_visible(user=user)
+    if course is not None:
+        documents = documents.filter(course=course)
+    return documents.annotate(chunk_count=Count("chunks")).order_by("-created_at")
+
+
+def chunks_for_documents(*, user, document_ids) -> QuerySet[Chunk]:
+    """Chunks of the given documents that `user` may see, in reading order (generation input)."""
+    return (
+        Chunk.objects.filter(document__in=document_list_visible(user=user).filter(id__in=list(document_ids)))
+        .select_related("document")
+        .order_by("document_id", "position")
+    )
+
+
+def document_sections(document: Document, *, max_chars: int = 4000) -> list[dict]:
+    """The document's sections (title + start of their text), from the outline offsets."""
+    text = document.extracted_text
+    return [
+        {"title": part.get("title"), "page": part.get("page"), "content": text[part["start"] : min(part["end"], part["start"] + max_chars)]}
+        for part in document.outline or []
+    ]

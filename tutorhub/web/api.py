@@ -1,0 +1,62 @@
+"""Seed 004's JSON routes behind the chat page: create, rename, delete and load a session.
+
+DRF views so they share the error envelope and authentication of the API; a browser using
+its session cookie must send the CSRF token (DRF's SessionAuthentication enforces it)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tutorhub.chat.selectors import chat_session_get
+from tutorhub.chat.services import chat_session_create, chat_session_delete, chat_session_rename
+from tutorhub.web.selectors import chat_history
+from tutorhub.web.serializers import (
+    LoadSessionResponseSerializer,
+    SessionCreatedSerializer,
+    SessionCreateSerializer,
+    SessionRenameSerializer,
+    SuccessSerializer,
+)
+
+TAGS = ["web"]
+
+
+class SessionCreateView(APIView):
+    @extend_schema(tags=TAGS, request=SessionCreateSerializer, responses={201: SessionCreatedSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = SessionCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        session = chat_session_create(user=request.user, **serializer.validated_data)
+        return Response({"success": True, "session_id": session.pk, "session_title": session.title}, status=201)
+
+
+class SessionRenameView(APIView):
+    @extend_schema(tags=TAGS, request=SessionRenameSerializer, responses={200: SuccessSerializer})
+    def post(self, request: Request, session_id: UUID) -> Response:
+        session = chat_session_get(user=request.user, session_id=session_id)
+        serializer = SessionRenameSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        chat_session_rename(session=session, title=serializer.validated_data["title"])
+        return Response({"success": True})
+
+
+class SessionDeleteView(APIView):
+    @extend_schema(tags=TAGS, request=None, responses={200: SuccessSerializer})
+    def delete(self, request: Request, session_id: UUID) -> Response:
+        chat_session_delete(session=chat_session_get(user=request.user, session_id=session_id))
+        return Response({"success": True})
+
+
+class SessionLoadView(APIView):
+    @extend_schema(tags=TAGS, responses={200: LoadSessionResponseSerializer})
+    def get(self, request: Request, session_id: UUID) -> Response:
+        session = chat_session_get(user=request.user, session_id=session_id)
+        return Response(
+            {"session_id": session.pk, "session_title": session.title, "chats": chat_history(session=session)}
+        )
+

@@ -1,0 +1,46 @@
+"""Reads for the web pages."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from tutorhub.chat.models import ChatSession
+from tutorhub.chat.selectors import chat_pair_queryset, chat_pairs
+from tutorhub.courses.models import Course
+
+# A conversation page shows at most this many recent exchanges (the API pages through all).
+HISTORY_LIMIT = 500
+
+
+def chat_history(*, session: ChatSession) -> list[dict]:
+    """Seed 004's message/response pairs, oldest first, each with its answer's id (for the
+    audio button) and citations. One query whatever the length (replies are joined)."""
+    questions = list(chat_pair_queryset(session=session).reverse()[:HISTORY_LIMIT])
+    questions.reverse()
+    history = []
+    for question, pair in zip(questions, chat_pairs(questions), strict=True):
+        reply = getattr(question, "reply", None) if pair.response is not None else None
+        history.append(
+            {
+                "id": str(pair.id),
+                "message": pair.message,
+                "response": pair.response,
+                "created_at": pair.created_at.isoformat().replace("+00:00", "Z"),
+                "response_id": str(reply.pk) if reply else None,
+                "citations": list((reply.context_used or {}).get("citations") or []) if reply else [],
+                "is_complete": pair.is_complete,
+            }
+        )
+    return history
+
+
+def upload_course_choices(*, user) -> QuerySet[Course]:
+    """Courses offered on the upload page: those the user owns or teaches (the ones the
+    knowledge service lets them add documents to)."""
+    return (
+        Course.objects.filter(Q(owner=user) | Q(groups__teacher=user))
+        .distinct()
+        .only("id", "name")
+        .order_by("name")
+    )
+

@@ -1,0 +1,76 @@
+/* Shared helpers for the TutorHub pages: CSRF-aware JSON fetch and small DOM builders.
+   Everything user- or model-written is put in the page with textContent, never innerHTML. */
+"use strict";
+
+window.TutorHub = (function () {
+  function csrfToken() {
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  }
+
+  /** fetch() that sends the CSRF token and session cookie and returns parsed JSON.
+      Throws an Error whose message is the API's `detail` (the error envelope's text). */
+  async function api(url, { method = "GET", json, body } = {}) {
+    const headers = { "X-CSRFToken": csrfToken(), Accept: "application/json" };
+    if (json !== undefined) {
+      headers["Content-Type"] = "application/json";
+      body = JSON.stringify(json);
+    }
+    let response;
+    try {
+      response = await fetch(url, { method, headers, body, credentials: "same-origin" });
+    } catch (err) {
+      throw new Error("Network error: the server could not be reached.");
+    }
+    let data = null;
+    const type = response.headers.get("Content-Type") || "";
+    if (type.includes("application/json")) {
+      data = await response.json();
+    }
+    if (response.status === 401 || (response.status === 403 && data && /credentials/i.test(data.detail || ""))) {
+      window.location.assign("/accounts/login/?next=" + encodeURIComponent(window.location.pathname));
+      throw new Error("Your session has expired; please log in again.");
+    }
+    if (!response.ok) {
+      const detail = data && (data.detail || data.error);
+      const error = new Error(detail || `Request failed (${response.status}).`);
+      error.status = response.status;
+      error.data = data;
+      throw error;
+    }
+    return data;
+  }
+
+  /** createElement with attributes and text; children may be nodes or strings (as text). */
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs)) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key === "text") node.textContent = value;
+      else if (key.startsWith("on") && typeof value === "function") node.addEventListener(key.slice(2), value);
+      else if (key === "dataset") Object.assign(node.dataset, value);
+      else node.setAttribute(key, value === true ? "" : value);
+    }
+    for (const child of children) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function showError(box, message) {
+    if (!box) return;
+    box.textContent = message;
+    box.hidden = !message;
+  }
+
+  function formatTime(iso) {
+    if (!iso) return "";
+    const date = new Date(iso);
+    if (Number.isNaN(date.getTime())) return "";
+    return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  }
+
+  return { api, el, showError, csrfToken, formatTime };
+})();

@@ -1,0 +1,101 @@
+"""Server-rendered pages of the built-in web app (seed 004's web routes).
+
+Pages are thin: they read through the domain selectors and render; every change of state
+happens through the JSON routes in `api.py` or the `ws/chat/` consumer."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.conf import settings
+from django.contrib.auth import login, logout
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+from rest_framework import serializers
+
+from tutorhub.accounts.services import user_register
+from tutorhub.chat.selectors import chat_session_get, chat_session_list
+from tutorhub.knowledge.extraction import KINDS
+from tutorhub.knowledge.selectors import document_list_for_api
+from tutorhub.knowledge.serializers import DocumentSerializer
+from tutorhub.web.forms import LoginForm, RegisterForm
+from tutorhub.web.selectors import chat_history, upload_course_choices
+
+# The sidebar shows the most recent sessions; older ones stay reachable through the API.
+SIDEBAR_SESSIONS = 100
+# The knowledge page lists the most recent documents.
+DOCUMENTS_SHOWN = 50
+# Stands in for a session id in URL templates handed to the page's JavaScript.
+PLACEHOLDER_ID = UUID(int=0)
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "web/accounts/login.html"
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+
+@require_http_methods(["GET", "POST"])
+def register(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("web:chat-home")
+    form = RegisterForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            # The same sign-up as the API (its race handling included); the JWT pair it also
+            # issues is simply not used by a browser session.
+            user = user_register(username=data["username"], email=data["email"], password=data["password1"]).user
+        except serializers.ValidationError as exc:  # a concurrent sign-up took the name or email
+            for field, errors in exc.detail.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            login(request, user, backend="tutorhub.accounts.backends.UsernameOrEmailBackend")
+            return redirect("web:chat-home")
+    return render(request, "web/accounts/register.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def logout_view(request: HttpRequest) -> HttpResponse:
+    # Seed 004 logs out with a GET; logging out is harmless to repeat, so a GET is acceptable here.
+    logout(request)
+    return redirect("web:login")
+
+
+def _chat_page(request: HttpRequest, *, session=None) -> HttpResponse:
+    sessions = chat_session_list(user=request.user).only("id", "title")[:SIDEBAR_SESSIONS]
+    context = {
+        "nav": "chat",
+        "sessions": list(sessions),
+        "current": session,
+        "chats": chat_history(session=session) if session is not None else [],
+        "placeholder_id": PLACEHOLDER_ID,
+    }
+    return render(request, "web/chat.html", context)
+
+
+@login_required
+def chat_home(request: HttpRequest) -> HttpResponse:
+    return _chat_page(request)
+
+
+@login_required
+def chat_session_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
+    return _chat_page(request, session=chat_session_get(user=request.user, session_id=session_id))
+
+
+@login_required
+def knowledge_page(request: HttpRequest) -> HttpResponse:
+    documents = DocumentSerializer(document_list_for_api(user=request.user)[:DOCUMENTS_SHOWN], many=True).data
+    context = {
+        "nav": "knowledge",
+        "documents": documents,
+        "courses": upload_course_choices(user=request.user),
+        "accept": ",".join([".pdf", ".docx", ".txt", ".md", ".html", ".htm", ".png", ".jpg", ".jpeg", *KINDS.values()]),
+        "max_mb": settings.DOCUMENT_UPLOAD_MAX_SIZE // (1024 * 1024),
+        "placeholder_id": PLACEHOLDER_ID,
+    }
+    return render(request, "web/knowledge.html", context)
