@@ -144,6 +144,14 @@ async def conversation(index: int, url: str, turns: int, delay: float, results: 
         errors.append(f"c{index}: {type(exc).__name__}: {exc}")
 
 
+async def loop_lag(lags: list) -> None:
+    """How late this client's event loop wakes up: if it is starved, its timings are too."""
+    while True:
+        before = time.monotonic()
+        await asyncio.sleep(0.01)
+        lags.append(time.monotonic() - before - 0.01)
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -214,19 +222,25 @@ def main() -> int:
         server_cpu_before = cpu_seconds(server.pid)
         results: list = []
         errors: list = []
+        lags: list = []
         total = args.conversations * args.turns
         with tqdm(total=total, desc="turns", unit="turn") as progress:
 
             async def run_all():
+                monitor = asyncio.create_task(loop_lag(lags))
                 await asyncio.gather(*(
                     conversation(i, f"ws://127.0.0.1:{server_port}/ws/chat/?token={tokens[i]}", args.turns,
                                  random.uniform(0, args.ramp), results, errors, progress)
                     for i in range(args.conversations)
                 ))
+                monitor.cancel()
 
-            started = time.monotonic()
+            started, client_cpu = time.monotonic(), time.process_time()
+            upstream_cpu = cpu_seconds(upstream.pid)
             asyncio.run(run_all())
             elapsed = time.monotonic() - started
+            client_cpu = time.process_time() - client_cpu
+            upstream_cpu = cpu_seconds(upstream.pid) - upstream_cpu
         import urllib.request
 
         timings = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{upstream_port}/timings").read())
@@ -261,6 +275,8 @@ def main() -> int:
     print(f"added latency to final event: p50 {ms(added_final, 50)}   p95 {ms(added_final, 95)}   (answer stored)")
     print(f"server CPU: {server_cpu:.1f} s for {len(results)} streams = {server_cpu / max(1, len(results)) * 1000:.1f} ms "
           f"per stream ({server_cpu / elapsed * 100:.0f}% of one core); load average {os.getloadavg()[0]:.1f}")
+    print(f"client CPU {client_cpu / elapsed * 100:.0f}% of a core, its loop lag p95 {ms(lags, 95)}; "
+          f"upstream CPU {upstream_cpu / elapsed * 100:.0f}% of a core")
     print(f"completed {len(added_first)} / {total}; errors {len(errors)}")
     for line in errors[:10]:
         print("  ", line)

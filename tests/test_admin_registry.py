@@ -51,3 +51,27 @@ def test_user_change_page_shows_tutorhub_fields(staff_client, user):
     assert page.status_code == 200
     for field in (b"coins", b"learning_style", b"study_goals", b"phone_number"):
         assert field in page.content
+
+
+@pytest.mark.django_db
+def test_admin_adds_a_user_and_rejects_a_case_duplicate(staff_client):
+    from tutorhub.accounts.models import User
+
+    url = reverse("admin:accounts_user_add")
+    data = {
+        "username": "Marie",
+        "email": "marie@example.com",
+        "role": "teacher",
+        "password1": "Radium-Polonium-1898",
+        "password2": "Radium-Polonium-1898",
+        "usable_password": "true",
+        "child_links-TOTAL_FORMS": "0",  # the parent→child links inline
+        "child_links-INITIAL_FORMS": "0",
+    }
+    response = staff_client.post(url, data)
+    assert response.status_code == 302, response.content[:2000]
+    created = User.objects.get(username="Marie")
+    assert created.check_password("Radium-Polonium-1898") and created.role == "teacher"
+    duplicate = staff_client.post(url, {**data, "username": "marie"})
+    assert duplicate.status_code == 200  # the form again, with the error
+    assert User.objects.filter(username__iexact="marie").count() == 1

@@ -108,6 +108,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "db.sqlite3",
+            # Reuse connections: async code (Channels) closes them after every call otherwise,
+            # and reopening SQLite re-runs the PRAGMAs below each time (issue 3 benchmark).
+            "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 60),
             # WAL + IMMEDIATE let the web server and the task worker write side by side.
             "OPTIONS": {
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",

@@ -139,3 +139,34 @@ def test_wrong_field_types_are_400(anon_client):
 def test_form_encoded_login_works_too(anon_client, user):
     response = anon_client.post(LOGIN, {"username": user.username, "password": PASSWORD})  # multipart
     assert response.status_code == 200
+
+
+def test_a_sign_up_racing_past_validation_still_gets_a_400_on_the_field():
+    """Two sign-ups can both pass the serializer's check; the case-insensitive unique
+    constraints decide, and the loser gets the same field error instead of a 500."""
+    from rest_framework.exceptions import ValidationError
+
+    from tutorhub.accounts.services import user_register
+
+    UserFactory(username="Taken", email="taken@example.com")
+    with pytest.raises(ValidationError) as email_clash:
+        user_register(username="fresh", email="TAKEN@example.com", password=GOOD)
+    assert "email" in email_clash.value.detail
+    with pytest.raises(ValidationError) as username_clash:
+        user_register(username="taken", email="fresh@example.com", password=GOOD)
+    assert "username" in username_clash.value.detail
+    assert User.objects.count() == 1
+
+
+def test_a_refresh_token_is_blacklisted_exactly_once():
+    """The unique blacklist row is what makes two concurrent refreshes of one token fail for
+    one of them (simplejwt's own check-then-blacklist lets both through)."""
+    from rest_framework_simplejwt.exceptions import InvalidToken
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    from tutorhub.accounts.services import _blacklist_once
+
+    token = RefreshToken.for_user(UserFactory())
+    _blacklist_once(token)
+    with pytest.raises(InvalidToken):
+        _blacklist_once(RefreshToken(str(token), verify=False))

@@ -187,3 +187,16 @@ def test_query_counts_are_constant(api_client, make_card, course, django_assert_
         assert api_client.get(URL).status_code == 200
     with django_assert_num_queries(2):
         assert len(api_client.get(URL + "due/").json()) == 13
+
+
+def test_desired_retention_shapes_fsrs_intervals(user, make_card, course):
+    strict_course = CourseFactory(owner=user)
+    services.scheduler_settings_update(user=user, course=strict_course, algorithm="fsrs", desired_retention=0.97)
+    services.scheduler_settings_update(user=user, algorithm="fsrs", desired_retention=0.8)
+    strict, relaxed = make_card(course=strict_course), make_card()
+    now = timezone.now()
+    for _ in range(3):
+        a = services.flashcard_review(flashcard=strict, quality_response=4, reviewed_at=now)
+        b = services.flashcard_review(flashcard=relaxed, quality_response=4, reviewed_at=now)
+        now = max(a.next_review_date, b.next_review_date)
+    assert a.interval_days < b.interval_days  # wanting 97% recall means reviewing sooner

@@ -237,3 +237,14 @@ def test_attempt_list_is_own_and_query_count(api_client, user, other_user, make_
         data = api_client.get(ATTEMPTS).json()
     assert data["count"] == 3 and all(a["status"] == "completed" for a in data["results"])
     assert client_for(other_user).get(ATTEMPTS).json()["count"] == 0
+
+
+def test_authors_see_every_students_attempts(teacher, user, api_client, make_quiz, django_assert_num_queries):
+    quiz = make_quiz()
+    attempt, _ = services.attempt_start(user=user, quiz=quiz)
+    services.attempt_complete(attempt=attempt)
+    client = client_for(teacher)
+    with django_assert_num_queries(5):  # user, quiz, author check, count, page
+        data = client.get(f"{QUIZZES}{quiz.pk}/attempts/").json()
+    assert data["count"] == 1 and data["results"][0]["user"] == user.pk
+    assert api_client.get(f"{QUIZZES}{quiz.pk}/attempts/").status_code == 403

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from tests.conftest import client_for
 from tests.factories import UserFactory
-from tutorhub.billing.models import Plan, QuotaReservation, UsageRecord
+from tutorhub.billing.models import QuotaReservation, UsageRecord
 from tutorhub.billing.services import QuotaExceeded, plan_default, quota_check, quota_release, usage_record
 
 pytestmark = pytest.mark.django_db
@@ -93,7 +93,8 @@ def test_ai_calls_record_usage_and_an_exhausted_quota_stops_ai_work(parent, smal
     assert not WeeklyReport.objects.exists() and UsageRecord.objects.filter(user=parent).count() == 1
 
 
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback: the flush after a transactional test would otherwise drop the seeded plans.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL (SQLite serialises writers itself)")
 def test_parallel_requests_at_the_limit_do_not_overshoot():
     plan = plan_default()
@@ -129,7 +130,6 @@ def test_parallel_requests_at_the_limit_do_not_overshoot():
     total = sum(UsageRecord.objects.filter(user=user).values_list("amount", flat=True))
     assert total == 1000  # exactly the limit: no request slipped past on a stale total
     assert not QuotaReservation.objects.filter(user=user).exists()
-    Plan.objects.filter(pk=plan.pk).update(ai_tokens_limit=50_000)
 
 
 def test_expired_reservations_are_purged_by_the_hourly_job(user, small_plan):
@@ -140,3 +140,43 @@ def test_expired_reservations_are_purged_by_the_hourly_job(user, small_plan):
     QuotaReservation.objects.exclude(pk=live.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
     assert quota_reservations_purge.call() == 1
     assert list(QuotaReservation.objects.values_list("pk", flat=True)) == [live.pk]
+
+
+# serialized_rollback: the flush after a transactional test would otherwise drop the seeded plans.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL (SQLite serialises writers itself)")
+def test_parallel_http_requests_at_the_limit():
+    """One parent firing 8 report requests (different weeks) at once
+    against a budget for about three: some get 429 QUOTA_EXCEEDED, none a 500, and the tokens
+    recorded stay within the limit plus at most one request's cost."""
+    from tutorhub.accounts.models import ParentChildLink
+    from tutorhub.learning.reports import REPORT_MAX_TOKENS
+
+    parent = UserFactory(role="parent")
+    ParentChildLink.objects.create(parent=parent, child=UserFactory())
+    plan = plan_default()
+    limit = 3 * (REPORT_MAX_TOKENS + 200)
+    plan.ai_tokens_limit = limit
+    plan.save()
+    today = timezone.localdate()
+    statuses, barrier = [], threading.Barrier(8)
+
+    def worker(i: int) -> None:
+        try:
+            client = client_for(parent)
+            barrier.wait()
+            res = client.get("/api/reports/weekly/", {"week_end": (today - dt.timedelta(days=7 * i)).isoformat()})
+            statuses.append((res.status_code, res.json().get("error_code")))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    codes = sorted(statuses)
+    assert len(codes) == 8 and all(c in (200, 429) for c, _ in codes), codes
+    assert (429, "QUOTA_EXCEEDED") in codes and (200, None) in codes
+    recorded = sum(UsageRecord.objects.filter(user=parent, kind="ai_tokens").values_list("amount", flat=True))
+    assert recorded <= limit

@@ -33,7 +33,7 @@ def test_teacher_bulk_marks_seed_payload(school, lesson, run_on_commit):
     lesson.refresh_from_db()
     assert lesson.status == "completed"
     # Attendance coins once, notifications to students, and the absent student's parent is not ours.
-    assert CoinTransaction.objects.filter(user=school.student, idempotency_key=f"attendance:{lesson.pk}:{school.student.pk}").exists()
+    assert CoinTransaction.objects.filter(user=school.student, idempotency_key=f"attendance:{lesson.pk}:{school.student.pk}:1").exists()
     assert Notification.objects.filter(user=school.classmate, kind="attendance_marked").exists()
     # Re-marking updates in place: no duplicate rows, no second award.
     body = payload(lesson, (school.student, "late", "bus"))
@@ -41,6 +41,27 @@ def test_teacher_bulk_marks_seed_payload(school, lesson, run_on_commit):
     assert Attendance.objects.count() == 2
     assert Attendance.objects.get(student=school.student).status == "late"
     assert CoinTransaction.objects.filter(user=school.student, reason__startswith="Attended").count() == 1
+
+
+def test_attendance_coins_follow_corrections(school, lesson, settings):
+    settings.COINS_PER_ATTENDANCE = 2
+    teacher = school.client("teacher")
+
+    def mark(status):
+        body = payload(lesson, (school.student, status, ""))
+        assert teacher.post("/api/v1/attendance/bulk-mark/", body, format="json").status_code == 200
+        school.student.refresh_from_db()
+        return school.student.coins
+
+    first = mark("present")  # includes the "first lesson" achievement bonus
+    assert mark("present") == first  # no double award
+    assert mark("absent") == first - 2  # corrected: taken back
+    assert mark("late") == first  # attended again
+    assert mark("late") == first
+    amounts = list(
+        CoinTransaction.objects.filter(idempotency_key__startswith=f"attendance:{lesson.pk}:").order_by("id").values_list("amount", flat=True)
+    )
+    assert amounts == [2, -2, 2]
 
 
 def test_parent_is_told_about_absence(school, lesson):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import client_for
-from tests.courses.fixtures import school  # noqa: F401 - fixture
 from tests.factories import UserFactory
 
 BIG = "99999999999999999999999"  # beyond any database integer

@@ -111,6 +111,10 @@ def test_documents_are_indexed_into_the_course_for_its_students(school, lesson, 
 
     assert Document.objects.filter(pk=document_id, course__in=course_ids_visible(user=school.student)).exists()
     assert not Document.objects.filter(pk=document_id, course__in=course_ids_visible(user=school.other_student)).exists()
+    # ... and through the knowledge API's course document list.
+    url = f"/api/v1/courses/{school.group.course_id}/documents/"
+    assert document_id in [d["id"] for d in school.client("student").get(url).json()["results"]]
+    assert school.client("other_student").get(url).status_code in (403, 404)
     # Audio is served but not indexed.
     audio = upload(school.client("teacher"), lesson, silent_wav(0.5), "dialogue.wav").json()
     assert audio["knowledge_document_id"] is None

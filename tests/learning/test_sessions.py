@@ -42,6 +42,9 @@ def test_start_and_complete_a_session(api_client, plan, make_goal, user):
     events = LearnerEvent.objects.filter(user=user, kind="study").order_by("topic")
     assert [(e.topic, round(e.duration_seconds / 60)) for e in events] == [("chain rule", 22), ("product rule", 22)]
     assert api_client.post(f"{URL}{sid}/complete/", {}, format="json").status_code == 409
+    # Deleting the session removes its study-time evidence as well
+    assert api_client.delete(f"{URL}{sid}/").status_code == 204
+    assert not LearnerEvent.objects.filter(user=user, kind="study").exists()
 
 
 def test_complete_rejects_foreign_goals_and_bad_ratings(api_client, user, other_user):

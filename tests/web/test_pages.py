@@ -325,3 +325,19 @@ def test_every_asset_is_served_by_the_project(client, user):
         for url in urls:
             if url.startswith("/static/"):
                 assert finders.find(url.removeprefix("/static/")), url
+
+
+@pytest.mark.parametrize("path", ["/accounts/login/", "/accounts/register/"])
+def test_account_forms_are_rate_limited(client, settings, user, path):
+    settings.THROTTLING_ENABLED = True
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"auth": "2/min"}}
+    from django.core.cache import cache
+
+    cache.clear()
+    data = {"username": user.username, "password": "wrong", "password1": "x", "password2": "y", "email": "a@b.c"}
+    assert 429 not in [client.post(path, data).status_code for _ in range(2)]
+    blocked = client.post(path, {"username": user.username, "password": PASSWORD})
+    assert blocked.status_code == 429
+    assert "Too many attempts" in blocked.content.decode()
+    assert client.get("/").status_code == 302  # even the right password did not log in
+    assert client.get(path).status_code == 200  # the page itself stays reachable

@@ -23,6 +23,9 @@ class UserAdmin(BaseUserAdmin):
                         "learning_style", "study_goals", "coins"]},
         ),
     )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("username", "email", "role", "usable_password", "password1", "password2")}),
+    )
     inlines = [ChildLinkInline]
 
 
@@ -30,3 +33,5 @@ class UserAdmin(BaseUserAdmin):
 class ParentChildLinkAdmin(admin.ModelAdmin):
     list_display = ["parent", "child", "created_at"]
     raw_id_fields = ["parent", "child"]
+    search_fields = ["parent__username", "parent__email", "child__username", "child__email"]
+    list_select_related = ["parent", "child"]

@@ -73,6 +73,7 @@ def user_register(
     return IssuedTokens(user=user, access=access, refresh=refresh)
 
 
+@transaction.atomic
 def user_login(*, identifier: str, password: str, request: Any = None) -> IssuedTokens:
     """Check credentials (username or email) and issue a JWT pair plus the seed-003 token.
 
@@ -136,6 +137,7 @@ def user_logout(*, user: User, refresh: str | None = None) -> None:
     Token.objects.filter(user=user).delete()
 
 
+@transaction.atomic
 def user_sessions_revoke(*, user: User) -> None:
     """End every session of `user`: blacklist all unexpired refresh tokens, drop the authtoken."""
     outstanding = OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True)

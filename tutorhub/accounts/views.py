@@ -15,10 +15,10 @@ from rest_framework.views import APIView
 from tutorhub.accounts import selectors, services
 from tutorhub.accounts.models import User
 from tutorhub.accounts.serializers import (
+    AuthMessageSerializer,
     AuthTokensSerializer,
     LoginSerializer,
     LogoutSerializer,
-    AuthMessageSerializer,
     ParentChildLinkSerializer,
     PasswordResetConfirmSerializer,
     PasswordResetSerializer,

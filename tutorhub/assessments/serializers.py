@@ -239,7 +239,7 @@ class QuizAttemptSerializer(serializers.ModelSerializer):
     class Meta:
         model = QuizAttempt
         fields = [
-            "id", "quiz", "quiz_title", "status", "started_at", "deadline", "completed_at", "score", "max_score",
+            "id", "quiz", "quiz_title", "user", "status", "started_at", "deadline", "completed_at", "score", "max_score",
             "percentage_score", "passed", "correct_answers", "total_questions", "timed_out",
         ]
 

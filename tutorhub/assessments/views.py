@@ -204,6 +204,14 @@ class QuizViewSet(AnnotatedWriteMixin, viewsets.ModelViewSet):
         question = services.question_create(quiz=quiz, **params.validated_data)
         return Response(QuestionAuthorSerializer(question).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(responses=QuizAttemptSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def attempts(self, request, pk=None):
+        """Every student's attempts at this quiz, for its authors (a teacher's results view)."""
+        quiz = self._authored()
+        page = self.paginate_queryset(quiz.attempts.select_related("quiz", "user").order_by("-started_at"))
+        return self.get_paginated_response(QuizAttemptSerializer(page, many=True).data)
+
     @extend_schema(request=None, responses={201: AttemptStartSerializer, 200: AttemptStartSerializer})
     @action(detail=True, methods=["post"])
     def start_attempt(self, request, pk=None):

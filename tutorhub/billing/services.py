@@ -214,11 +214,13 @@ def usage_record(
             latency_ms=latency_ms,
             metadata=metadata or {},
         )
-        pending = _reservations.get()
-        match = next((r for r in pending if r[0] == user.pk and r[1] == kind), None)
-        if match:
-            QuotaReservation.objects.filter(pk=match[2]).delete()
-            _reservations.set(tuple(r for r in pending if r is not match))
+        # Newest first: an entry left by an earlier request on this thread is stale and skipped.
+        pending = list(_reservations.get())
+        for entry in reversed([r for r in pending if r[0] == user.pk and r[1] == kind]):
+            pending.remove(entry)
+            if QuotaReservation.objects.filter(pk=entry[2], user=user, kind=kind).delete()[0]:
+                break
+        _reservations.set(tuple(pending))
     return record
 
 

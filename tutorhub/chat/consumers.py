@@ -75,23 +75,21 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 f"A message can be at most {MAX_MESSAGE_CHARS} characters.", session_id=session_id, code="VALIDATION_ERROR"
             )
             return
+        sid = str(session_id) if session_id else None
+        answer = None
         try:
-            session = await database_sync_to_async(services.chat_session_get_or_create)(
-                user=self.user, session_id=session_id, title_hint=text
-            )
+            async for event in services.chat_reply_stream(user=self.user, session_id=session_id, content=text):
+                if event.kind == "delta":
+                    await self.relay({"type": "partial", "text": event.text, "session_id": sid})
+                elif event.kind == "started":
+                    sid = str(event.session.pk)
+                    self.session_id = sid  # later messages without a session_id continue this chat
+                    await self.relay({"type": "status", "value": "typing", "session_id": sid})
+                elif event.kind == "final":
+                    answer = event.message
         except (Http404, ValidationError):
             await self.send_error("Chat session not found.", session_id=session_id, code="RESOURCE_NOT_FOUND")
             return
-        sid = str(session.pk)
-        self.session_id = sid  # later messages without a session_id continue this chat
-        await self.send_json({"type": "status", "value": "typing", "session_id": sid})
-        answer = None
-        try:
-            async for event in services.chat_reply_stream(session=session, user=self.user, content=text):
-                if event.kind == "delta":
-                    await self.relay({"type": "partial", "text": event.text, "session_id": sid})
-                elif event.kind == "final":
-                    answer = event.message
         except services.ChatReplyFailed as exc:
             await self.send_error(
                 str(exc.detail), session_id=sid, code=exc.error_code,
@@ -105,6 +103,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         except Exception:
             logger.exception("chat turn failed")
             await self.send_error("Something went wrong.", session_id=sid, code="INTERNAL_ERROR")
+            return
+        if self.client_gone:
             return
         final = {
             "type": "final",

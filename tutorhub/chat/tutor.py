@@ -128,6 +128,14 @@ def build_prompt(
     return messages
 
 
+def tutor_quota_check(*, user, content: str) -> None:
+    """Raise QuotaExceeded (429) unless the user's plan allows a turn of this size: the
+    question, the history window and the longest answer, before any work or storage."""
+    from tutorhub.billing.services import quota_check
+
+    quota_check(user=user, kind="ai_tokens", amount=estimate_tokens(content) + HISTORY_TOKEN_BUDGET + MAX_REPLY_TOKENS)
+
+
 def tutor_turn_prepare(
     *,
     session: ChatSession,
@@ -137,14 +145,10 @@ def tutor_turn_prepare(
     context_documents: list | None = None,
     include_course_context: bool = True,
 ) -> Turn:
-    """Check quota, store the user's message, retrieve, and build the prompt.
-
-    Raises QuotaExceeded (billing) before anything is stored or any AI work is done."""
-    from tutorhub.billing.services import quota_check
+    """Store the user's message, retrieve, and build the prompt. Call tutor_quota_check first."""
     from tutorhub.chat.services import DEFAULT_TITLE, title_from_text
 
     content = (content or "").strip()
-    quota_check(user=user, kind="ai_tokens", amount=estimate_tokens(content) + HISTORY_TOKEN_BUDGET + MAX_REPLY_TOKENS)
     with transaction.atomic():
         user_message = Message.objects.create(
             session=session,
@@ -231,7 +235,9 @@ def chat_message_send(
 ) -> tuple[Message, Message]:
     """One question and its whole answer (REST). Returns (user_message, assistant_message).
 
-    Raises ChatReplyFailed (502/503/504) when the model fails; both messages are stored."""
+    Raises QuotaExceeded before anything is stored, ChatReplyFailed (502/503/504) when the
+    model fails (both messages are stored)."""
+    tutor_quota_check(user=user, content=content)
     turn = tutor_turn_prepare(
         session=session,
         user=user,
@@ -253,6 +259,19 @@ def chat_message_send(
     return turn.user_message, answer
 
 
+def _open_turn(*, user, session_id, content: str, **options: Any) -> Turn:
+    """Session lookup (or creation) and turn preparation in one trip to the database thread:
+    every hop there is a queue that the time to first token waits in."""
+    from tutorhub.chat.selectors import chat_session_get
+    from tutorhub.chat.services import chat_session_create, title_from_text
+
+    session = chat_session_get(user=user, session_id=session_id) if session_id else None  # 404 first
+    tutor_quota_check(user=user, content=content)  # then refuse before anything is created
+    if session is None:
+        session = chat_session_create(user=user, title=title_from_text(content))
+    return tutor_turn_prepare(session=session, user=user, content=content, **options)
+
+
 @dataclass
 class TutorEvent:
     kind: str  # "started" | "delta" | "final"
@@ -263,25 +282,28 @@ class TutorEvent:
 
 async def chat_reply_stream(
     *,
-    session: ChatSession,
     user,
+    session_id=None,
     content: str,
     message_type: str = Message.MessageType.QUESTION,
     context_documents: list | None = None,
     include_course_context: bool = True,
 ) -> AsyncIterator[TutorEvent]:
-    """Stream an answer: a "started" event (user message stored), a "delta" per piece as the
-    model produces it, then "final" with the stored assistant message.
+    """Stream an answer in the user's session `session_id` (a new session when None): a
+    "started" event (question stored; carries the session), a "delta" per piece as the model
+    produces it, then "final" with the stored assistant message.
 
-    Raises ChatReplyFailed after storing the partial answer (is_complete=False)."""
-    turn = await database_sync_to_async(tutor_turn_prepare)(
-        session=session,
+    Raises Http404 for another user's or an unknown session, QuotaExceeded before any work,
+    and ChatReplyFailed after storing the partial answer (is_complete=False)."""
+    turn = await database_sync_to_async(_open_turn)(
         user=user,
+        session_id=session_id,
         content=content,
         message_type=message_type,
         context_documents=context_documents,
         include_course_context=include_course_context,
     )
+    session = turn.session
     yield TutorEvent("started", session=session, message=turn.user_message)
     backend = llm["default"]
     parts: list[str] = []

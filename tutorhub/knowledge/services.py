@@ -98,10 +98,12 @@ def document_ingest_file(
     course=None,
     section_id=None,
     source_url: str = "",
+    background: bool = True,
 ) -> Document:
-    """Store a file's bytes as a Document and queue its processing. The type is sniffed from
-    the content. Raises ServiceError (413 FILE_TOO_LARGE, 415 UNSUPPORTED_FILE_TYPE, 403,
-    QUOTA_EXCEEDED). Also used by other apps (lesson resources) to index files."""
+    """Store a file's bytes as a Document and queue its processing (background=False: the
+    caller runs `document_process` itself). The type is sniffed from the content. Raises
+    ServiceError (413 FILE_TOO_LARGE, 415 UNSUPPORTED_FILE_TYPE, 403, QUOTA_EXCEEDED).
+    Also used by other apps (lesson resources) to index files."""
     if not _can_add_to_course(user, course):
         raise ServiceError(
             "Only the course owner or its teachers can add documents to this course.",
@@ -138,7 +140,8 @@ def document_ingest_file(
     document.file.save("upload", ContentFile(data), save=False)  # name comes from document_upload_to
     document.save()
     usage_record(user=user, kind="storage_bytes", amount=len(data), feature="ingestion", metadata={"document_id": str(document.id)})
-    _enqueue_processing(document)
+    if background:
+        _enqueue_processing(document)
     return document
 
 
@@ -187,12 +190,9 @@ def resource_add(*, user, title: str, content: str, course=None) -> Document:
     """Seed 000: pasted text, processed through the same pipeline. Short text is indexed before
     returning (the seed's reply says "ingested and indexed"); the work is bounded by the size cap."""
     document = document_ingest_file(
-        user=user, data=content.encode("utf-8"), filename="resource.txt", name=title, course=course
+        user=user, data=content.encode("utf-8"), filename="resource.txt", name=title, course=course, background=False
     )
-    document.refresh_from_db()
-    if document.processing_status == Document.Status.PENDING:  # a queued backend: do it now
-        document = document_process(document_id=document.id)
-    return document
+    return document_process(document_id=document.id) or document
 
 
 # --- processing --------------------------------------------------------------------------------

@@ -6,33 +6,29 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
-from django.apps import apps
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from tutorhub.learning.learner_model import WEAK_THRESHOLD, learner_topic_states, mastery_from_events
 from tutorhub.learning.models import LearnerEvent, LearningGoal, StudyPlan, StudySession
 from tutorhub.learning.selectors import (
-    _expected_completion,
-    _weighted_completion,
     user_today,
     user_tz,
 )
 from tutorhub.learning.services import normalize_topic
 
 STREAK_MILESTONES = (3, 7, 14, 30, 60, 100, 365)
-PRIORITY_LABEL = {1: "high", 2: "high", 3: "medium", 4: "low", 5: "low"}
 
 
-def _round(value: float, places: int = 2) -> float:
+def round_figure(value: float, places: int = 2) -> float:
     return round(float(value), places)
 
 
-def _day_start(user, day: date) -> datetime:
+def day_start(user, day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=user_tz(user))
 
 
-def _completed_sessions(user, start: datetime | None = None, end: datetime | None = None):
+def completed_sessions(user, start: datetime | None = None, end: datetime | None = None):
     qs = StudySession.objects.filter(user=user, status=StudySession.Status.COMPLETED)
     if start:
         qs = qs.filter(started_at__gte=start)
@@ -45,7 +41,7 @@ def _completed_sessions(user, start: datetime | None = None, end: datetime | Non
 def activity_days(*, user, since: date | None = None) -> set[date]:
     """Days (in the student's time zone) with a completed study session or any learning event."""
     tz = user_tz(user)
-    since_dt = _day_start(user, since) if since else None
+    since_dt = day_start(user, since) if since else None
     events = LearnerEvent.objects.filter(user=user)
     sessions = StudySession.objects.filter(user=user, status=StudySession.Status.COMPLETED)
     if since_dt:
@@ -72,7 +68,7 @@ def streaks(days: set[date], today: date) -> dict:
     return {"current": current, "longest": longest}
 
 
-def _streak_milestones(days: set[date]) -> list[tuple[int, date]]:
+def streak_milestones(days: set[date]) -> list[tuple[int, date]]:
     reached: list[tuple[int, date]] = []
     run, previous = 0, None
     for day in sorted(days):
@@ -101,15 +97,15 @@ def _best_hours(table: dict[int, dict], limit: int = 3) -> list[dict]:
     rated = [(h, r) for h, r in table.items() if r["ratings"]]
     rated.sort(key=lambda hr: (-sum(hr[1]["ratings"]) / len(hr[1]["ratings"]), -hr[1]["count"], hr[0]))
     return [
-        {"hour": h, "count": r["count"], "avg_productivity": _round(sum(r["ratings"]) / len(r["ratings"]))}
+        {"hour": h, "count": r["count"], "avg_productivity": round_figure(sum(r["ratings"]) / len(r["ratings"]))}
         for h, r in rated[:limit]
     ]
 
 
 def study_session_stats(*, user, start_date: date | None = None, end_date: date | None = None) -> dict:
-    start = _day_start(user, start_date) if start_date else None
-    end = _day_start(user, end_date + timedelta(days=1)) if end_date else None
-    sessions = _completed_sessions(user, start, end)
+    start = day_start(user, start_date) if start_date else None
+    end = day_start(user, end_date + timedelta(days=1)) if end_date else None
+    sessions = completed_sessions(user, start, end)
     minutes = sum(s.duration_minutes for s in sessions)
     ratings = [s.productivity_rating for s in sessions if s.productivity_rating]
     table = _hour_table(user, sessions)
@@ -118,11 +114,11 @@ def study_session_stats(*, user, start_date: date | None = None, end_date: date 
         best = [{"hour": h, "count": r["count"]} for h, r in sorted(table.items(), key=lambda hr: (-hr[1]["count"], hr[0]))[:3]]
     return {
         "total_sessions": len(sessions),
-        "total_hours": _round(minutes / 60),
-        "average_duration_minutes": _round(minutes / len(sessions), 1) if sessions else 0,
-        "average_productivity": _round(sum(ratings) / len(ratings)) if ratings else None,
+        "total_hours": round_figure(minutes / 60),
+        "average_duration_minutes": round_figure(minutes / len(sessions), 1) if sessions else 0,
+        "average_productivity": round_figure(sum(ratings) / len(ratings)) if ratings else None,
         "sessions_by_hour": [
-            {"hour": h, "count": r["count"], "avg_duration": _round(r["minutes"] / r["count"], 1)} for h, r in sorted(table.items())
+            {"hour": h, "count": r["count"], "avg_duration": round_figure(r["minutes"] / r["count"], 1)} for h, r in sorted(table.items())
         ],
         "most_productive_hours": best,
         "current_streak": streaks(activity_days(user=user), user_today(user)),
@@ -138,8 +134,8 @@ def learning_overview(*, user, days: int = 30, now: datetime | None = None) -> d
     now = now or timezone.now()
     tz = user_tz(user)
     today = user_today(user, now)
-    window_start = _day_start(user, today - timedelta(days=days - 1))
-    sessions = _completed_sessions(user, window_start)
+    window_start = day_start(user, today - timedelta(days=days - 1))
+    sessions = completed_sessions(user, window_start)
     minutes = sum(s.duration_minutes for s in sessions)
     goals = list(
         LearningGoal.objects.filter(study_plan__user=user)
@@ -150,7 +146,7 @@ def learning_overview(*, user, days: int = 30, now: datetime | None = None) -> d
     relevant = [
         g for g in goals if (g.completed_at and g.completed_at >= window_start) or (g.target_date and window_start.date() <= g.target_date <= today)
     ] or goals
-    completion_rate = _round(100 * sum(g.status == LearningGoal.Status.COMPLETED for g in relevant) / len(relevant), 1) if relevant else 0.0
+    completion_rate = round_figure(100 * sum(g.status == LearningGoal.Status.COMPLETED for g in relevant) / len(relevant), 1) if relevant else 0.0
 
     weeks: dict[date, dict] = {}
 
@@ -166,7 +162,7 @@ def learning_overview(*, user, days: int = 30, now: datetime | None = None) -> d
     for s in sessions:
         row = week_row(s.started_at.astimezone(tz).date())
         row["count"] += 1
-        row["hours"] = _round(row["hours"] + s.duration_minutes / 60)
+        row["hours"] = round_figure(row["hours"] + s.duration_minutes / 60)
     for g in completed_in_window:
         week_row(g.completed_at.astimezone(tz).date())["goals_completed"] += 1
 
@@ -211,16 +207,16 @@ def learning_overview(*, user, days: int = 30, now: datetime | None = None) -> d
         )
     return {
         "days": days,
-        "total_study_hours": _round(minutes / 60),
-        "average_daily_hours": _round(minutes / 60 / days),
+        "total_study_hours": round_figure(minutes / 60),
+        "average_daily_hours": round_figure(minutes / 60 / days),
         "total_sessions": len(sessions),
         "goals_completed": len(completed_in_window),
         "completion_rate": completion_rate,
         "progress_by_week": [weeks[k] for k in sorted(weeks)],
         "learning_velocity": {
-            "current_velocity": _round(current_velocity),
-            "target_velocity": _round(target_velocity),
-            "velocity_ratio": _round(ratio) if ratio is not None else None,
+            "current_velocity": round_figure(current_velocity),
+            "target_velocity": round_figure(target_velocity),
+            "velocity_ratio": round_figure(ratio) if ratio is not None else None,
             "status": velocity_status,
         },
         "productivity_patterns": {"best_hours": best, "peak_productivity_time": peak},
@@ -235,7 +231,7 @@ def performance_trends(*, user, weeks: int = 8, now: datetime | None = None) -> 
     now = now or timezone.now()
     today = user_today(user, now)
     first_week = _week_start(today) - timedelta(days=7 * (weeks - 1))
-    window_start = _day_start(user, first_week)
+    window_start = day_start(user, first_week)
     history = list(
         LearnerEvent.objects.filter(user=user, occurred_at__gte=now - timedelta(days=365)).only(
             "kind", "topic", "subject", "score", "duration_seconds", "occurred_at"
@@ -244,16 +240,16 @@ def performance_trends(*, user, weeks: int = 8, now: datetime | None = None) -> 
     series = []
     for i in range(weeks):
         start = first_week + timedelta(days=7 * i)
-        lo, hi = _day_start(user, start), min(now, _day_start(user, start + timedelta(days=7)))
+        lo, hi = day_start(user, start), min(now, day_start(user, start + timedelta(days=7)))
         in_week = [e for e in history if lo <= e.occurred_at < hi]
         row: dict = {"week": start.isoformat()}
         for kind, key in (("quiz_answer", "quiz"), ("flashcard_review", "flashcards"), ("homework", "homework")):
             scores = [e.score for e in in_week if e.kind == kind and e.score is not None]
             row[f"{key}_count"] = len(scores)
-            row[f"{key}_average"] = _round(100 * sum(scores) / len(scores), 1) if scores else None
-        row["study_minutes"] = _round(sum(e.duration_seconds for e in in_week if e.kind == "study") / 60, 1)
+            row[f"{key}_average"] = round_figure(100 * sum(scores) / len(scores), 1) if scores else None
+        row["study_minutes"] = round_figure(sum(e.duration_seconds for e in in_week if e.kind == "study") / 60, 1)
         graded = [s.mastery for s in mastery_from_events(history, now=hi).values() if s.graded_events]
-        row["average_mastery"] = _round(sum(graded) / len(graded), 3) if graded else None
+        row["average_mastery"] = round_figure(sum(graded) / len(graded), 3) if graded else None
         series.append(row)
     before = mastery_from_events(history, now=window_start)
     current = mastery_from_events(history, now=now)
@@ -269,9 +265,9 @@ def performance_trends(*, user, weeks: int = 8, now: datetime | None = None) -> 
             {
                 "topic": topic,
                 "subject": state.subject,
-                "mastery": _round(state.mastery, 3),
-                "previous_mastery": None if prev is None else _round(prev, 3),
-                "change": None if change is None else _round(change, 3),
+                "mastery": round_figure(state.mastery, 3),
+                "previous_mastery": None if prev is None else round_figure(prev, 3),
+                "change": None if change is None else round_figure(change, 3),
                 "trend": trend,
                 "evidence_count": state.graded_events,
             }
@@ -309,7 +305,7 @@ def learning_path_analysis(*, user, now: datetime | None = None) -> dict:
     plans = list(
         StudyPlan.objects.filter(user=user, status=StudyPlan.Status.ACTIVE).prefetch_related("goals__prerequisites")
     )
-    recent = _completed_sessions(user, now - timedelta(days=14))
+    recent = completed_sessions(user, now - timedelta(days=14))
     pace_by_plan: dict = defaultdict(float)
     for s in recent:
         pace_by_plan[s.study_plan_id] += s.duration_minutes / 60 / 14
@@ -330,12 +326,12 @@ def learning_path_analysis(*, user, now: datetime | None = None) -> dict:
                     "title": g.title,
                     "status": g.status,
                     "progress_percentage": g.progress_percentage,
-                    "remaining_hours": _round(remaining[g.pk]),
+                    "remaining_hours": round_figure(remaining[g.pk]),
                     "prerequisites": [str(p.pk) for p in g.prerequisites.all()],
                     "blocked_by": blocked_by,
                     "is_available": g.pk not in done and not blocked_by,
                     "dependents_waiting": sum(1 for o in goals if o.pk not in done and g in o.prerequisites.all()) if g.pk not in done else 0,
-                    "mastery": _round(sum(masteries) / len(masteries), 3) if masteries else None,
+                    "mastery": round_figure(sum(masteries) / len(masteries), 3) if masteries else None,
                     "target_date": g.target_date,
                 }
             )
@@ -346,9 +342,9 @@ def learning_path_analysis(*, user, now: datetime | None = None) -> dict:
             {
                 "plan_id": str(plan.pk),
                 "title": plan.title,
-                "remaining_hours": _round(total_remaining),
-                "critical_path_hours": _round(_critical_path(goals, remaining)),
-                "recent_pace_hours_per_day": _round(pace),
+                "remaining_hours": round_figure(total_remaining),
+                "critical_path_hours": round_figure(_critical_path(goals, remaining)),
+                "recent_pace_hours_per_day": round_figure(pace),
                 "projected_completion_date": projected,
                 "end_date": plan.end_date,
                 "on_track": None if projected is None else projected <= plan.end_date,
@@ -358,119 +354,3 @@ def learning_path_analysis(*, user, now: datetime | None = None) -> dict:
             }
         )
     return {"plans": out}
-
-
-# --- dashboards ----------------------------------------------------------------------------
-def _upcoming_deadlines(user, today: date, days: int = 14, limit: int = 10) -> list[dict]:
-    goals = (
-        LearningGoal.objects.filter(study_plan__user=user, target_date__gte=today, target_date__lte=today + timedelta(days=days))
-        .exclude(status=LearningGoal.Status.COMPLETED)
-        .exclude(study_plan__status=StudyPlan.Status.ARCHIVED)
-        .select_related("study_plan")
-        .order_by("target_date", "priority")[:limit]
-    )
-    return [
-        {
-            "type": "goal",
-            "id": str(g.pk),
-            "title": g.title,
-            "due_date": g.target_date,
-            "priority": PRIORITY_LABEL.get(g.priority, "low"),
-            "study_plan": str(g.study_plan_id),
-            "progress_percentage": g.progress_percentage,
-        }
-        for g in goals
-    ]
-
-
-def _weekly_hours(user, now: datetime) -> float:
-    return _round(sum(s.duration_minutes for s in _completed_sessions(user, now - timedelta(days=7))) / 60)
-
-
-def accounts_dashboard(*, user, now: datetime | None = None) -> dict:
-    now = now or timezone.now()
-    today = user_today(user, now)
-    days = activity_days(user=user)
-    month_start = _day_start(user, today.replace(day=1))
-    completed = LearningGoal.objects.filter(study_plan__user=user, completed_at__isnull=False).order_by("-completed_at")
-    achievements = [
-        {"type": "goal_completed", "title": f"Completed goal: {g.title}", "achieved_at": g.completed_at}
-        for g in completed.only("title", "completed_at")[:5]
-    ]
-    for length, day in _streak_milestones(days):
-        achievements.append({"type": "study_streak", "title": f"{length}-day study streak!", "achieved_at": _day_start(user, day)})
-    try:  # badges the engagement app awarded (coins, leaderboards) are achievements too
-        Achievement = apps.get_model("engagement", "Achievement")
-        achievements.extend(
-            {"type": a.code, "title": a.title, "achieved_at": a.earned_at}
-            for a in Achievement.objects.filter(user=user).order_by("-earned_at")[:5]
-        )
-    except LookupError:
-        pass
-    seen: set[str] = set()
-    achievements = [a for a in sorted(achievements, key=lambda a: a["achieved_at"], reverse=True) if not (a["title"] in seen or seen.add(a["title"]))]
-    return {
-        "study_streak": streaks(days, today),
-        "weekly_hours": _weekly_hours(user, now),
-        "goals_completed_this_month": LearningGoal.objects.filter(study_plan__user=user, completed_at__gte=month_start).count(),
-        "upcoming_deadlines": _upcoming_deadlines(user, today),
-        "recent_achievements": achievements[:5],
-    }
-
-
-def learning_dashboard(*, user, now: datetime | None = None) -> dict:
-    now = now or timezone.now()
-    today = user_today(user, now)
-    plans = list(
-        StudyPlan.objects.filter(user=user).exclude(status=StudyPlan.Status.ARCHIVED).prefetch_related("goals")
-    )
-    plan_rows, todays = [], []
-    counts = {"total": 0, "completed": 0, "in_progress": 0, "overdue": 0}
-    for plan in plans:
-        goals = list(plan.goals.all())
-        counts["total"] += len(goals)
-        counts["completed"] += sum(g.status == LearningGoal.Status.COMPLETED for g in goals)
-        counts["in_progress"] += sum(g.status == LearningGoal.Status.IN_PROGRESS for g in goals)
-        counts["overdue"] += sum(1 for g in goals if g.target_date and g.target_date < today and g.status != LearningGoal.Status.COMPLETED)
-        plan_rows.append(
-            {
-                "id": str(plan.pk),
-                "title": plan.title,
-                "status": plan.status,
-                "completion_rate": _weighted_completion(goals),
-                "expected_completion_rate": _expected_completion(plan, today),
-                "end_date": plan.end_date,
-                "goals_total": len(goals),
-            }
-        )
-        for day in (plan.schedule or {}).get("days", []):
-            if day["date"] == today.isoformat():
-                todays.extend({**s, "study_plan": str(plan.pk)} for s in day["sessions"])
-    active = StudySession.objects.filter(user=user, status=StudySession.Status.ACTIVE).values_list("pk", flat=True).first()
-    weak = [s for s in learner_topic_states(user=user).values() if s.graded_events and s.mastery < WEAK_THRESHOLD]
-    weak.sort(key=lambda s: s.mastery)
-    week_sessions = _completed_sessions(user, now - timedelta(days=7))
-    return {
-        "active_plans": sum(p.status == StudyPlan.Status.ACTIVE for p in plans),
-        "plans": plan_rows,
-        "goals": counts,
-        "study_hours_this_week": _round(sum(s.duration_minutes for s in week_sessions) / 60),
-        "sessions_this_week": len(week_sessions),
-        "study_streak": streaks(activity_days(user=user), today),
-        "upcoming_deadlines": _upcoming_deadlines(user, today, days=7),
-        "todays_schedule": todays,
-        "active_session": str(active) if active else None,
-        "weak_topics": [{"topic": s.topic, "mastery": _round(s.mastery, 3)} for s in weak[:5]],
-    }
-
-
-__all__ = [
-    "accounts_dashboard",
-    "activity_days",
-    "learning_dashboard",
-    "learning_overview",
-    "learning_path_analysis",
-    "performance_trends",
-    "streaks",
-    "study_session_stats",
-]

@@ -18,7 +18,7 @@ from django.utils import timezone
 from tutorhub.ai import ProviderError, estimate_tokens, llm, usage_scope
 from tutorhub.billing.services import quota_check
 from tutorhub.core.exceptions import ServiceUnavailable
-from tutorhub.learning.analytics import _completed_sessions, _day_start, activity_days
+from tutorhub.learning.analytics import activity_days, completed_sessions, day_start
 from tutorhub.learning.learner_model import STRONG_THRESHOLD, WEAK_THRESHOLD, learner_topic_states
 from tutorhub.learning.models import LearnerEvent, LearningGoal, WeeklyReport
 from tutorhub.learning.selectors import user_today
@@ -33,7 +33,7 @@ def _avg(values: list[float]) -> float | None:
 
 
 def weekly_report_facts(*, child, week_start: date, week_end: date) -> dict:
-    start, end = _day_start(child, week_start), _day_start(child, week_end + timedelta(days=1))
+    start, end = day_start(child, week_start), day_start(child, week_end + timedelta(days=1))
     events = list(
         LearnerEvent.objects.filter(user=child, occurred_at__gte=start, occurred_at__lt=end).only(
             "kind", "score", "source", "duration_seconds"
@@ -53,7 +53,7 @@ def weekly_report_facts(*, child, week_start: date, week_end: date) -> dict:
         "period": {"start": week_start.isoformat(), "end": week_end.isoformat()},
         "study": {
             "minutes": round(study_seconds / 60),
-            "sessions": len(_completed_sessions(child, start, end)),
+            "sessions": len(completed_sessions(child, start, end)),
             "active_days": len([d for d in activity_days(user=child, since=week_start) if d <= week_end]),
         },
         "quizzes": {

@@ -63,7 +63,7 @@ def feedback_list(*, user) -> QuerySet[Feedback]:
 
 
 # --- plan progress -------------------------------------------------------------------------
-def _weighted_completion(goals: list[LearningGoal]) -> float:
+def plan_weighted_completion(goals: list[LearningGoal]) -> float:
     """Progress of the plan: goals' progress weighted by their estimated hours."""
     total = sum(max(g.estimated_hours, 0.01) for g in goals)
     if not total:
@@ -72,7 +72,7 @@ def _weighted_completion(goals: list[LearningGoal]) -> float:
     return round(done / total, 1)
 
 
-def _expected_completion(plan: StudyPlan, today: date) -> float:
+def plan_expected_completion(plan: StudyPlan, today: date) -> float:
     """Where a plan following a steady pace would be today: elapsed share of its days."""
     span = (plan.end_date - plan.start_date).days + 1
     elapsed = min(span, max(0, (today - plan.start_date).days + 1))
@@ -93,8 +93,8 @@ def study_plan_progress(*, plan: StudyPlan, now: datetime | None = None) -> dict
     goals = list(plan.goals.all())
     states = learner_topic_states(user=plan.user, topics=[c for g in goals for c in g.key_concepts])
     hours = plan.sessions.filter(status=StudySession.Status.COMPLETED).aggregate(m=Sum("duration_minutes"))["m"] or 0
-    completion = _weighted_completion(goals)
-    expected = _expected_completion(plan, today)
+    completion = plan_weighted_completion(goals)
+    expected = plan_expected_completion(plan, today)
     status = "behind" if completion + BEHIND_MARGIN < expected else ("ahead" if completion > expected + BEHIND_MARGIN else "on_track")
     if goals and all(g.status == LearningGoal.Status.COMPLETED for g in goals):
         status = "completed"

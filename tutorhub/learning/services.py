@@ -253,6 +253,13 @@ def study_session_complete(
     return session
 
 
+@transaction.atomic
+def study_session_delete(*, session: StudySession) -> None:
+    """Delete a session and the study-time evidence it wrote, so the learner model forgets it too."""
+    LearnerEvent.objects.filter(user=session.user, source=f"learning.StudySession:{session.pk}").delete()
+    session.delete()
+
+
 # --- feedback ------------------------------------------------------------------------------
 @transaction.atomic
 def feedback_create(*, user, feedback_type: str, subject: str, message: str, screenshot=None) -> Feedback:

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tutorhub.core.permissions import is_admin
-from tutorhub.learning import analytics, selectors, services
+from tutorhub.learning import analytics, dashboards, selectors, services
 from tutorhub.learning import reports as reports_service
 from tutorhub.learning import serializers as s
 from tutorhub.learning.models import Feedback, LearningGoal, StudyPlan, StudySession
@@ -57,7 +57,7 @@ class StudyPlanViewSet(viewsets.ModelViewSet):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     @action(detail=False, methods=["get"])
     def dashboard(self, request):
-        return Response(analytics.learning_dashboard(user=request.user))
+        return Response(dashboards.learning_dashboard(user=request.user))
 
 
 class LearningGoalViewSet(viewsets.ModelViewSet):
@@ -119,6 +119,9 @@ class StudySessionViewSet(
     def perform_create(self, serializer):
         serializer.instance = services.study_session_start(user=self.request.user, **serializer.validated_data)
 
+    def perform_destroy(self, instance):
+        services.study_session_delete(session=instance)
+
     @extend_schema(request=s.SessionCompleteSerializer, responses=s.StudySessionSerializer)
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
@@ -163,7 +166,7 @@ class AccountsDashboardView(APIView):
 
     @extend_schema(responses=s.AccountsDashboardSerializer)
     def get(self, request):
-        return Response(analytics.accounts_dashboard(user=request.user))
+        return Response(dashboards.accounts_dashboard(user=request.user))
 
 
 class FeedbackViewSet(
@@ -193,11 +196,11 @@ class FeedbackViewSet(
         serializer.instance = services.feedback_create(user=self.request.user, **serializer.validated_data)
 
     def perform_update(self, serializer):
-        if not is_admin(self.request.user):
-            raise exceptions.PermissionDenied()
         serializer.instance = services.feedback_review(feedback=serializer.instance, **serializer.validated_data)
 
     def update(self, request, *args, **kwargs):
+        if not is_admin(request.user):
+            raise exceptions.PermissionDenied()
         kwargs["partial"] = True
         return super().update(request, *args, **kwargs)
 

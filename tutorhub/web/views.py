@@ -18,6 +18,7 @@ from rest_framework import serializers
 
 from tutorhub.accounts.services import user_register
 from tutorhub.chat.selectors import chat_session_get, chat_session_list
+from tutorhub.core.throttling import ScopedRateThrottle
 from tutorhub.knowledge.extraction import KINDS
 from tutorhub.knowledge.selectors import document_list_for_api
 from tutorhub.knowledge.serializers import DocumentSerializer
@@ -32,10 +33,31 @@ DOCUMENTS_SHOWN = 50
 PLACEHOLDER_ID = UUID(int=0)
 
 
+class _AuthScope:
+    """The API's "auth" rate limit (THROTTLE_AUTH) also guards the HTML forms against
+    password guessing and mass sign-up."""
+
+    throttle_scope = "auth"
+
+
+def _too_many_attempts(request: HttpRequest) -> bool:
+    return request.method == "POST" and not ScopedRateThrottle().allow_request(request, _AuthScope)
+
+
+TOO_MANY = "Too many attempts. Please wait a minute and try again."
+
+
 class LoginView(auth_views.LoginView):
     template_name = "web/accounts/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        if _too_many_attempts(request):
+            form = self.get_form()
+            form.add_error(None, TOO_MANY)
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
 
 
 @require_http_methods(["GET", "POST"])
@@ -43,6 +65,10 @@ def register(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("web:chat-home")
     form = RegisterForm(request.POST or None)
+    if _too_many_attempts(request):
+        form.full_clean()
+        form.add_error(None, TOO_MANY)
+        return render(request, "web/accounts/register.html", {"form": form}, status=429)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

@@ -90,7 +90,8 @@ def flashcard_review(
     reviewed_at: datetime | None = None,
 ) -> FlashcardReview:
     """Grade one recall (0-5), reschedule the card with the student's scheduler, keep the review
-    log, and record learner evidence. Raises ServiceError for an archived card."""
+    log, and record learner evidence. Returns the review; `review.flashcard` is the updated card.
+    Raises ServiceError for an archived card."""
     card = (
         Flashcard.objects.select_for_update(of=("self",))
         .select_related("course", "assessment")
@@ -152,7 +153,6 @@ def flashcard_review(
         source=f"assessments.FlashcardReview:{review.pk}",
         occurred_at=reviewed_at,
     )
-    flashcard.refresh_from_db()
     return review
 
 

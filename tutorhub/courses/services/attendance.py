@@ -2,10 +2,36 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Sum
 from rest_framework.exceptions import ValidationError
 
 from tutorhub.courses.models import Attendance, Lesson
+from tutorhub.engagement.models import CoinTransaction
 from tutorhub.engagement.services import achievements_evaluate, coins_award, notification_create
+
+
+def _attendance_coins_reconcile(*, record: Attendance, reason: str) -> None:
+    """Make the student's attendance coins for this lesson match its current status.
+
+    Each change is its own ledger row (key "attendance:<lesson>:<student>:<n>"), so re-marking
+    present → absent → present never double-awards, and a correction takes the coins back (as
+    far as the balance allows; coins already spent stay spent). Callers hold the lesson row lock.
+    """
+    prefix = f"attendance:{record.lesson_id}:{record.student_id}"
+    entries = CoinTransaction.objects.filter(user_id=record.student_id, idempotency_key__startswith=f"{prefix}:")
+    held, count = entries.aggregate(total=Sum("amount"))["total"] or 0, entries.count()
+    target = settings.COINS_PER_ATTENDANCE if record.status in Attendance.ATTENDED else 0
+    delta = target - held
+    if delta < 0:
+        delta = -min(-delta, record.student.coins)
+    if delta:
+        coins_award(
+            user=record.student,
+            amount=delta,
+            reason=reason if delta > 0 else f"Attendance corrected: {reason[len('Attended '):]}",
+            idempotency_key=f"{prefix}:{count + 1}",
+            notify=False,
+        )
 
 
 @transaction.atomic
@@ -43,14 +69,7 @@ def attendance_bulk_mark(*, lesson: Lesson, marked_by, entries: list[dict]) -> l
     when = f"{lesson.group.name}, {lesson.scheduled_date:%Y-%m-%d} {lesson.start_time:%H:%M}"
     for record in records:
         student = record.student
-        if record.status in Attendance.ATTENDED and settings.COINS_PER_ATTENDANCE:
-            coins_award(
-                user=student,
-                amount=settings.COINS_PER_ATTENDANCE,
-                reason=f"Attended {when}",
-                idempotency_key=f"attendance:{lesson.pk}:{student.pk}",
-                notify=False,
-            )
+        _attendance_coins_reconcile(record=record, reason=f"Attended {when}")
         data = {"lesson_id": lesson.pk, "group_id": lesson.group_id, "status": record.status}
         title = f"Attendance: {record.get_status_display().lower()}"
         notification_create(user=student, kind="attendance_marked", title=title, message=when, data=data)
