@@ -163,7 +163,7 @@ def _ingest(owner, corpus: list[CorpusChunk], indexes: list[int], label: str) ->
 
     from tutorhub.knowledge.chunking import ChunkDraft
     from tutorhub.knowledge.models import Document
-    from tutorhub.knowledge.services import _write_chunks
+    from tutorhub.knowledge.services.processing import _write_chunks
 
     by_source: dict[str, list[int]] = {}
     for i in indexes:
@@ -314,9 +314,12 @@ def run(*, args, corpus: list[CorpusChunk], queries: list[Query], workdir: Path,
                 results[f"lexical @ {size}"] = _evaluate(dense_user, queries, dense_map, "lexical", args.queries)
             results[f"dense   @ {size}"] = _evaluate(dense_user, queries, dense_map, "dense", args.queries)
             results[f"hybrid  @ {size}"] = _evaluate(dense_user, queries, dense_map, "hybrid", args.queries)
+            with override_settings(RETRIEVAL_FUSION="rrf"):
+                results[f"hybridR @ {size}"] = _evaluate(dense_user, queries, dense_map, "hybrid", args.queries)
 
     print()
     load = os.getloadavg()[0]
+    print("hybrid: score fusion, 0.7 dense + 0.3 lexical (default); hybridR: reciprocal rank fusion (k=60)")
     print(f"{len(queries)} FAQ queries, k=10; latency includes query embedding for dense/hybrid. Wall clock is "
           f"what a caller waits on this machine (load average {load:.1f} on {os.cpu_count()} CPUs); CPU time is the "
           "query's own work, without waiting for a CPU")

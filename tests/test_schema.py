@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.core import signals
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework_simplejwt.tokens import RefreshToken
 from schemathesis.checks import not_a_server_error
@@ -28,7 +30,18 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application,
 
 
 @pytest.fixture
-def bearer(db) -> dict[str, str]:
+def keep_test_transaction():
+    """Django's WSGI handler closes "obsolete" connections around each request, which on
+    PostgreSQL would drop the test's transaction; Django's own test client unhooks it the same way."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def bearer(db, keep_test_transaction) -> dict[str, str]:
     # An admin reaches the most code: admin-only endpoints too, not just their 403.
     user = UserFactory(role="admin", is_staff=True)
     return {"Authorization": f"Bearer {RefreshToken.for_user(user).access_token}"}

@@ -1,9 +1,6 @@
 """ASGI entry point: Django for HTTP, Channels for `ws/chat/` and `ws/notifications/`."""
 
 import os
-import sys
-
-sys.setswitchinterval(0.0005)
 
 from django.core.asgi import get_asgi_application
 

@@ -214,13 +214,26 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/(v1/)?",
     # Distinct names for choice sets that share a field name across apps (one line per set).
     "ENUM_NAME_OVERRIDES": {
-        "FlashcardStatusEnum": "tutorhub.assessments.models.Flashcard.Status",
+        "ActiveArchivedStatusEnum": "tutorhub.assessments.models.Flashcard.Status",  # flashcards and chats
         "QuizAttemptStatusEnum": "tutorhub.assessments.models.QuizAttempt.Status",
         "AssessmentStatusEnum": "tutorhub.assessments.models.Assessment.Status",
         "HomeworkSubmissionStatusEnum": "tutorhub.assessments.models.HomeworkSubmission.Status",
         "FlashcardDifficultyEnum": "tutorhub.assessments.models.Difficulty",
         "SchedulerAlgorithmEnum": "tutorhub.assessments.schedulers.ALGORITHM_CHOICES",
         "UserRoleEnum": "tutorhub.accounts.models.User.Role",
+        "StudyPlanStatusEnum": "tutorhub.learning.models.StudyPlan.Status",
+        "StudyPlanPriorityEnum": "tutorhub.learning.models.StudyPlan.Priority",
+        "LearningGoalStatusEnum": "tutorhub.learning.models.LearningGoal.Status",
+        "StudySessionStatusEnum": "tutorhub.learning.models.StudySession.Status",
+        "FeedbackStatusEnum": "tutorhub.learning.models.Feedback.Status",
+        "SubscriptionChangeStatusEnum": "tutorhub.billing.models.plans.SubscriptionChange.Status",
+        "CourseDifficultyEnum": "tutorhub.courses.models.Course.Difficulty",
+        "LessonStatusEnum": "tutorhub.courses.models.Lesson.Status",
+        "AttendanceStatusEnum": "tutorhub.courses.models.Attendance.Status",
+        "LessonHomeworkSubmissionStatusEnum": "tutorhub.courses.models.HomeworkSubmission.Status",
+        "PaymentStatusEnum": "tutorhub.billing.models.payments.Payment.Status",
+        "DocumentProcessingStatusEnum": "tutorhub.knowledge.models.Document.Status",
+        "TutoringSessionStatusEnum": "tutorhub.chat.models.TutoringSession.Status",
     },
 }
 
@@ -281,6 +294,10 @@ INGEST_URL_MAX_BYTES = env_int("INGEST_URL_MAX_BYTES", 20 * 1024 * 1024)
 INGEST_URL_MAX_REDIRECTS = env_int("INGEST_URL_MAX_REDIRECTS", 5)
 CHUNK_MAX_TOKENS = env_int("CHUNK_MAX_TOKENS", 200)
 CHUNK_OVERLAP_TOKENS = env_int("CHUNK_OVERLAP_TOKENS", 40)
+# Hybrid retrieval: "score" = alpha * dense + (1 - alpha) * lexical (min-max normalised), or "rrf"
+# (reciprocal rank fusion). benchmarks/retrieval.py measures both.
+RETRIEVAL_FUSION = env_str("RETRIEVAL_FUSION", "score")
+RETRIEVAL_DENSE_ALPHA = env_float("RETRIEVAL_DENSE_ALPHA", 0.7)
 # A document left in "processing" longer than this (a worker died) may be reprocessed.
 DOCUMENT_PROCESSING_STALE_MINUTES = env_int("DOCUMENT_PROCESSING_STALE_MINUTES", 30)
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0)

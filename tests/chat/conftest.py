@@ -38,13 +38,13 @@ PHOTOSYNTHESIS = (
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _close_async_db_connections(django_db_blocker):
-    """Async code reaches the database from asgiref's sync thread; close that thread's
-    connection at the end so PostgreSQL can drop the test database."""
+def _close_async_db_connections(django_db_setup, django_db_blocker):
+    """Async code outside a request (the live server's consumers) reaches the database from
+    asgiref's shared sync thread; close that thread's connection at the end so PostgreSQL can
+    drop the test database."""
     yield
-    from asgiref.sync import async_to_sync
-    from channels.db import database_sync_to_async
+    from asgiref.sync import SyncToAsync
     from django.db import connections
 
     with django_db_blocker.unblock():
-        async_to_sync(database_sync_to_async(connections.close_all))()
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)

@@ -269,3 +269,17 @@ def test_message_audio_is_a_real_wav(api_client, user, chat_session, other_user)
     assert response.status_code == 200 and response["Content-Type"] == "audio/wav"
     assert response.content[:4] == b"RIFF"
     assert client_for(other_user).get(url).status_code == 404
+
+
+def test_include_course_context_widens_to_course_documents(api_client, user, teacher, add_document):
+    from tests.factories import GroupFactory
+
+    course = CourseFactory(owner=teacher)
+    GroupFactory(course=course, teacher=teacher).students.add(user)
+    add_document(user=teacher, title="Course notes", content=PHOTOSYNTHESIS, course=course)
+    session = services.chat_session_create(user=user, title="Bio", course=course)
+    url = f"{CHATS}{session.pk}/send_message/"
+    widened = api_client.post(url, {"content": "Where does photosynthesis happen?"}).json()["ai_response"]
+    assert widened["context_used"]["citations"][0]["document_title"] == "Course notes"
+    narrow = api_client.post(url, {"content": "Where does photosynthesis happen?", "include_course_context": False})
+    assert narrow.json()["ai_response"]["context_used"]["citations"] == []

@@ -181,7 +181,7 @@ def test_pdf_decompression_bomb_is_refused(api_client, course, monkeypatch):
 
 
 def test_unexpected_error_fails_the_document_not_the_worker(api_client, course, monkeypatch):
-    from tutorhub.knowledge import services
+    from tutorhub.knowledge.services import processing as services
 
     def boom(data, kind):
         raise RuntimeError("parser bug with internal details")

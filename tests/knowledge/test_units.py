@@ -121,3 +121,18 @@ def test_local_embeddings_without_the_model_package():
 
     with pytest.raises(ProviderError, match="model package"):
         LocalEmbeddings(package="no_such_model_package").embed(["x"])
+
+
+def test_fusion_modes(settings):
+    from tutorhub.knowledge.retrieval import fuse
+
+    rankings = {"lexical": [(1, 9.0), (2, 5.0), (3, 1.0)], "dense": [(3, 0.9), (2, 0.8), (4, 0.1)]}
+    fused, ranks = fuse(rankings)  # score fusion, alpha 0.7
+    assert fused[3] == pytest.approx(0.7)  # best dense, worst lexical
+    assert fused[2] == pytest.approx(0.7 * 0.875 + 0.3 * 0.5)
+    assert fused[1] == pytest.approx(0.3)
+    assert ranks[2] == {"lexical": 2, "dense": 2}
+    settings.RETRIEVAL_FUSION = "rrf"
+    fused, _ = fuse(rankings)
+    assert fused[2] == pytest.approx(2 / 62) and fused[1] == pytest.approx(1 / 61)
+    assert fuse({"lexical": [(1, 3.5)]})[0] == {1: 3.5}

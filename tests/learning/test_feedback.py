@@ -73,3 +73,8 @@ def test_django_admin_lists_feedback(client):
     client.force_login(admin_user)
     res = client.get("/admin/learning/feedback/")
     assert res.status_code == 200 and b"Visible in admin" in res.content
+
+
+def test_feedback_type_defaults_to_general(api_client):
+    res = api_client.post(URL, {"subject": "Hi", "message": "Nice app"}, format="json")
+    assert res.status_code == 201 and res.json()["feedback_type"] == "general"

@@ -87,3 +87,15 @@ class HomeworkSubmissionAdmin(admin.ModelAdmin):
     list_display = ["title", "user", "status", "score", "created_at"]
     list_filter = ["status"]
     raw_id_fields = ["user"]
+
+
+@admin.register(Option)
+class OptionAdmin(admin.ModelAdmin):
+    list_display = ["text", "question", "is_correct"]
+    raw_id_fields = ["question"]
+
+
+@admin.register(QuizResponse)
+class QuizResponseAdmin(admin.ModelAdmin):
+    list_display = ["attempt", "question", "is_correct", "points_earned", "time_spent_seconds"]
+    raw_id_fields = ["attempt", "question"]

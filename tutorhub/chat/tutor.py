@@ -77,14 +77,17 @@ class Turn:
         }
 
 
-def _retrieve(*, user, query: str, document_ids: list[str], course_id, include_course_context: bool) -> list:
+def _retrieve(*, user, query: str, document_ids: list[str], include_course_context: bool) -> list:
+    """Passages for the question: from `document_ids` when given (seed 001 context_documents
+    and the chat's standing context), else the user's own documents plus - with
+    include_course_context - those of the courses they can see, the session's among them.
+    (A course filter would narrow to that course alone and hide the student's own notes.)"""
     from tutorhub.knowledge.retrieval import retrieve
 
     return retrieve(
         user=user,
         query=query,
         k=RETRIEVAL_K,
-        course_ids=[course_id] if (course_id and include_course_context) else None,
         document_ids=document_ids or None,
         include_course_context=include_course_context,
     )
@@ -174,7 +177,6 @@ def tutor_turn_prepare(
             user=user,
             query=content,
             document_ids=document_ids,
-            course_id=session.course_id,
             include_course_context=include_course_context,
         )
     history = history_window(session=session, before=user_message, token_budget=HISTORY_TOKEN_BUDGET)

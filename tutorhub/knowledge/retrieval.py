@@ -2,9 +2,9 @@
 
 A user's query sees their own documents and the documents of every course visible to them
 (owned, taught, or studied in a group - so what a teacher uploads to a course reaches its
-groups), never anyone else's. Rankings are fused with reciprocal rank fusion (k=60), which
-needs no score calibration between BM25 and cosine similarity. With no embedding model, or
-when the embedding/vector backend fails, retrieval is lexical only.
+groups), never anyone else's. The lexical and dense rankings are fused by normalised score
+(or reciprocal rank, see `fuse`). With no embedding model, or when the embedding/vector
+backend fails, retrieval is lexical only.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from tutorhub.ai import ProviderError, embeddings, vector_stores
@@ -79,6 +80,37 @@ def dense_search(query: str, *, user, documents: QuerySet, k: int, filters: dict
     return [(int(h.id), h.score) for h in hits]
 
 
+def fuse(rankings: dict[str, list[tuple[int, float]]]) -> tuple[dict[int, float], dict[int, dict[str, int]]]:
+    """Fused score per chunk id, and each chunk's rank in every ranking it appears in.
+
+    RETRIEVAL_FUSION "score" (default): alpha * dense + (1 - alpha) * lexical, each min-max
+    normalised over its candidates (alpha = RETRIEVAL_DENSE_ALPHA); "rrf": reciprocal rank
+    fusion, sum of 1 / (60 + rank). One ranking alone keeps its own scores (BM25 / cosine).
+    """
+    ranks: dict[int, dict[str, int]] = {}
+    for name, ranking in rankings.items():
+        for rank, (chunk_id, _score) in enumerate(ranking, start=1):
+            ranks.setdefault(chunk_id, {})[name] = rank
+    if len(rankings) == 1:
+        return dict(next(iter(rankings.values()))), ranks
+    fused: dict[int, float] = {}
+    if settings.RETRIEVAL_FUSION == "rrf":
+        for ranking in rankings.values():
+            for rank, (chunk_id, _score) in enumerate(ranking, start=1):
+                fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+        return fused, ranks
+    alpha = settings.RETRIEVAL_DENSE_ALPHA
+    for name, ranking in rankings.items():
+        if not ranking:
+            continue
+        weight = alpha if name == "dense" else 1.0 - alpha
+        high, low = ranking[0][1], ranking[-1][1]
+        for chunk_id, score in ranking:
+            normalised = (score - low) / (high - low) if high > low else 1.0
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + weight * normalised
+    return fused, ranks
+
+
 def retrieve(
     *,
     user,
@@ -114,14 +146,7 @@ def retrieve(
             if "lexical" not in rankings:
                 rankings["lexical"] = lexical_search(query, documents=documents, k=pool)
 
-    fused: dict[int, float] = {}
-    ranks: dict[int, dict[str, int]] = {}
-    for name, ranking in rankings.items():
-        for rank, (chunk_id, _score) in enumerate(ranking, start=1):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
-            ranks.setdefault(chunk_id, {})[name] = rank
-    if len(rankings) == 1:  # one ranking: keep its own scores (BM25 / cosine), more telling than RRF
-        fused = dict(next(iter(rankings.values())))
+    fused, ranks = fuse(rankings)
     best = sorted(fused, key=lambda cid: (-fused[cid], cid))
     # Re-check scope in the database: a vector hit outside it (stale metadata) is dropped.
     rows = {

@@ -123,7 +123,7 @@ class ScheduleDaySerializer(serializers.Serializer):
 
 class RecommendationSerializer(serializers.Serializer):
     type = serializers.CharField()
-    priority = serializers.ChoiceField(choices=["high", "medium", "low"])
+    priority = serializers.CharField(help_text="high | medium | low")
     title = serializers.CharField()
     description = serializers.CharField()
     action = serializers.CharField()

@@ -262,7 +262,9 @@ def study_session_delete(*, session: StudySession) -> None:
 
 # --- feedback ------------------------------------------------------------------------------
 @transaction.atomic
-def feedback_create(*, user, feedback_type: str, subject: str, message: str, screenshot=None) -> Feedback:
+def feedback_create(
+    *, user, subject: str, message: str, feedback_type: str = Feedback.FeedbackType.GENERAL, screenshot=None
+) -> Feedback:
     return Feedback.objects.create(
         user=user, feedback_type=feedback_type, subject=subject, message=message, screenshot=screenshot
     )

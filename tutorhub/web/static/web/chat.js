@@ -161,13 +161,17 @@
     clearMessages();
     for (const chat of chats) {
       if (chat.message) appendUserMessage(chat.message, chat.created_at);
-      if (chat.response) {
-        appendAssistantMessage({
+      if (chat.response !== null && chat.response !== undefined) {
+        const { bubble } = appendAssistantMessage({
           text: chat.response,
           citations: chat.citations || [],
           messageId: chat.response_id,
           sessionId: state.sessionId,
         });
+        if (chat.is_complete === false) {
+          bubble.classList.add("is-error");
+          bubble.append(el("p", { class: "message-error", text: "This answer was interrupted." }));
+        }
       }
     }
     scrollToBottom(true);

@@ -1,6 +1,4 @@
-"""Knowledge-base use cases: ingest (upload, URL, pasted text), process, reprocess, delete.
-
-Processing pipeline (`document_process`, run by the `document_process_task` worker task):
+"""Processing pipeline (`document_process`, run by the `document_process_task` worker task):
 fetch (URL documents) → extract + clean → chunk → lexical index (the database maintains it
 as chunks are written) → embeddings + vector store (when an embedding model is configured)
 → summary / topics / key concepts (through the LLM interface) → completed. Each stage
@@ -19,18 +17,14 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
-from django.utils.text import get_valid_filename
 
 from tutorhub.ai import ProviderError, embeddings, llm, usage_scope, vector_stores
 from tutorhub.ai.base import VectorItem
-from tutorhub.billing.services import quota_check, usage_record
-from tutorhub.core.exceptions import Conflict, ServiceError, ServiceUnavailable
-from tutorhub.core.permissions import is_admin
+from tutorhub.billing.services import usage_record
 from tutorhub.knowledge.chunking import chunk_blocks
 from tutorhub.knowledge.extraction import KINDS, Extracted, ExtractionError, extract, sniff
-from tutorhub.knowledge.fetch import FetchError, resolve_checked, safe_request
+from tutorhub.knowledge.fetch import FetchError, safe_request
 from tutorhub.knowledge.models import Chunk, Document
 
 logger = logging.getLogger(__name__)
@@ -43,159 +37,6 @@ ANALYSIS_PROMPT = (
 )
 
 
-# --- permissions -------------------------------------------------------------------------------
-def _can_add_to_course(user, course) -> bool:
-    if course is None or is_admin(user) or course.owner_id == user.pk:
-        return True
-    return course.groups.filter(teacher=user).exists()
-
-
-def _can_manage(user, document: Document) -> bool:
-    if is_admin(user) or document.owner_id == user.pk:
-        return True
-    return document.course_id is not None and document.course.owner_id == user.pk
-
-
-def _require_manage(user, document: Document) -> None:
-    if not _can_manage(user, document):
-        raise ServiceError(
-            "Only the document's owner or the course owner can change it.",
-            error_code="PERMISSION_DENIED",
-            status_code=403,
-        )
-
-
-# --- ingestion ---------------------------------------------------------------------------------
-def _enqueue_processing(document: Document) -> None:
-    """Queue processing once the row is committed (the worker must see it)."""
-    from tutorhub.knowledge.tasks import document_process_task
-
-    document_id = str(document.id)
-
-    def enqueue() -> None:
-        result = document_process_task.enqueue(document_id)
-        Document.objects.filter(pk=document_id).update(processing_task_id=str(result.id)[:64])
-
-    transaction.on_commit(enqueue)
-
-
-def _display_filename(filename: str) -> str:
-    base = os.path.basename((filename or "").replace("\\", "/"))
-    try:
-        return get_valid_filename(base)[:255] if base else ""
-    except Exception:  # get_valid_filename refuses names like ".." - they are only for display anyway
-        return ""
-
-
-@transaction.atomic
-def document_ingest_file(
-    *,
-    user,
-    data: bytes,
-    filename: str = "",
-    name: str = "",
-    description: str = "",
-    course=None,
-    section_id=None,
-    source_url: str = "",
-    background: bool = True,
-) -> Document:
-    """Store a file's bytes as a Document and queue its processing (background=False: the
-    caller runs `document_process` itself). The type is sniffed from the content. Raises
-    ServiceError (413 FILE_TOO_LARGE, 415 UNSUPPORTED_FILE_TYPE, 403, QUOTA_EXCEEDED).
-    Also used by other apps (lesson resources) to index files."""
-    if not _can_add_to_course(user, course):
-        raise ServiceError(
-            "Only the course owner or its teachers can add documents to this course.",
-            error_code="PERMISSION_DENIED",
-            status_code=403,
-        )
-    limit = settings.DOCUMENT_UPLOAD_MAX_SIZE
-    if len(data) > limit:
-        raise ServiceError(
-            f"The file is larger than the {limit // (1024 * 1024)} MB limit.", error_code="FILE_TOO_LARGE", status_code=413
-        )
-    if not data:
-        raise ServiceError("The file is empty.", error_code="VALIDATION_ERROR", status_code=400)
-    try:
-        kind = sniff(data, filename)
-    except ExtractionError as exc:
-        raise ServiceError(str(exc), error_code="UNSUPPORTED_FILE_TYPE", status_code=415) from None
-    quota_check(user=user, kind="documents", amount=1)
-    quota_check(user=user, kind="storage_bytes", amount=len(data))
-    display = _display_filename(filename)
-    document = Document(
-        owner=user,
-        course=course,
-        section_id=section_id,
-        name=(name or os.path.splitext(display)[0] or "Untitled document")[:255],
-        description=description,
-        document_type=kind,
-        content_type=KINDS[kind],
-        original_filename=display,
-        source_url=source_url,
-        file_size_bytes=len(data),
-        content_hash=hashlib.sha256(data).hexdigest(),
-    )
-    document.file.save("upload", ContentFile(data), save=False)  # name comes from document_upload_to
-    document.save()
-    usage_record(user=user, kind="storage_bytes", amount=len(data), feature="ingestion", metadata={"document_id": str(document.id)})
-    if background:
-        _enqueue_processing(document)
-    return document
-
-
-def document_upload(*, user, course, file, name: str = "", description: str = "", section_id=None) -> Document:
-    """Seed 001 upload: read the uploaded file (bounded) and ingest it."""
-    limit = settings.DOCUMENT_UPLOAD_MAX_SIZE
-    if getattr(file, "size", 0) and file.size > limit:
-        raise ServiceError(
-            f"The file is larger than the {limit // (1024 * 1024)} MB limit.", error_code="FILE_TOO_LARGE", status_code=413
-        )
-    data = file.read(limit + 1)
-    return document_ingest_file(
-        user=user, data=data, filename=getattr(file, "name", ""), name=name, description=description,
-        course=course, section_id=section_id,
-    )
-
-
-@transaction.atomic
-def document_upload_url(*, user, course, url: str, name: str = "", description: str = "", section_id=None) -> Document:
-    """Register a web page or PDF by URL; the worker downloads it (SSRF-checked at every hop).
-    The URL is checked here too, so an obviously refused address fails at once (400)."""
-    if not _can_add_to_course(user, course):
-        raise ServiceError(
-            "Only the course owner or its teachers can add documents to this course.",
-            error_code="PERMISSION_DENIED",
-            status_code=403,
-        )
-    try:
-        resolve_checked(url, allow_private=settings.INGEST_URL_ALLOW_PRIVATE)
-    except FetchError as exc:
-        raise ServiceError(str(exc), error_code="URL_NOT_ALLOWED", status_code=400) from None
-    quota_check(user=user, kind="documents", amount=1)
-    document = Document.objects.create(
-        owner=user,
-        course=course,
-        section_id=section_id,
-        name=(name or url)[:255],
-        description=description,
-        source_url=url,
-    )
-    _enqueue_processing(document)
-    return document
-
-
-def resource_add(*, user, title: str, content: str, course=None) -> Document:
-    """Seed 000: pasted text, processed through the same pipeline. Short text is indexed before
-    returning (the seed's reply says "ingested and indexed"); the work is bounded by the size cap."""
-    document = document_ingest_file(
-        user=user, data=content.encode("utf-8"), filename="resource.txt", name=title, course=course, background=False
-    )
-    return document_process(document_id=document.id) or document
-
-
-# --- processing --------------------------------------------------------------------------------
 def _progress(document: Document, percentage: int, stage: str, **metadata) -> None:
     document.progress_percentage = percentage
     document.processing_metadata = {**document.processing_metadata, "stage": stage, **metadata}
@@ -433,58 +274,3 @@ def _run_pipeline(document: Document) -> Document:
     _emit(document, "document.processing.completed")
     return document
 
-
-# --- maintenance -------------------------------------------------------------------------------
-def _reprocessable(document: Document) -> bool:
-    if document.processing_status in (Document.Status.COMPLETED, Document.Status.FAILED):
-        return True
-    stale = timezone.now() - timedelta(minutes=settings.DOCUMENT_PROCESSING_STALE_MINUTES)
-    return document.updated_at < stale  # a worker died mid-document (or the queue lost it)
-
-
-@transaction.atomic
-def document_reprocess(*, user, document: Document) -> Document:
-    """Queue the pipeline again. Raises 409 while a fresh run is in progress."""
-    _require_manage(user, document)
-    document = Document.objects.select_for_update().get(pk=document.pk)
-    if not _reprocessable(document):
-        raise Conflict("The document is already being processed.")
-    document.processing_status = Document.Status.PENDING
-    document.progress_percentage = 0
-    document.processing_error = None
-    document.save(update_fields=["processing_status", "progress_percentage", "processing_error", "updated_at"])
-    _enqueue_processing(document)
-    return document
-
-
-def document_delete(*, user, document: Document) -> None:
-    """Delete a document with its chunks (and their full-text rows), vectors and file."""
-    _require_manage(user, document)
-    if document.embeddings_available or embeddings.configured():
-        try:
-            vector_stores["default"].delete(str(document.id))
-        except ProviderError as exc:
-            raise ServiceUnavailable("The vector store is unavailable; the document was not deleted.") from exc
-    file_name, storage = document.file.name, document.file.storage
-    with transaction.atomic():
-        document.delete()
-        if file_name:
-            transaction.on_commit(lambda: storage.delete(file_name))
-
-
-def documents_requeue_stale() -> int:
-    """Queue documents whose worker died (processing too long) or whose queue entry was lost."""
-    stale = timezone.now() - timedelta(minutes=settings.DOCUMENT_PROCESSING_STALE_MINUTES)
-    ids = list(
-        Document.objects.filter(
-            Q(processing_status=Document.Status.PROCESSING) | Q(processing_status=Document.Status.PENDING),
-            updated_at__lt=stale,
-        ).values_list("id", flat=True)[:100]
-    )
-    for document_id in ids:
-        with transaction.atomic():
-            Document.objects.filter(pk=document_id).update(
-                processing_status=Document.Status.PENDING, updated_at=timezone.now()
-            )
-            _enqueue_processing(Document(id=document_id))
-    return len(ids)
