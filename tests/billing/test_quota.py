@@ -93,8 +93,7 @@ def test_ai_calls_record_usage_and_an_exhausted_quota_stops_ai_work(parent, smal
     assert not WeeklyReport.objects.exists() and UsageRecord.objects.filter(user=parent).count() == 1
 
 
-# serialized_rollback: the flush after a transactional test would otherwise drop the seeded plans.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL (SQLite serialises writers itself)")
 def test_parallel_requests_at_the_limit_do_not_overshoot():
     plan = plan_default()
@@ -142,8 +141,7 @@ def test_expired_reservations_are_purged_by_the_hourly_job(user, small_plan):
     assert list(QuotaReservation.objects.values_list("pk", flat=True)) == [live.pk]
 
 
-# serialized_rollback: the flush after a transactional test would otherwise drop the seeded plans.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL (SQLite serialises writers itself)")
 def test_parallel_http_requests_at_the_limit():
     """One parent firing 8 report requests (different weeks) at once

@@ -74,10 +74,33 @@ def _dense_filters(*, user, documents: QuerySet, document_ids: list | None, incl
     return {"any": [{"owner_id": user.pk}, {"course_id": courses}]} if courses else {"owner_id": user.pk}
 
 
+def _matches(filters: dict, metadata: dict) -> bool:
+    """The store-neutral filter (see ChromaVectorStore) evaluated on one hit's metadata."""
+    for key, value in filters.items():
+        if key == "any":
+            if not any(_matches(f, metadata) for f in value):
+                return False
+        elif isinstance(value, list | tuple | set):
+            if metadata.get(key) not in value:
+                return False
+        elif metadata.get(key) != value:
+            return False
+    return True
+
+
 def dense_search(query: str, *, user, documents: QuerySet, k: int, filters: dict) -> list[tuple[int, float]]:
+    """Nearest chunks in the caller's scope. An unfiltered, oversampled query first: a metadata
+    filter makes the vector store pre-select ids, which costs far more than the graph search when
+    the caller's scope is most of the collection; if too few of its hits are in scope, the
+    filtered query follows."""
     vector = embeddings["default"].embed([query])[0]
-    hits = vector_stores["default"].query(vector, filters=filters, k=k)
-    return [(int(h.id), h.score) for h in hits]
+    store = vector_stores["default"]
+    oversample = k * 3
+    hits = store.query(vector, k=oversample)
+    inside = [h for h in hits if _matches(filters, h.metadata)]
+    if len(inside) < k and len(hits) == oversample:
+        inside = store.query(vector, filters=filters, k=k)
+    return [(int(h.id), h.score) for h in inside[:k]]
 
 
 def fuse(rankings: dict[str, list[tuple[int, float]]]) -> tuple[dict[int, float], dict[int, dict[str, int]]]:
