@@ -7,6 +7,8 @@ import pytest
 
 from tests.conftest import client_for
 from tests.factories import CourseFactory, GroupFactory, UserFactory
+from tutorhub.ai import usage_scope
+from tutorhub.billing.models import UsageRecord
 from tutorhub.knowledge.retrieval import retrieve
 from tutorhub.knowledge.services import document_ingest_file, resource_add
 
@@ -97,6 +99,17 @@ def test_hybrid_uses_dense_vectors_when_an_embedding_model_is_configured(fake_op
     assert {p.document_id for p in passages} == {str(doc.id)}  # the other user's vector is filtered out
     dense = retrieve(user=user, query="powerhouse", mode="dense")
     assert dense and dense[0].ranks.keys() == {"dense"}
+
+
+def test_query_embedding_usage_is_recorded_for_the_caller(fake_openai, user):
+    """The dense half runs in a worker thread; its token usage is still written, by the caller."""
+    resource_add(user=user, title="Cells", content="The mitochondria is the powerhouse of the cell.")
+    before = UsageRecord.objects.filter(user=user, feature="chat").count()
+    with usage_scope(user=user, feature="chat"):
+        assert retrieve(user=user, query="mitochondria powerhouse")
+    records = UsageRecord.objects.filter(user=user, feature="chat")
+    assert records.count() == before + 1
+    assert records.latest("created_at").model == "fake-embed"
 
 
 def test_deleting_a_document_removes_its_vectors(fake_openai, user):

@@ -68,6 +68,27 @@ def usage_scope(*, user, feature: str):
         _usage_scope.reset(token)
 
 
+_deferred: contextvars.ContextVar[list[Completion] | None] = contextvars.ContextVar("ai_usage_deferred", default=None)
+
+
+@contextmanager
+def usage_deferred():
+    """Collect the usage of AI calls made inside the block instead of writing it, for work run
+    in a worker thread (which must not open database connections of its own). The caller, back
+    on its own thread, passes the collected list to `usage_flush`."""
+    pending: list[Completion] = []
+    token = _deferred.set(pending)
+    try:
+        yield pending
+    finally:
+        _deferred.reset(token)
+
+
+def usage_flush(pending: list[Completion]) -> None:
+    for completion in pending:
+        _record(completion)
+
+
 def estimate_tokens(text: str) -> int:
     """Cheap token estimate (~4 characters per token for English) for budgets and offline counts."""
     return max(1, (len(text) + 3) // 4) if text else 0
@@ -76,6 +97,10 @@ def estimate_tokens(text: str) -> int:
 def _record(completion: Completion) -> None:
     scope = _usage_scope.get()
     if scope is None or completion.total_tokens <= 0:
+        return
+    pending = _deferred.get()
+    if pending is not None:
+        pending.append(completion)
         return
     from tutorhub.billing.services import usage_record
 

@@ -9,19 +9,24 @@ backend fails, retrieval is lexical only.
 
 from __future__ import annotations
 
+import contextvars
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from tutorhub.ai import ProviderError, embeddings, vector_stores
+from tutorhub.ai.base import usage_deferred, usage_flush
 from tutorhub.courses.selectors import course_ids_visible
 from tutorhub.knowledge.indexing import lexical_search
 from tutorhub.knowledge.models import Chunk, Document
 
 logger = logging.getLogger(__name__)
 RRF_K = 60
+# Runs the dense half of a hybrid query beside the lexical half (see `retrieve`).
+_dense_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dense-retrieval")
 
 
 @dataclass
@@ -88,11 +93,12 @@ def _matches(filters: dict, metadata: dict) -> bool:
     return True
 
 
-def dense_search(query: str, *, user, documents: QuerySet, k: int, filters: dict) -> list[tuple[int, float]]:
+def dense_search(query: str, *, k: int, filters: dict) -> list[tuple[int, float]]:
     """Nearest chunks in the caller's scope. An unfiltered, oversampled query first: a metadata
     filter makes the vector store pre-select ids, which costs far more than the graph search when
     the caller's scope is most of the collection; if too few of its hits are in scope, the
-    filtered query follows."""
+    filtered query follows. Touches no database (usage is deferred by the caller), so it can run
+    in a worker thread beside the lexical search."""
     vector = embeddings["default"].embed([query])[0]
     store = vector_stores["default"]
     oversample = k * 3
@@ -101,6 +107,11 @@ def dense_search(query: str, *, user, documents: QuerySet, k: int, filters: dict
     if len(inside) < k and len(hits) == oversample:
         inside = store.query(vector, filters=filters, k=k)
     return [(int(h.id), h.score) for h in inside[:k]]
+
+
+def _dense_job(query: str, k: int, filters: dict) -> tuple[list[tuple[int, float]], list]:
+    with usage_deferred() as pending:
+        return dense_search(query, k=k, filters=filters), pending
 
 
 def fuse(rankings: dict[str, list[tuple[int, float]]]) -> tuple[dict[int, float], dict[int, dict[str, int]]]:
@@ -156,14 +167,22 @@ def retrieve(
     )
     pool = max(k * 4, 20)
     rankings: dict[str, list[tuple[int, float]]] = {}
-    if mode in ("hybrid", "lexical") or not embeddings.configured():
-        rankings["lexical"] = lexical_search(query, documents=documents, k=pool)
+    dense = None
     if mode in ("hybrid", "dense") and embeddings.configured():
+        filters = _dense_filters(
+            user=user, documents=documents, document_ids=document_ids, include_course_context=include_course_context
+        )
+        # The query embedding and the vector search run in a worker thread while this thread
+        # asks the database for the lexical ranking (both wait outside the GIL), so a hybrid
+        # query costs the slower half rather than the sum. The worker gets a copy of this
+        # context (usage scope) and defers its usage records to this thread.
+        dense = _dense_pool.submit(contextvars.copy_context().run, _dense_job, query, pool, filters)
+    if mode in ("hybrid", "lexical") or dense is None:
+        rankings["lexical"] = lexical_search(query, documents=documents, k=pool)
+    if dense is not None:
         try:
-            filters = _dense_filters(
-                user=user, documents=documents, document_ids=document_ids, include_course_context=include_course_context
-            )
-            rankings["dense"] = dense_search(query, user=user, documents=documents, k=pool, filters=filters)
+            rankings["dense"], pending = dense.result()
+            usage_flush(pending)
         except ProviderError as exc:
             logger.warning("Dense retrieval unavailable, answering lexically: %s", exc)
             if "lexical" not in rankings:
