@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from tutorhub.core.serializers import OrderedDatesMixin
 from tutorhub.courses.models import (
     Attendance,
     Course,
@@ -27,17 +28,6 @@ class UserBriefSerializer(serializers.ModelSerializer):
 
     def get_full_name(self, obj) -> str:
         return obj.get_full_name()
-
-
-class OrderedDatesMixin:
-    """start_date/end_date in order, checked against the instance's values on partial updates."""
-
-    def validate(self, attrs):
-        start = attrs.get("start_date", getattr(self.instance, "start_date", None))
-        end = attrs.get("end_date", getattr(self.instance, "end_date", None))
-        if start and end and end < start:
-            raise serializers.ValidationError({"end_date": ["The end date must not be before the start date."]})
-        return attrs
 
 
 class CourseSerializer(OrderedDatesMixin, serializers.ModelSerializer):

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
+from tutorhub.core.serializers import OrderedDatesMixin
 from tutorhub.learning.models import Feedback, LearningGoal, StudyPlan, StudySession
 from tutorhub.learning.scheduling import TIME_SLOTS
 
@@ -18,7 +19,7 @@ def _user(serializer) -> object:
     return serializer.context["request"].user
 
 
-class StudyPlanSerializer(serializers.ModelSerializer):
+class StudyPlanSerializer(OrderedDatesMixin, serializers.ModelSerializer):
     goals_total = serializers.IntegerField(read_only=True, default=0)
     goals_completed = serializers.IntegerField(read_only=True, default=0)
     study_hours_per_week = serializers.FloatField(min_value=0.25, max_value=168, required=False)
@@ -40,13 +41,6 @@ class StudyPlanSerializer(serializers.ModelSerializer):
 
             fields["course"].queryset = course_list_visible(user=request.user)
         return fields
-
-    def validate(self, attrs):
-        start = attrs.get("start_date", getattr(self.instance, "start_date", None))
-        end = attrs.get("end_date", getattr(self.instance, "end_date", None))
-        if start and end and end < start:
-            raise serializers.ValidationError({"end_date": ["The end date must not be before the start date."]})
-        return attrs
 
 
 class LearningGoalSerializer(serializers.ModelSerializer):
