@@ -28,7 +28,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from rest_framework.exceptions import APIException
 
-from tutorhub.ai import ProviderError, speech
+from tutorhub.ai import ProviderError
 from tutorhub.chat import selectors, services
 from tutorhub.chat.serializers import MAX_MESSAGE_CHARS
 
@@ -118,13 +118,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             "is_complete": answer.is_complete,
         }
         if content.get("tts") is True:
-            final.update(await self.speak(answer.content))
+            final.update(await self.speak(answer))
         await self.send_json(final)
 
-    async def speak(self, text: str) -> dict:
+    async def speak(self, answer) -> dict:
         try:
             # espeak-ng is a subprocess and the OpenAI client is blocking HTTP: run in a thread.
-            audio, content_type = await sync_to_async(speech["default"].synthesize, thread_sensitive=False)(text)
+            audio, content_type = await sync_to_async(services.message_audio, thread_sensitive=False)(message=answer)
         except ProviderError as exc:
             return {"tts_error": str(exc)}
         return {"audio_b64": base64.b64encode(audio).decode("ascii"), "content_type": content_type}
