@@ -59,24 +59,21 @@ def streaks(days: set[date], today: date) -> dict:
     while cursor in days:
         current += 1
         cursor -= timedelta(days=1)
-    longest = run = 0
-    previous = None
-    for day in sorted(days):
-        run = run + 1 if previous and day - previous == timedelta(days=1) else 1
-        longest = max(longest, run)
-        previous = day
+    longest = max((run for _day, run in _runs(days)), default=0)
     return {"current": current, "longest": longest}
 
 
-def streak_milestones(days: set[date]) -> list[tuple[int, date]]:
-    reached: list[tuple[int, date]] = []
+def _runs(days: set[date]):
+    """Each active day in order with the length of the consecutive-day run it ends."""
     run, previous = 0, None
     for day in sorted(days):
         run = run + 1 if previous and day - previous == timedelta(days=1) else 1
-        if run in STREAK_MILESTONES:
-            reached.append((run, day))
+        yield day, run
         previous = day
-    return reached
+
+
+def streak_milestones(days: set[date]) -> list[tuple[int, date]]:
+    return [(run, day) for day, run in _runs(days) if run in STREAK_MILESTONES]
 
 
 # --- study session statistics --------------------------------------------------------------
