@@ -162,12 +162,13 @@ def quota_check(*, user, kind: str, amount: int = 1) -> QuotaReservation | None:
     standing = kind in STANDING_KINDS
     lock_start = EPOCH if standing else start
     with transaction.atomic():
+        # The period row is the lock: found with FOR UPDATE, or locked by our own insert.
+        periods = QuotaPeriod.objects.select_for_update()
         try:
             with transaction.atomic():
-                row, _ = QuotaPeriod.objects.get_or_create(user=user, kind=kind, period_start=lock_start)
+                row, _ = periods.get_or_create(user=user, kind=kind, period_start=lock_start)
         except IntegrityError:  # another request created it first
-            row = QuotaPeriod.objects.get(user=user, kind=kind, period_start=lock_start)
-        QuotaPeriod.objects.select_for_update().filter(pk=row.pk).first()
+            row = periods.get(user=user, kind=kind, period_start=lock_start)
         used = _committed_total(lock=row, user=user, kind=kind, start=lock_start, end=None if standing else end, now=now)
         if used + amount > limit:
             raise QuotaExceeded(kind=kind, limit=limit, used=used, requested=amount, resets_at=None if standing else end)
