@@ -283,3 +283,26 @@ def test_include_course_context_widens_to_course_documents(api_client, user, tea
     assert widened["context_used"]["citations"][0]["document_title"] == "Course notes"
     narrow = api_client.post(url, {"content": "Where does photosynthesis happen?", "include_course_context": False})
     assert narrow.json()["ai_response"]["context_used"]["citations"] == []
+
+
+@pytest.mark.django_db
+def test_turn_preparation_queries_do_not_grow_with_history(user):
+    """The history window is one query however long the chat (no per-message lookups)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tutorhub.chat.services import chat_session_create
+    from tutorhub.chat.tutor import _open_turn
+
+    session = chat_session_create(user=user, title="History")
+
+    def queries_for_next_turn() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            _open_turn(user=user, session_id=session.id, content="What is photosynthesis?")
+        return len(ctx.captured_queries)
+
+    _open_turn(user=user, session_id=session.id, content="first")
+    short = queries_for_next_turn()
+    for i in range(6):
+        _open_turn(user=user, session_id=session.id, content=f"more history {i}")
+    assert queries_for_next_turn() == short

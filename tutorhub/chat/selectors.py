@@ -63,8 +63,10 @@ def history_window(*, session: ChatSession, before: Message | None, token_budget
     from tutorhub.ai import estimate_tokens
 
     # Only the columns a prompt needs: citations JSON and the rest would be decoded for nothing.
+    # session_id stays loaded: the related manager attaches `session` to every row, and a
+    # deferred FK would cost one query per message.
     qs = session.messages.filter(is_complete=True).exclude(role=Message.Role.SYSTEM).only(
-        "role", "content", "token_count", "created_at"
+        "session_id", "role", "content", "token_count", "created_at"
     )
     if before is not None:
         qs = qs.exclude(pk=before.pk).filter(created_at__lte=before.created_at)
