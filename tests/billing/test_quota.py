@@ -145,18 +145,24 @@ def test_expired_reservations_are_purged_by_the_hourly_job(user, small_plan):
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL (SQLite serialises writers itself)")
 def test_parallel_http_requests_at_the_limit():
     """One parent firing 8 report requests (different weeks) at once
-    against a budget for about three: some get 429 QUOTA_EXCEEDED, none a 500, and the tokens
+    against a budget for a few: some get 429 QUOTA_EXCEEDED, none a 500, and the tokens
     recorded stay within the limit plus at most one request's cost."""
     from tutorhub.accounts.models import ParentChildLink
     from tutorhub.learning.reports import REPORT_MAX_TOKENS
 
     parent = UserFactory(role="parent")
     ParentChildLink.objects.create(parent=parent, child=UserFactory())
+    today = timezone.localdate()
+    # One report's real cost `a` (its check reserves more: prompt + REPORT_MAX_TOKENS). The budget
+    # a + REPORT_MAX_TOKENS + 3a admits the first request however the threads interleave, and
+    # refuses some even if a slow machine runs all eight one after another (8a > budget).
+    assert client_for(parent).get("/api/reports/weekly/", {"week_end": "2000-01-01"}).status_code == 200
+    cost = UsageRecord.objects.get(user=parent).amount
+    UsageRecord.objects.filter(user=parent).delete()
     plan = plan_default()
-    limit = 3 * (REPORT_MAX_TOKENS + 200)
+    limit = cost + REPORT_MAX_TOKENS + 3 * cost
     plan.ai_tokens_limit = limit
     plan.save()
-    today = timezone.localdate()
     statuses, barrier = [], threading.Barrier(8)
 
     def worker(i: int) -> None:
