@@ -1,11 +1,12 @@
 """Chat streaming benchmark: N concurrent WebSocket conversations through a real uvicorn server.
 
     .venv/bin/python benchmarks/chat_stream.py [--conversations 100] [--turns 3] [--tokens 30]
-        [--interval 0.03] [--first-delay 0.2] [--ramp 2.0] [--database-url postgres://...]
+        [--interval 0.03] [--first-delay 0.2] [--ramp 2.0] [--database-url postgres://...] [--dump FILE]
 
 Three processes: a fake OpenAI-compatible upstream (uvicorn, SSE streaming: the first token
-after --first-delay, then one every --interval seconds), TutorHub itself (uvicorn serving
-tutorhub.asgi with LLM_BASE_URL pointing at the upstream, so the real openai-SDK client runs),
+after --first-delay, then one every --interval seconds), TutorHub itself (`manage.py runall
+--server-only`, as `make run` serves it, with LLM_BASE_URL pointing at the upstream, so the real
+openai-SDK client runs),
 and this client process with one `websockets` connection per conversation (each its own user
 and JWT). Conversations start spread over --ramp seconds, then each sends --turns messages one
 after another, so about N streams are in flight at once.
@@ -170,6 +171,7 @@ def main() -> int:
     parser.add_argument("--first-delay", type=float, default=0.3, help="upstream time to first token")
     parser.add_argument("--ramp", type=float, default=5.0, help="conversations start spread over this many seconds")
     parser.add_argument("--database-url", default="", help="PostgreSQL URL (default: a fresh SQLite file)")
+    parser.add_argument("--dump", default="", help="write every turn's raw timings to this JSON file")
     args = parser.parse_args()
 
     from tqdm import tqdm
@@ -206,10 +208,11 @@ def main() -> int:
 
     upstream = multiprocessing.Process(target=run_upstream, args=(upstream_port, args.tokens, args.interval, args.first_delay), daemon=True)
     upstream.start()
+    # The server exactly as `make run` starts it, less the task worker and scheduler.
     server = subprocess.Popen(
-        [python, "-m", "uvicorn", "tutorhub.asgi:application", "--host", "127.0.0.1", "--port", str(server_port),
-         "--log-level", "warning", "--ws", "websockets-sansio", "--loop", "uvloop", "--http", "httptools"],
-        cwd=ROOT, env=env,
+        [python, "manage.py", "runall", "--server-only", "--host", "127.0.0.1", "--port", str(server_port),
+         "--log-level", "warning"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
     )
     try:
         wait_for_port(upstream_port)
@@ -250,6 +253,8 @@ def main() -> int:
         server.wait(timeout=10)
         upstream.terminate()
 
+    if args.dump:
+        Path(args.dump).write_text(json.dumps({"client": results, "upstream": timings}))
     added_first, added_last, added_final = [], [], []
     for marker, sent, first, last, final in results:
         up = timings.get(marker)

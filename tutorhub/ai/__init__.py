@@ -74,6 +74,15 @@ class BackendHandler(Generic[T]):
         self._backends.clear()
 
 
+    def import_classes(self) -> None:
+        """Import the configured backend classes (and so their SDKs) without building them."""
+        for params in self.config.values():
+            try:
+                import_string(params.get("BACKEND") or "")
+            except ImportError:
+                pass  # reported by the system check and raised on first use
+
+
 llm: BackendHandler[LLMBackend] = BackendHandler("LLM_BACKENDS", LLMBackend)
 embeddings: BackendHandler[EmbeddingBackend] = BackendHandler("EMBEDDING_BACKENDS", EmbeddingBackend)
 vector_stores: BackendHandler[VectorStore] = BackendHandler("VECTOR_STORES", VectorStore)

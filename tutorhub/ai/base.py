@@ -132,7 +132,9 @@ class LLMStream:
             if isinstance(item, Completion):
                 item.latency_ms = int((time.perf_counter() - self._started) * 1000)
                 self.completion = item
-                if _usage_scope.get() is not None:
+                if _deferred.get() is not None:
+                    _record(item)  # collected for the caller's own database trip (usage_deferred)
+                elif _usage_scope.get() is not None:
                     # Through Channels' wrapper: the usage row is written on the thread that owns
                     # the database connection, cleaned up like every other DB call from async code.
                     await database_sync_to_async(_record)(item)

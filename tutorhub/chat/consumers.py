@@ -23,7 +23,6 @@ from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from rest_framework.exceptions import APIException
@@ -31,11 +30,12 @@ from rest_framework.exceptions import APIException
 from tutorhub.ai import ProviderError
 from tutorhub.chat import selectors, services
 from tutorhub.chat.serializers import MAX_MESSAGE_CHARS
+from tutorhub.core.consumers import JsonConsumer
 
 logger = logging.getLogger(__name__)
 
 
-class ChatConsumer(AsyncJsonWebsocketConsumer):
+class ChatConsumer(JsonConsumer):
     client_gone = False
 
     async def connect(self) -> None:

@@ -1,9 +1,11 @@
 """The tutor: the one place where chat talks to the LLM.
 
-A turn is: check quota -> store the user's message -> retrieve passages from the user's
-knowledge base -> build the prompt (system prompt + standing context, a token-bounded window
-of history, the passages, the question) -> ask the model (whole, for REST; streamed, for the
-WebSocket) -> store the answer with its citations, model, tokens and time.
+A turn is: check quota -> retrieve passages from the user's knowledge base -> build the
+prompt (system prompt + standing context, a token-bounded window of history, the passages,
+the question) -> store the user's message -> ask the model (whole, for REST; streamed, for
+the WebSocket) -> store the answer with its citations, model, tokens and time. The stream
+asks the model before its question is stored and stores it while the model thinks, so the
+write is not part of the time to first token.
 
 The model call runs outside any database transaction: a transaction held open for the
 seconds a model takes would pin a connection and its locks. So the user's message is
@@ -13,8 +15,10 @@ arrived, marked incomplete.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tutorhub.ai import ProviderError, estimate_tokens, llm, usage_scope
+from tutorhub.ai.base import usage_deferred, usage_flush
 from tutorhub.chat.models import ChatContext, ChatSession, Message
 from tutorhub.chat.selectors import history_window
 from tutorhub.core.exceptions import ServiceError
@@ -38,6 +43,17 @@ BASE_SYSTEM_PROMPT = (
     "passages when they are relevant, and cite them as [1], [2]. If the passages do not cover the "
     "question, say so plainly before answering from general knowledge. Be clear and concise."
 )
+
+
+# A stream's own writes (its question, then its answer and usage) run on a database thread of
+# their own: on Channels' single database thread they queued the next turn's prompt
+# preparation, which the time to first token waits for, behind every other chat's writes.
+# The thread keeps its connection between calls (CONN_MAX_AGE) like Channels' thread does.
+_stream_writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-writes")
+
+
+def _stream_write(func):
+    return database_sync_to_async(func, thread_sensitive=False, executor=_stream_writes)
 
 
 class ChatReplyFailed(ServiceError):
@@ -59,10 +75,12 @@ class ChatReplyFailed(ServiceError):
 class Turn:
     session: ChatSession
     user: Any
-    user_message: Message
+    question: str
+    message_type: str
     messages: list[dict[str, str]]
     context: dict[str, Any]  # structured inputs, for the offline model
     context_used: dict[str, Any]
+    user_message: Message | None = None  # set by tutor_question_store
     started: float = field(default_factory=time.perf_counter)
 
     @property
@@ -147,28 +165,13 @@ def tutor_turn_prepare(
     message_type: str = Message.MessageType.QUESTION,
     context_documents: list | None = None,
     include_course_context: bool = True,
+    fresh: bool = False,
 ) -> Turn:
-    """Store the user's message, retrieve, and build the prompt. Call tutor_quota_check first."""
-    from tutorhub.chat.services import DEFAULT_TITLE, title_from_text
-
+    """Retrieve and build the prompt for `content`; reads only. Call tutor_quota_check first
+    and tutor_question_store before the answer is stored. `fresh`: the session was just
+    created, so it has no history or standing context to read."""
     content = (content or "").strip()
-    with transaction.atomic():
-        user_message = Message.objects.create(
-            session=session,
-            role=Message.Role.USER,
-            content=content,
-            message_type=message_type,
-            token_count=estimate_tokens(content),
-        )
-        fields = {"last_message_at": user_message.created_at, "updated_at": timezone.now()}
-        if session.title == DEFAULT_TITLE:
-            # Name a fresh chat after its first question, as chat apps do.
-            fields["title"] = title_from_text(content)
-        ChatSession.objects.filter(pk=session.pk).update(**fields)
-        for name, value in fields.items():
-            setattr(session, name, value)
-
-    contexts = _active_contexts(session)
+    contexts = [] if fresh else _active_contexts(session)
     document_ids = [str(d) for d in (context_documents or [])]
     for ctx in contexts:
         document_ids += [d for d in ctx.document_ids if d not in document_ids]
@@ -179,7 +182,8 @@ def tutor_turn_prepare(
             document_ids=document_ids,
             include_course_context=include_course_context,
         )
-    history = history_window(session=session, before=user_message, token_budget=HISTORY_TOKEN_BUDGET)
+    # The question is not stored yet, so the window is everything before it.
+    history = [] if fresh else history_window(session=session, before=None, token_budget=HISTORY_TOKEN_BUDGET)
     messages = build_prompt(session=session, history=history, contexts=contexts, passages=passages, question=content)
     citations = [p.citation() for p in passages]
     for citation in citations:
@@ -199,14 +203,41 @@ def tutor_turn_prepare(
             {"text": p.text, "document_title": p.document_title, "page": p.page, "section": p.section} for p in passages
         ],
     }
-    return Turn(session=session, user=user, user_message=user_message, messages=messages, context=context,
-                context_used=context_used)
+    return Turn(session=session, user=user, question=content, message_type=message_type, messages=messages,
+                context=context, context_used=context_used)
+
+
+@transaction.atomic
+def tutor_question_store(*, turn: Turn) -> Message:
+    """Store the user's message (kept whatever happens to the answer) and touch the session."""
+    from tutorhub.chat.services import DEFAULT_TITLE, title_from_text
+
+    session = turn.session
+    turn.user_message = Message.objects.create(
+        session=session,
+        role=Message.Role.USER,
+        content=turn.question,
+        message_type=turn.message_type,
+        token_count=estimate_tokens(turn.question),
+    )
+    fields = {"last_message_at": turn.user_message.created_at, "updated_at": timezone.now()}
+    if session.title == DEFAULT_TITLE:
+        # Name a fresh chat after its first question, as chat apps do.
+        fields["title"] = title_from_text(turn.question)
+    ChatSession.objects.filter(pk=session.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(session, name, value)
+    return turn.user_message
 
 
 @transaction.atomic
 def tutor_turn_finish(*, turn: Turn, text: str, model: str = "", tokens: int | None = None,
-                      error: ProviderError | None = None) -> Message:
-    """Store the answer (or what arrived of it before `error`)."""
+                      error: ProviderError | None = None, usage: list | None = None) -> Message:
+    """Store the answer (or what arrived of it before `error`) and, for a stream, the usage
+    its model call collected (usage_deferred): one trip to the database for both."""
+    if usage:
+        with usage_scope(user=turn.user, feature="chat"):
+            usage_flush(usage)
     context_used = dict(turn.context_used)
     if error is not None:
         context_used["error"] = str(error)
@@ -248,6 +279,7 @@ def chat_message_send(
         context_documents=context_documents,
         include_course_context=include_course_context,
     )
+    tutor_question_store(turn=turn)
     backend = llm["default"]
     try:
         with usage_scope(user=user, feature="chat"):
@@ -269,9 +301,10 @@ def _open_turn(*, user, session_id, content: str, **options: Any) -> Turn:
 
     session = chat_session_get(user=user, session_id=session_id) if session_id else None  # 404 first
     tutor_quota_check(user=user, content=content)  # then refuse before anything is created
-    if session is None:
+    fresh = session is None
+    if fresh:
         session = chat_session_create(user=user, title=title_from_text(content))
-    return tutor_turn_prepare(session=session, user=user, content=content, **options)
+    return tutor_turn_prepare(session=session, user=user, content=content, fresh=fresh, **options)
 
 
 @dataclass
@@ -292,8 +325,8 @@ async def chat_reply_stream(
     include_course_context: bool = True,
 ) -> AsyncIterator[TutorEvent]:
     """Stream an answer in the user's session `session_id` (a new session when None): a
-    "started" event (question stored; carries the session), a "delta" per piece as the model
-    produces it, then "final" with the stored assistant message.
+    "started" event (carries the session), a "delta" per piece as the model produces it,
+    then "final" with the stored assistant message (the question is stored by then).
 
     Raises Http404 for another user's or an unknown session, QuotaExceeded before any work,
     and ChatReplyFailed after storing the partial answer (is_complete=False)."""
@@ -305,28 +338,35 @@ async def chat_reply_stream(
         context_documents=context_documents,
         include_course_context=include_course_context,
     )
+    # Ask the model first and store the question on the database thread meanwhile: the write
+    # then happens while the model thinks, not before it starts. The task runs to the end even
+    # if this stream is abandoned, so the question is kept either way.
+    stored = asyncio.ensure_future(_stream_write(tutor_question_store)(turn=turn))
     session = turn.session
-    yield TutorEvent("started", session=session, message=turn.user_message)
+    yield TutorEvent("started", session=session)
     backend = llm["default"]
     parts: list[str] = []
     stream = backend.astream(turn.messages, **turn.llm_options)
     try:
-        with usage_scope(user=user, feature="chat"):
+        with usage_scope(user=user, feature="chat"), usage_deferred() as usage:
             async for delta in stream:
                 parts.append(delta)
                 yield TutorEvent("delta", text=delta)
     except ProviderError as exc:
-        partial = await database_sync_to_async(tutor_turn_finish)(
+        await stored
+        partial = await _stream_write(tutor_turn_finish)(
             turn=turn, text="".join(parts), model=backend.model_name, error=exc
         )
         raise ChatReplyFailed(exc, assistant_message=partial) from exc
     finally:
         await stream.aclose()
+    await stored
     completion = stream.completion
-    answer = await database_sync_to_async(tutor_turn_finish)(
+    answer = await _stream_write(tutor_turn_finish)(
         turn=turn,
         text=completion.text if completion else "".join(parts),
         model=completion.model if completion else backend.model_name,
         tokens=completion.completion_tokens if completion else None,
+        usage=usage,
     )
     yield TutorEvent("final", session=session, message=answer)

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from tutorhub.core.consumers import JsonConsumer
 from tutorhub.engagement.services import notification_group_name
 
 
-class NotificationConsumer(AsyncJsonWebsocketConsumer):
+class NotificationConsumer(JsonConsumer):
     """ws/notifications/: pushes each new notification of the signed-in user as JSON.
 
     Clients may send {"action": "mark_read", "id": <id>}; the answer is {"type": "marked_read", "id": ...}.

@@ -190,6 +190,8 @@ def retrieve(
 
     fused, ranks = fuse(rankings)
     best = sorted(fused, key=lambda cid: (-fused[cid], cid))
+    if not best:
+        return []  # nothing matched: skip building the scope re-check query (most of a miss's CPU)
     # Re-check scope in the database: a vector hit outside it (stale metadata) is dropped.
     rows = {
         c.id: c
