@@ -165,10 +165,13 @@ def quota_check(*, user, kind: str, amount: int = 1) -> QuotaReservation | None:
     standing = kind in STANDING_KINDS
     lock_start = EPOCH if standing else start
     with transaction.atomic():
-        # The period row is the lock: found with FOR UPDATE, or locked by our own insert.
-        # get_or_create puts only its insert in a savepoint and, when another request created
-        # the row first, catches the IntegrityError and locks that row instead.
-        QuotaPeriod.objects.select_for_update().get_or_create(user=user, kind=kind, period_start=lock_start)
+        if connection.features.has_select_for_update:
+            # The period row is the lock: found with FOR UPDATE, or locked by our own insert.
+            # get_or_create puts only its insert in a savepoint and, when another request
+            # created the row first, catches the IntegrityError and locks that row instead.
+            QuotaPeriod.objects.select_for_update().get_or_create(user=user, kind=kind, period_start=lock_start)
+        # (SQLite has no row locks and needs none: its transactions are IMMEDIATE (settings),
+        # so this one already holds the database's single write lock.)
         used = _committed_total(user=user, kind=kind, start=lock_start, end=None if standing else end, now=now)
         if used + amount > limit:
             raise QuotaExceeded(kind=kind, limit=limit, used=used, requested=amount, resets_at=None if standing else end)

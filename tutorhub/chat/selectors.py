@@ -27,10 +27,10 @@ def _uuid(value) -> uuid.UUID:
 
 def chat_session_get(*, user, session_id) -> ChatSession:
     """The user's session; Http404 for a malformed id, an unknown one, or another user's."""
-    session = ChatSession.objects.filter(owner=user, pk=_uuid(session_id)).select_related("course").first()
-    if session is None:
-        raise Http404("No chat session matches the given query.")
-    return session
+    try:
+        return ChatSession.objects.select_related("course").get(owner=user, pk=_uuid(session_id))
+    except ChatSession.DoesNotExist:
+        raise Http404("No chat session matches the given query.") from None
 
 
 def message_list(
@@ -55,28 +55,28 @@ def message_get(*, user, session_id, message_id) -> Message:
     return message
 
 
-def history_window(*, session: ChatSession, before: Message | None, token_budget: int, max_messages: int = 40) -> list[Message]:
-    """The most recent complete messages that fit in `token_budget` tokens, oldest first.
+def history_window(*, session: ChatSession, token_budget: int, max_messages: int = 40) -> list[dict[str, str]]:
+    """The most recent complete messages that fit in `token_budget` tokens, oldest first, as
+    prompt messages ({"role", "content"}).
 
-    A bounded window (not the whole history) keeps prompts and cost flat in long chats.
+    A bounded window (not the whole history) keeps prompts and cost flat in long chats. Plain
+    rows, not model instances: this runs before every answer, on its time to first token.
     """
     from tutorhub.ai import estimate_tokens
 
-    # Only the columns a prompt needs: citations JSON and the rest would be decoded for nothing.
-    # session_id stays loaded: the related manager attaches `session` to every row, and a
-    # deferred FK would cost one query per message.
-    qs = session.messages.filter(is_complete=True).exclude(role=Message.Role.SYSTEM).only(
-        "session_id", "role", "content", "token_count", "created_at"
+    rows = (
+        session.messages.filter(is_complete=True)
+        .exclude(role=Message.Role.SYSTEM)
+        .order_by("-created_at", "-id")
+        .values_list("role", "content", "token_count")[:max_messages]
     )
-    if before is not None:
-        qs = qs.exclude(pk=before.pk).filter(created_at__lte=before.created_at)
-    window: list[Message] = []
+    window: list[dict[str, str]] = []
     used = 0
-    for message in qs.order_by("-created_at", "-id")[:max_messages]:
-        cost = message.token_count or estimate_tokens(message.content)
+    for role, content, token_count in rows:
+        cost = token_count or estimate_tokens(content)
         if used + cost > token_budget:
             break
-        window.append(message)
+        window.append({"role": role, "content": content})
         used += cost
     window.reverse()
     return window

@@ -126,7 +126,7 @@ def _concepts(citations: list[dict]) -> list[str]:
 
 
 def build_prompt(
-    *, session: ChatSession, history: list[Message], contexts: list[ChatContext], passages: list, question: str
+    *, session: ChatSession, history: list[dict[str, str]], contexts: list[ChatContext], passages: list, question: str
 ) -> list[dict[str, str]]:
     system = [BASE_SYSTEM_PROMPT]
     if session.system_prompt:
@@ -138,7 +138,7 @@ def build_prompt(
         if ctx.content:
             system.append(f"Focus ({ctx.priority} priority): {ctx.content}")
     messages = [{"role": "system", "content": "\n\n".join(system)}]
-    messages += [{"role": m.role, "content": m.content} for m in history]
+    messages += history
     if passages:
         lines = []
         for n, p in enumerate(passages, 1):
@@ -183,7 +183,7 @@ def tutor_turn_prepare(
             include_course_context=include_course_context,
         )
     # The question is not stored yet, so the window is everything before it.
-    history = [] if fresh else history_window(session=session, before=None, token_budget=HISTORY_TOKEN_BUDGET)
+    history = [] if fresh else history_window(session=session, token_budget=HISTORY_TOKEN_BUDGET)
     messages = build_prompt(session=session, history=history, contexts=contexts, passages=passages, question=content)
     citations = [p.citation() for p in passages]
     for citation in citations:

@@ -110,7 +110,8 @@ class ProviderEvent(models.Model):
 
 class QuotaPeriod(models.Model):
     """One row per (user, kind, period): quota checks lock it (SELECT ... FOR UPDATE) so two
-    requests at the limit are decided one after the other, never both on the same total."""
+    requests at the limit are decided one after the other, never both on the same total.
+    Databases without row locks (SQLite) serialise the checks by their write lock instead."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=20)
