@@ -49,6 +49,16 @@ def test_reservations_count_until_recorded_released_or_expired(user, small_plan)
     quota_check(user=user, kind="documents", amount=2)  # dead requests' reservations lapse
 
 
+def test_only_the_call_a_reservation_was_made_for_settles_it(user, small_plan):
+    quota_check(user=user, kind="ai_tokens", amount=500)
+    usage_record(user=user, kind="ai_tokens", amount=5, settle=False)  # the question's embedding
+    assert QuotaReservation.objects.count() == 1  # still held while the answer is generated
+    with pytest.raises(QuotaExceeded):
+        quota_check(user=user, kind="ai_tokens", amount=496)
+    usage_record(user=user, kind="ai_tokens", amount=300)  # the answer
+    assert not QuotaReservation.objects.exists()
+
+
 def test_usage_resets_each_period_but_storage_does_not(user, small_plan):
     usage_record(user=user, kind="ai_tokens", amount=1000)
     usage_record(user=user, kind="storage_bytes", amount=5000)

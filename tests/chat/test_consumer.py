@@ -155,6 +155,47 @@ async def test_openai_backend_streams_tokens_as_they_arrive(user, chat_session, 
 
 
 
+async def test_question_is_stored_while_the_model_answers(user, chat_session, fake_openai):
+    """The model is asked first; the question is written meanwhile, so it is in the history
+    before the answer is done (and stays there whatever happens to the answer)."""
+    fake_openai.token_delay = 0.2
+    fake_openai.push(text="one two three")
+    sid = str(chat_session.pk)
+    communicator = await connect(user)
+    await communicator.send_json_to({"message": "count to three", "session_id": sid})
+    assert (await communicator.receive_json_from())["value"] == "typing"
+    assert (await communicator.receive_json_from(timeout=5))["type"] == "partial"
+    assert await messages_of(sid) == [{"role": "user", "content": "count to three", "is_complete": True}]
+    while (await communicator.receive_json_from(timeout=5))["type"] != "final":
+        pass
+    assert [m["role"] for m in await messages_of(sid)] == ["user", "assistant"]
+    await communicator.disconnect()
+
+
+async def test_a_turn_settles_its_quota_and_frames_skip_the_database_thread(user, chat_session, fake_openai, monkeypatch):
+    """Usage is written with the answer and settles the turn's quota reservation; incoming
+    frames reach the handler without Channels' close_old_connections trip (JsonConsumer)."""
+    import channels.consumer
+
+    from tutorhub.billing.models import QuotaReservation
+
+    trips = []
+
+    async def counted():
+        trips.append(1)
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counted)
+    fake_openai.push(text="Limits describe approach.")
+    communicator = await connect(user)
+    _, final = await converse(communicator, {"message": "limits?", "session_id": str(chat_session.pk)})
+    assert final["type"] == "final" and final["reply"] == "Limits describe approach."
+    assert trips == []
+    records = await database_sync_to_async(list)(UsageRecord.objects.filter(user=user).values_list("feature", "model"))
+    assert ("chat", "fake-gpt") in records  # the completion (the query's embedding is recorded too)
+    assert not await database_sync_to_async(QuotaReservation.objects.filter(user=user).exists)()
+    await communicator.disconnect()
+
+
 @pytest.mark.parametrize(
     ("script", "partial_text", "code"),
     [

@@ -42,6 +42,10 @@ class Completion:
     finish_reason: str = "stop"
     latency_ms: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Whether recording this usage settles the request's quota reservation. Reservations are
+    # made for model calls; an embedding of the question on the way (retrieval) must not
+    # settle the chat's reservation while its answer is still being generated.
+    settles_reservation: bool = True
 
     @property
     def total_tokens(self) -> int:
@@ -111,6 +115,7 @@ def _record(completion: Completion) -> None:
         feature=scope.feature,
         model=completion.model,
         latency_ms=completion.latency_ms,
+        settle=completion.settles_reservation,
     )
 
 

@@ -203,9 +203,10 @@ def usage_record(
     model: str = "",
     latency_ms: int | None = None,
     metadata: dict | None = None,
+    settle: bool = True,
 ) -> UsageRecord | None:
-    """Store one metered event and settle this request's reservation for the same kind.
-    Anonymous/system work (user None) is not metered."""
+    """Store one metered event and (`settle`) settle this request's reservation for the same
+    kind. Anonymous/system work (user None) is not metered."""
     if user is None or not getattr(user, "pk", None):
         return None
     with transaction.atomic():
@@ -218,6 +219,8 @@ def usage_record(
             latency_ms=latency_ms,
             metadata=metadata or {},
         )
+        if not settle:
+            return record
         # Newest first: an entry left by an earlier request on this thread is stale and skipped.
         pending = list(_reservations.get())
         for entry in reversed([r for r in pending if r[0] == user.pk and r[1] == kind]):

@@ -265,5 +265,5 @@ class OpenAIEmbeddings(EmbeddingBackend):
                 raise ProviderError("The embedding service returned the wrong number of vectors.", status_code=502)
             vectors.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))
             tokens += response.usage.prompt_tokens if response.usage else 0
-        _record(Completion(text="", model=self.model_name, prompt_tokens=tokens))
+        _record(Completion(text="", model=self.model_name, prompt_tokens=tokens, settles_reservation=False))
         return vectors
