@@ -19,6 +19,21 @@ def _isolated_storage(settings, tmp_path):
     }
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _close_worker_thread_connections(django_db_setup):
+    """Async code's database threads (Channels' one and the chat's writes thread) keep their
+    connections between calls; close them before the test database is dropped (PostgreSQL
+    refuses to drop a database in use)."""
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    from tutorhub.chat.tutor import _stream_writes
+
+    for executor in (SyncToAsync.single_thread_executor, _stream_writes):
+        executor.submit(connections.close_all).result()
+
+
 @pytest.fixture
 def password() -> str:
     return PASSWORD

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 
@@ -156,15 +157,18 @@ async def test_openai_backend_streams_tokens_as_they_arrive(user, chat_session, 
 
 
 async def test_question_is_stored_while_the_model_answers(user, chat_session, fake_openai):
-    """The model is asked first; the question is written meanwhile, so it is in the history
-    before the answer is done (and stays there whatever happens to the answer)."""
-    fake_openai.token_delay = 0.2
+    """The question is written while the model answers (not before the request goes out), so
+    it is in the history before the answer is done, and stays whatever happens to the answer."""
+    fake_openai.token_delay = 0.5
     fake_openai.push(text="one two three")
     sid = str(chat_session.pk)
     communicator = await connect(user)
     await communicator.send_json_to({"message": "count to three", "session_id": sid})
     assert (await communicator.receive_json_from())["value"] == "typing"
     assert (await communicator.receive_json_from(timeout=5))["type"] == "partial"
+    deadline = time.monotonic() + 0.5  # the two other pieces take another second
+    while not await messages_of(sid) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
     assert await messages_of(sid) == [{"role": "user", "content": "count to three", "is_complete": True}]
     while (await communicator.receive_json_from(timeout=5))["type"] != "final":
         pass

@@ -338,9 +338,9 @@ async def chat_reply_stream(
         context_documents=context_documents,
         include_course_context=include_course_context,
     )
-    # Ask the model first and store the question on the database thread meanwhile: the write
-    # then happens while the model thinks, not before it starts. The task runs to the end even
-    # if this stream is abandoned, so the question is kept either way.
+    # The question is written on the writes thread while the model is asked and thinks, not
+    # before the request goes out. The task runs to the end even if this stream is abandoned,
+    # so the question is kept either way; the answer is stored only after it.
     stored = asyncio.ensure_future(_stream_write(tutor_question_store)(turn=turn))
     session = turn.session
     yield TutorEvent("started", session=session)
