@@ -98,11 +98,19 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------
+# WAL + IMMEDIATE let the web server and the task worker write side by side, and IMMEDIATE
+# transactions are what serialise quota checks on SQLite (billing.services.quota_check).
+SQLITE_OPTIONS = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
+    "transaction_mode": "IMMEDIATE",
+}
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     import dj_database_url
 
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 else:
     DATABASES = {
         "default": {
@@ -111,11 +119,7 @@ else:
             # Reuse connections: async code (Channels) closes them after every call otherwise,
             # and reopening SQLite re-runs the PRAGMAs below each time (issue 3 benchmark).
             "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 60),
-            # WAL + IMMEDIATE let the web server and the task worker write side by side.
-            "OPTIONS": {
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
-                "transaction_mode": "IMMEDIATE",
-            },
+            "OPTIONS": SQLITE_OPTIONS,
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -37,6 +37,17 @@ def test_missing_secret_with_debug_off_fails_loudly(tmp_path):
     assert "SECRET_KEY must be set when DEBUG=0" in result.stderr
 
 
+def test_a_sqlite_database_url_gets_the_same_wal_and_immediate_transactions(tmp_path):
+    """IMMEDIATE transactions are what serialise quota checks on SQLite, however it is configured."""
+    result = manage(
+        "shell", "-c", "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'])",
+        env={"DATABASE_URL": f"sqlite:///{tmp_path / 'other.sqlite3'}"},
+        tmp_path=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "'transaction_mode': 'IMMEDIATE'" in result.stdout and "journal_mode=WAL" in result.stdout
+
+
 @pytest.mark.django_db
 def test_cors_allows_a_configured_origin_only(anon_client, settings):
     settings.CORS_ALLOWED_ORIGINS = ["http://localhost:3000"]
