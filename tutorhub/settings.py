@@ -7,7 +7,6 @@ OpenAI-compatible model), EMAIL_HOST (SMTP). With none set, everything runs embe
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,8 +16,6 @@ from tutorhub.core.env import env_bool, env_float, env_int, env_list, env_str, l
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env")
-
-TESTING = "pytest" in sys.modules or sys.argv[1:2] == ["test"]
 
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = env_str("SECRET_KEY")
@@ -135,15 +132,8 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # --- Background tasks ---------------------------------------------------------------------
-# Database-backed queue by default (worker started by `make run`); immediate in tests.
-TASKS = {
-    "default": {
-        "BACKEND": env_str(
-            "TASKS_BACKEND",
-            "django_tasks.backends.immediate.ImmediateBackend" if TESTING else "django_tasks_db.DatabaseBackend",
-        ),
-    }
-}
+# Database-backed queue (worker started by `make run`); tests/settings.py runs tasks inline.
+TASKS = {"default": {"BACKEND": env_str("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
 
 # --- Auth -------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -152,8 +142,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-if TESTING:
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 AUTHENTICATION_BACKENDS = ["tutorhub.accounts.backends.UsernameOrEmailBackend"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
@@ -203,8 +191,7 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DATETIME_FORMAT": "iso-8601",
 }
-# Tests exercise throttling explicitly (with override_settings); elsewhere it must not interfere.
-THROTTLING_ENABLED = env_bool("THROTTLING_ENABLED", not TESTING)
+THROTTLING_ENABLED = env_bool("THROTTLING_ENABLED", True)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "TutorHub API",
@@ -273,7 +260,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG or TESTING
+        if DEBUG
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }

@@ -1,0 +1,25 @@
+"""Settings for the test suite: production settings plus what tests need, stated explicitly.
+
+Production code does not know a test runner exists; everything test-specific is here.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+# A fresh random key per run, set before the settings module reads it, so importing the
+# settings never writes a generated key file into the developer's DATA_DIR.
+os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+
+from tutorhub.settings import *  # noqa: E402,F403
+from tutorhub.settings import STORAGES  # noqa: E402
+
+# Tasks run inline so a test sees their effect without a worker process.
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+# Fast hashing: thousands of users are created; the real hasher is exercised in tests/accounts.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Tests exercise throttling explicitly (override_settings / the settings fixture).
+THROTTLING_ENABLED = False
+# No collectstatic before tests: templates resolve {% static %} without a manifest.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
