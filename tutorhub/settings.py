@@ -135,6 +135,11 @@ else:
 # Database-backed queue (worker started by `make run`); tests/settings.py runs tasks inline.
 TASKS = {"default": {"BACKEND": env_str("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
 
+# --- Flashcards ---------------------------------------------------------------------------
+# Longest interval SM-2 or FSRS may schedule (100 years, FSRS's own default); without a cap
+# SM-2's geometric intervals overflow dates after ~17 passing reviews in a row (issue 12).
+FLASHCARD_MAX_INTERVAL_DAYS = env_int("FLASHCARD_MAX_INTERVAL_DAYS", 36_500)
+
 # --- Auth -------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -200,3 +200,15 @@ def test_desired_retention_shapes_fsrs_intervals(user, make_card, course):
         b = services.flashcard_review(flashcard=relaxed, quality_response=4, reviewed_at=now)
         now = max(a.next_review_date, b.next_review_date)
     assert a.interval_days < b.interval_days  # wanting 97% recall means reviewing sooner
+
+
+def test_thirty_passing_reviews_through_the_api_are_all_ok(api_client, make_card, course, settings):
+    """Issue 12: SM-2 (run on every review) overflowed on the 17th passing review in a row: a 500."""
+    settings.FLASHCARD_MAX_INTERVAL_DAYS = 36_500
+    api_client.post(URL + "scheduler/", {"course": str(course.pk), "algorithm": "sm2"}, format="json")
+    card = make_card(course=course)
+    for _ in range(30):
+        response = api_client.post(f"{URL}{card.pk}/review/", {"quality_response": 5}, format="json")
+        assert response.status_code == 200, response.content
+    card.refresh_from_db()
+    assert card.total_reviews == 30 and card.interval_days == 36_500

@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from tutorhub.assessments.schedulers import QUALITY_TO_FSRS_RATING, SM2Scheduler, review_all
+from tutorhub.assessments.schedulers import QUALITY_TO_FSRS_RATING, SCHEDULERS, SM2Scheduler, review_all
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -81,3 +84,63 @@ def test_quality_mapping_is_total_and_follows_sm2_pass_line():
 def test_quality_out_of_range_rejected():
     with pytest.raises(ValueError):
         review_all({}, quality=6, reviewed_at=T0)
+
+
+# --- Interval cap (issue 12): unbounded SM-2 intervals overflowed dates on the 17th passing review ---
+
+
+@pytest.mark.parametrize("scheduler", ["sm2", "fsrs"])
+def test_a_thousand_passing_reviews_never_fail_and_stay_within_the_cap(scheduler, settings):
+    settings.FLASHCARD_MAX_INTERVAL_DAYS = 36_500
+    log, _ = run([5] * 1000, scheduler=scheduler, review_on_due=False)
+    assert len(log) == 1000
+    assert max(o.interval_days for o in log) <= 36_500
+    if scheduler == "sm2":
+        # Reached, not merely never approached: SM-2 ignores the actual gap, so it hits the cap
+        # after ~16 reviews (FSRS grows slowly with daily reviews; test_cap_comes_from_the_setting).
+        assert log[-1].interval_days == 36_500
+
+
+def test_reviews_on_the_due_date_reach_the_default_cap_without_overflow(settings):
+    settings.FLASHCARD_MAX_INTERVAL_DAYS = 36_500
+    # 60 reviews each on its due date: SM-2's 17th used to overflow; capped, the last due date is
+    # still < year 9999 (about 45 x 100 years past 2026).
+    for scheduler in ("sm2", "fsrs"):
+        log, _ = run([5] * 60, scheduler=scheduler, review_on_due=True)
+        assert log[-1].interval_days == pytest.approx(36_500, abs=0.01)
+
+
+@pytest.mark.parametrize("scheduler", ["sm2", "fsrs"])
+def test_cap_comes_from_the_setting(scheduler, settings):
+    settings.FLASHCARD_MAX_INTERVAL_DAYS = 30
+    log, _ = run([5] * 40, scheduler=scheduler, review_on_due=True)
+    assert max(o.interval_days for o in log) <= 30
+    assert log[-1].interval_days == pytest.approx(30, abs=0.01)
+
+
+def test_state_stored_before_the_cap_is_capped_on_the_next_review(settings):
+    settings.FLASHCARD_MAX_INTERVAL_DAYS = 36_500
+    legacy = {"ease_factor": 4.1, "repetitions": 40, "interval_days": 10**30}
+    outcome = SM2Scheduler().review(legacy, quality=5, reviewed_at=T0)
+    assert outcome.interval_days == 36_500 and outcome.due == T0 + timedelta(days=36_500)
+
+
+@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    reviews=st.lists(
+        st.tuples(st.integers(0, 5), st.floats(0, 2.0)),  # (quality, when: fraction of the interval waited)
+        min_size=1, max_size=300,
+    ),
+    cap=st.integers(1, 36_500),
+)
+def test_any_review_sequence_stays_within_the_cap(reviews, cap, settings):
+    settings.FLASHCARD_MAX_INTERVAL_DAYS = cap
+    states, now = {}, T0
+    for quality, wait in reviews:
+        outcomes = review_all(states, quality=quality, reviewed_at=now)
+        states = {name: o.state for name, o in outcomes.items()}
+        for name in SCHEDULERS:
+            assert 0 <= outcomes[name].interval_days <= cap
+            assert outcomes[name].due <= now + timedelta(days=cap)
+        # Review somewhere between at once and twice the FSRS interval later (early, on time, late).
+        now += timedelta(days=outcomes["fsrs"].interval_days * wait)

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import fsrs
+from django.conf import settings
 
 PASSING_QUALITY = 3  # SM-2: a response graded 3 or more is a successful recall
 
@@ -67,6 +68,16 @@ class Scheduler(ABC):
         """Apply one review graded `quality` (0-5) to a card whose memory is `state` (None = new)."""
 
 
+def max_interval_days() -> int:
+    """The longest interval either scheduler may give (settings.FLASHCARD_MAX_INTERVAL_DAYS).
+
+    Both algorithms grow intervals geometrically with every passing review; unbounded, SM-2 passes
+    `datetime.max` on about the 17th review in a row (OverflowError). Read per review, not at import,
+    so a changed setting applies to the next review.
+    """
+    return max(1, int(settings.FLASHCARD_MAX_INTERVAL_DAYS))
+
+
 def _days_between(start: datetime, end: datetime) -> float:
     return round((end - start).total_seconds() / 86400, 4)
 
@@ -82,9 +93,12 @@ class SM2Scheduler(Scheduler):
         state = state or {}
         ease = float(state.get("ease_factor", self.initial_ease))
         repetitions = int(state.get("repetitions", 0))
-        interval = int(state.get("interval_days", 0))
+        cap = max_interval_days()
+        # A state stored before the cap existed may hold a longer interval: cap it on the way in too.
+        interval = min(int(state.get("interval_days", 0)), cap)
         if quality >= PASSING_QUALITY:
             interval = 1 if repetitions == 0 else 6 if repetitions == 1 else round(interval * ease)
+            interval = min(interval, cap)
             repetitions += 1
         else:
             # A lapse restarts the repetition sequence but keeps the (lowered) ease.
@@ -105,7 +119,9 @@ class FSRSScheduler(Scheduler):
 
     def review(self, state, *, quality, reviewed_at, duration_ms=None, desired_retention=DEFAULT_DESIRED_RETENTION):
         # Fuzzing is off so a student's schedule is reproducible from the review log.
-        scheduler = fsrs.Scheduler(desired_retention=desired_retention, enable_fuzzing=False)
+        scheduler = fsrs.Scheduler(
+            desired_retention=desired_retention, maximum_interval=max_interval_days(), enable_fuzzing=False
+        )
         card = fsrs.Card.from_dict({**state, "card_id": 0}) if state else fsrs.Card(card_id=0, due=reviewed_at)
         reviewed_at = reviewed_at.astimezone(UTC)
         card, _log = scheduler.review_card(
