@@ -1,7 +1,6 @@
 """Root URLs. The canonical API lives under /api/v1/; each app's urls.py holds its paths
 relative to that prefix. Seed documents' other paths are aliases in tutorhub/compat/."""
 
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
@@ -37,8 +36,3 @@ urlpatterns = [
     path("", include("tutorhub.compat.urls")),
     path("", include("tutorhub.web.urls")),
 ]
-
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -8,6 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from tutorhub.assessments.schedulers import ALGORITHM_CHOICES, DEFAULT_ALGORITHM, DEFAULT_DESIRED_RETENTION
+from tutorhub.core.files import PrivateUploadTo
 from tutorhub.core.models import TimeStampedModel, UUIDModel
 
 User = settings.AUTH_USER_MODEL
@@ -260,7 +261,7 @@ class HomeworkSubmission(UUIDModel):
     subject = models.CharField(max_length=120, blank=True)
     topic = models.CharField(max_length=200, blank=True)
     text = models.TextField(blank=True)
-    file = models.FileField(upload_to="homework/%Y/%m/", blank=True)
+    file = models.FileField(upload_to=PrivateUploadTo("homework"), blank=True)
     file_name = models.CharField(max_length=255, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PROCESSING)
     progress = models.PositiveSmallIntegerField(default=0)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from tutorhub.core.files import PrivateUploadTo
 from tutorhub.core.models import TimeStampedModel, UUIDModel
 
 
@@ -169,7 +170,7 @@ class HomeworkSubmission(TimeStampedModel):
 
     homework = models.ForeignKey(Homework, on_delete=models.CASCADE, related_name="submissions")
     student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lesson_homework_submissions")
-    audio_submission = models.FileField(upload_to="homework/%Y/%m/")
+    audio_submission = models.FileField(upload_to=PrivateUploadTo("homework"))
     audio_format = models.CharField(max_length=8)
     audio_size_bytes = models.PositiveIntegerField(default=0)
     audio_duration_seconds = models.FloatField(null=True, blank=True)
@@ -205,7 +206,7 @@ class LessonResource(TimeStampedModel):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     resource_type = models.CharField(max_length=16, choices=Kind.choices, default=Kind.OTHER)
-    file = models.FileField(upload_to="lesson_resources/%Y/%m/")
+    file = models.FileField(upload_to=PrivateUploadTo("lesson_resources"))
     original_filename = models.CharField(max_length=255)
     content_type = models.CharField(max_length=100)
     file_size_bytes = models.PositiveBigIntegerField(default=0)

@@ -1,18 +1,17 @@
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from django.db import models
 
+from tutorhub.core.files import private_name
 from tutorhub.core.models import UUIDModel
 
 
 def document_upload_to(instance: Document, filename: str) -> str:
-    """Stored name is ours (owner id + random hex + the sniffed type's extension): the client's
-    filename never touches the filesystem."""
+    """Stored name is ours (random hex + the sniffed type's extension, nothing about the owner):
+    the client's filename never touches the filesystem."""
     ext = {"markdown": "md", "text": "txt", "jpeg": "jpg"}.get(instance.document_type, instance.document_type)
-    return f"documents/{instance.owner_id}/{uuid.uuid4().hex}.{ext or 'bin'}"
+    return private_name("documents", extension=ext or "bin")
 
 
 class Document(UUIDModel):

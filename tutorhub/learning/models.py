@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from tutorhub.core.files import PrivateUploadTo
 from tutorhub.core.models import TimeStampedModel, UUIDModel
 
 
@@ -194,7 +195,7 @@ class Feedback(TimeStampedModel):
     feedback_type = models.CharField(max_length=20, choices=FeedbackType.choices, default=FeedbackType.GENERAL)
     subject = models.CharField(max_length=200)
     message = models.TextField()
-    screenshot = models.ImageField(upload_to="feedback/%Y/%m/", null=True, blank=True)
+    screenshot = models.ImageField(upload_to=PrivateUploadTo("feedback"), null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW, db_index=True)
     admin_notes = models.TextField(blank=True)
 
