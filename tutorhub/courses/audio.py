@@ -1,5 +1,6 @@
 """Audio upload checks for homework: format by magic bytes (never the client's name or type),
-size, and duration. WAV duration comes from its header (`wave`); MP3/OGG/M4A from mutagen's
+size, and duration. WAV duration comes from its fmt chunk and the bytes actually in its data chunk
+(streamed WAVs carry placeholder sizes); MP3/OGG/M4A from mutagen's
 stream parsers; WebM from the EBML Segment/Info/Duration element (browser MediaRecorder files
 often omit it, then only the size limit applies)."""
 
@@ -7,7 +8,6 @@ from __future__ import annotations
 
 import io
 import struct
-import wave
 from dataclasses import dataclass
 
 from rest_framework.exceptions import ValidationError
@@ -43,9 +43,38 @@ def sniff_audio_format(head: bytes) -> str | None:
     return None
 
 
+WAV_FORMATS = {0x0001, 0x0003, 0xFFFE}  # PCM, IEEE float, WAVE_FORMAT_EXTENSIBLE
+
+
 def _wav_duration(data: bytes) -> float:
-    with wave.open(io.BytesIO(data)) as w:
-        return w.getnframes() / float(w.getframerate())
+    """Duration from the samples present, not from the header's sizes.
+
+    A WAV written to a pipe (`espeak-ng --stdout`, streaming recorders) cannot seek back to fill in
+    its sizes, so its RIFF and data sizes are placeholders: 0, 0xFFFFFFFF, or espeak-ng's
+    0x7FFFF000 ("48696 s" at 22 kHz). The stdlib `wave` trusts them (and rejects a RIFF size of 0),
+    so the chunks are walked here: chunk sizes before `data` (fmt, LIST, fact...) are real, the
+    declared data size counts only when it is no larger than the bytes actually there, and a
+    truncated upload is measured by what arrived.
+    """
+    rate = block_align = None
+    pos = 12  # after "RIFF<size>WAVE"; the RIFF size itself is ignored
+    while pos + 8 <= len(data):
+        chunk_id, size = data[pos : pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        body = pos + 8
+        if chunk_id == b"fmt ":
+            if size < 16 or body + 16 > len(data):
+                raise ValueError("WAV fmt chunk is too short")
+            tag, _channels, rate, _byte_rate, block_align = struct.unpack_from("<HHIIH", data, body)
+            if tag not in WAV_FORMATS or not rate or not block_align:
+                raise ValueError(f"unsupported WAV encoding {tag:#x}")
+        elif chunk_id == b"data":
+            if rate is None:
+                raise ValueError("WAV data chunk before its fmt chunk")
+            present = len(data) - body
+            data_bytes = size if 0 < size <= present else present
+            return (data_bytes // block_align) / float(rate)
+        pos = body + size + (size & 1)  # chunks are word-aligned
+    raise ValueError("WAV file has no data chunk")
 
 
 def _mutagen_duration(data: bytes, fmt: str) -> float:
