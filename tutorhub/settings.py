@@ -329,8 +329,15 @@ FEEDBACK_SCREENSHOT_MAX_BYTES = env_int("FEEDBACK_SCREENSHOT_MAX_BYTES", 5 * 102
 LLM_BASE_URL = env_str("LLM_BASE_URL")
 LLM_API_KEY = env_str("LLM_API_KEY")
 LLM_MODEL = env_str("LLM_MODEL", "gpt-4o-mini")
-AI_TIMEOUT_SECONDS = env_float("AI_TIMEOUT_SECONDS", 60.0)
+AI_TIMEOUT_SECONDS = env_float("AI_TIMEOUT_SECONDS", 60.0)  # one attempt of one call
 AI_MAX_RETRIES = env_int("AI_MAX_RETRIES", 2)
+# Deadlines per answer, retries included (a retry happens only if its wait fits): the first
+# streamed token must arrive within the first, the whole answer within the total (a REST
+# answer, which is not streamed, has the total only).
+AI_FIRST_TOKEN_TIMEOUT_SECONDS = env_float("AI_FIRST_TOKEN_TIMEOUT_SECONDS", 30.0)
+AI_TOTAL_TIMEOUT_SECONDS = env_float("AI_TOTAL_TIMEOUT_SECONDS", 90.0)
+# While the WebSocket waits for the model's first token it sends a status frame this often.
+CHAT_WAITING_STATUS_SECONDS = env_float("CHAT_WAITING_STATUS_SECONDS", 5.0)
 _openai_options = {
     "base_url": LLM_BASE_URL or None,
     "api_key": LLM_API_KEY or "not-needed",

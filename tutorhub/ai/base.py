@@ -25,12 +25,27 @@ Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": "..
 
 
 class ProviderError(Exception):
-    """A backend failed. `permanent=False` means retrying later may succeed (timeout, 5xx, 429)."""
+    """A backend failed. `permanent=False` means retrying later may succeed (timeout, 5xx, 429).
 
-    def __init__(self, message: str, *, permanent: bool = False, status_code: int | None = None):
+    `kind` says what failed, so callers can tell the user something true:
+        "timeout"       the service did not answer (or start answering) within the deadline
+        "unavailable"   it could not be reached at all (connection refused, DNS, reset)
+        "rate_limited"  it refused for load; `retry_after` (seconds) when it said how long
+        "upstream"      it answered with a server error or a broken response
+        "refused"       it rejected the request itself (permanent: bad request, credentials)
+    """
+
+    KINDS = ("timeout", "unavailable", "rate_limited", "upstream", "refused")
+
+    def __init__(self, message: str, *, permanent: bool = False, status_code: int | None = None,
+                 kind: str | None = None, retry_after: float | None = None):
         super().__init__(message)
         self.permanent = permanent
         self.status_code = status_code
+        if kind is None:
+            kind = "refused" if permanent else "timeout" if status_code == 504 else "upstream"
+        self.kind = kind
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -98,6 +113,11 @@ def estimate_tokens(text: str) -> int:
     return max(1, (len(text) + 3) // 4) if text else 0
 
 
+def estimate_message_tokens(messages: list[Message]) -> int:
+    """estimate_tokens for a whole prompt."""
+    return estimate_tokens("\n".join(str(m.get("content", "")) for m in messages))
+
+
 def _record(completion: Completion) -> None:
     scope = _usage_scope.get()
     if scope is None or completion.total_tokens <= 0:
@@ -119,6 +139,18 @@ def _record(completion: Completion) -> None:
     )
 
 
+def _release() -> None:
+    """A model call failed: give back the quota its request reserved now, not when the
+    reservation expires (minutes later, during which failed retries would lock the user out).
+    Deferred work (a stream's worker thread) cannot touch the database; its caller releases."""
+    scope = _usage_scope.get()
+    if scope is None or _deferred.get() is not None:
+        return
+    from tutorhub.billing.services import quota_release_pending
+
+    quota_release_pending(user=scope.user, kind="ai_tokens")
+
+
 class LLMStream:
     """Async iterator of text deltas; `.completion` is filled once the stream is exhausted."""
 
@@ -133,7 +165,12 @@ class LLMStream:
 
     async def __anext__(self) -> str:
         while True:
-            item = await self._source.__anext__()  # StopAsyncIteration ends the stream
+            try:
+                item = await self._source.__anext__()  # StopAsyncIteration ends the stream
+            except ProviderError:
+                if _deferred.get() is None and _usage_scope.get() is not None:
+                    await database_sync_to_async(_release)()
+                raise
             if isinstance(item, Completion):
                 item.latency_ms = int((time.perf_counter() - self._started) * 1000)
                 self.completion = item
@@ -178,7 +215,11 @@ class LLMBackend(ABC):
 
     def complete(self, messages: list[Message], **opts: Any) -> Completion:
         started = time.perf_counter()
-        completion = self._complete(messages, **opts)
+        try:
+            completion = self._complete(messages, **opts)
+        except ProviderError:
+            _release()
+            raise
         completion.latency_ms = int((time.perf_counter() - started) * 1000)
         _record(completion)
         return completion

@@ -194,6 +194,23 @@ def quota_release(*, reservation: QuotaReservation | None) -> None:
     _reservations.set(tuple(r for r in _reservations.get() if r[2] != reservation.pk))
 
 
+def quota_release_pending(*, user, kind: str) -> bool:
+    """Give back this request's newest reservation for (user, kind) at once: its work failed
+    and recorded nothing, and holding it until it expires would count a failed call against
+    the plan for minutes. Returns whether one was released."""
+    if user is None or not getattr(user, "pk", None):
+        return False
+    pending = list(_reservations.get())
+    released = False
+    for entry in reversed([r for r in pending if r[0] == user.pk and r[1] == kind]):
+        pending.remove(entry)
+        if QuotaReservation.objects.filter(pk=entry[2], user=user, kind=kind).delete()[0]:
+            released = True
+            break
+    _reservations.set(tuple(pending))
+    return released
+
+
 def usage_record(
     *,
     user,
@@ -219,15 +236,9 @@ def usage_record(
             latency_ms=latency_ms,
             metadata=metadata or {},
         )
-        if not settle:
-            return record
-        # Newest first: an entry left by an earlier request on this thread is stale and skipped.
-        pending = list(_reservations.get())
-        for entry in reversed([r for r in pending if r[0] == user.pk and r[1] == kind]):
-            pending.remove(entry)
-            if QuotaReservation.objects.filter(pk=entry[2], user=user, kind=kind).delete()[0]:
-                break
-        _reservations.set(tuple(pending))
+        if settle:
+            # Newest first: an entry left by an earlier request on this thread is stale and skipped.
+            quota_release_pending(user=user, kind=kind)
     return record
 
 

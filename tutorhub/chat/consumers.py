@@ -3,10 +3,16 @@
 Client -> server: {"message": "...", "session_id": "<uuid>"|null, "tts": bool}
 Server -> client:
     {"type": "status", "value": "typing", "session_id"}
+    {"type": "status", "value": "waiting", "elapsed_ms", "session_id"}   every few seconds until
+                                                                          the first piece
     {"type": "partial", "text": "<piece>", "session_id"}        one per piece, as it arrives
     {"type": "final", "reply", "session_id", "message_id", "citations", "model", "is_complete",
      ["audio_b64", "content_type"]}
-    {"type": "error", "error": "...", "error_code", "session_id"}
+    {"type": "error", "error": "...", "error_code", "session_id", ["retry_after" (s), "message_id"]}
+
+A message counts against the same AI-generation rate limit (scope `ai_generation`, one counter
+per user) as REST's send_message: past it the answer is an error frame RATE_LIMITED with
+`retry_after`, and the model is not called.
 
 Authentication happens in tutorhub.core.ws_auth (JWT `?token=`, Authorization header, or the
 session cookie); anonymous connections are refused at the handshake. Database work runs through
@@ -19,6 +25,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
+from types import SimpleNamespace
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
@@ -29,8 +37,22 @@ from rest_framework.exceptions import APIException
 
 from tutorhub.ai import ProviderError
 from tutorhub.chat import selectors, services
+from tutorhub.chat.durability import write_retrying
 from tutorhub.chat.serializers import MAX_MESSAGE_CHARS
 from tutorhub.core.consumers import JsonConsumer
+from tutorhub.core.throttling import ScopedRateThrottle
+
+AI_GENERATION_SCOPE = SimpleNamespace(throttle_scope="ai_generation")  # what the throttle reads of a view
+
+
+def ai_generation_wait(user) -> float | None:
+    """Count one AI generation for `user` with REST's own throttle (same scope, rate and cache
+    key, so REST and the WebSocket share one counter). Returns None when allowed, else the
+    seconds until the next one is. Blocking (the cache may be Redis): call from a thread."""
+    throttle = ScopedRateThrottle()
+    if throttle.allow_request(SimpleNamespace(user=user, META={}), AI_GENERATION_SCOPE):
+        return None
+    return throttle.wait() or 1.0
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +70,9 @@ class ChatConsumer(JsonConsumer):
         self.session_id: str | None = (query.get("session_id") or [None])[0]
         if self.session_id:
             try:
-                await database_sync_to_async(selectors.chat_session_get)(user=self.user, session_id=self.session_id)
+                await database_sync_to_async(write_retrying)(
+                    selectors.chat_session_get, user=self.user, session_id=self.session_id
+                )
             except Http404:
                 await self.send_error("Chat session not found.", session_id=self.session_id, code="RESOURCE_NOT_FOUND")
                 self.session_id = None
@@ -76,6 +100,12 @@ class ChatConsumer(JsonConsumer):
             )
             return
         sid = str(session_id) if session_id else None
+        wait = await sync_to_async(ai_generation_wait, thread_sensitive=False)(self.user)
+        if wait is not None:
+            await self.send_error(
+                "Too many AI requests; try again later.", session_id=sid, code="RATE_LIMITED", retry_after=math.ceil(wait)
+            )
+            return
         answer = None
         try:
             async for event in services.chat_reply_stream(user=self.user, session_id=session_id, content=text):
@@ -85,6 +115,8 @@ class ChatConsumer(JsonConsumer):
                     sid = str(event.session.pk)
                     self.session_id = sid  # later messages without a session_id continue this chat
                     await self.relay({"type": "status", "value": "typing", "session_id": sid})
+                elif event.kind == "waiting":
+                    await self.relay({"type": "status", "value": "waiting", "elapsed_ms": event.elapsed_ms, "session_id": sid})
                 elif event.kind == "final":
                     answer = event.message
         except (Http404, ValidationError):
@@ -94,6 +126,7 @@ class ChatConsumer(JsonConsumer):
             await self.send_error(
                 str(exc.detail), session_id=sid, code=exc.error_code,
                 message_id=str(exc.assistant_message.pk) if exc.assistant_message else None,
+                retry_after=exc.wait,
             )
             return
         except APIException as exc:  # quota exceeded and other refusals from the services

@@ -16,6 +16,7 @@ arrived, marked incomplete.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,12 +24,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from tutorhub.ai import ProviderError, estimate_tokens, llm, usage_scope
-from tutorhub.ai.base import usage_deferred, usage_flush
+from tutorhub.ai import Completion, ProviderError, estimate_tokens, llm, usage_scope
+from tutorhub.ai.base import estimate_message_tokens, usage_deferred, usage_flush
+from tutorhub.chat.durability import message_save_recovered, write_or_queue, write_retrying
 from tutorhub.chat.models import ChatContext, ChatSession, Message
 from tutorhub.chat.selectors import history_window
 from tutorhub.core.exceptions import ServiceError
@@ -56,19 +59,29 @@ def _stream_write(func):
     return database_sync_to_async(func, thread_sensitive=False, executor=_stream_writes)
 
 
+# ProviderError.kind -> (HTTP status, error_code) for the client.
+UPSTREAM_ERRORS = {
+    "timeout": (504, "UPSTREAM_TIMEOUT"),
+    "unavailable": (503, "UPSTREAM_UNAVAILABLE"),
+    # The model's provider is rate limiting this deployment, not this user: 503 with its
+    # Retry-After, so the client waits as long as the provider asked.
+    "rate_limited": (503, "UPSTREAM_RATE_LIMITED"),
+    "upstream": (503, "SERVICE_UNAVAILABLE"),
+    "refused": (502, "UPSTREAM_ERROR"),
+}
+
+
 class ChatReplyFailed(ServiceError):
-    """The model failed; the user's message and any partial answer are stored."""
+    """The model failed; the user's message and any partial answer are stored. `wait` (DRF's
+    name, which its exception handler sends as the Retry-After header) is the provider's
+    Retry-After, when it gave one."""
 
     def __init__(self, error: ProviderError, *, assistant_message: Message | None = None):
-        if error.status_code == 504:
-            status, code = 504, "UPSTREAM_TIMEOUT"
-        elif error.permanent:
-            status, code = 502, "UPSTREAM_ERROR"
-        else:
-            status, code = 503, "SERVICE_UNAVAILABLE"
+        status, code = UPSTREAM_ERRORS.get(error.kind, UPSTREAM_ERRORS["upstream"])
         super().__init__(f"{error} Your message was saved; please try again.", error_code=code, status_code=status)
         self.provider_error = error
         self.assistant_message = assistant_message
+        self.wait = int(math.ceil(error.retry_after)) if error.retry_after is not None else None
 
 
 @dataclass
@@ -81,6 +94,7 @@ class Turn:
     context: dict[str, Any]  # structured inputs, for the offline model
     context_used: dict[str, Any]
     user_message: Message | None = None  # set by tutor_question_store
+    reservation: Any = None  # the quota reservation tutor_quota_check made for this turn
     started: float = field(default_factory=time.perf_counter)
 
     @property
@@ -149,12 +163,15 @@ def build_prompt(
     return messages
 
 
-def tutor_quota_check(*, user, content: str) -> None:
+def tutor_quota_check(*, user, content: str):
     """Raise QuotaExceeded (429) unless the user's plan allows a turn of this size: the
-    question, the history window and the longest answer, before any work or storage."""
+    question, the history window and the longest answer, before any work or storage.
+    Returns the reservation (settled by the answer's usage, released if the answer fails)."""
     from tutorhub.billing.services import quota_check
 
-    quota_check(user=user, kind="ai_tokens", amount=estimate_tokens(content) + HISTORY_TOKEN_BUDGET + MAX_REPLY_TOKENS)
+    return quota_check(
+        user=user, kind="ai_tokens", amount=estimate_tokens(content) + HISTORY_TOKEN_BUDGET + MAX_REPLY_TOKENS
+    )
 
 
 def tutor_turn_prepare(
@@ -207,19 +224,27 @@ def tutor_turn_prepare(
                 context=context, context_used=context_used)
 
 
-@transaction.atomic
 def tutor_question_store(*, turn: Turn) -> Message:
-    """Store the user's message (kept whatever happens to the answer) and touch the session."""
+    """Store the user's message (kept whatever happens to the answer) and touch the session.
+    The message is built first, so its id is final even when the write has to wait."""
+    if turn.user_message is None:
+        turn.user_message = Message(
+            session=turn.session,
+            role=Message.Role.USER,
+            content=turn.question,
+            message_type=turn.message_type,
+            token_count=estimate_tokens(turn.question),
+        )
+    _question_save(turn=turn)
+    return turn.user_message
+
+
+@transaction.atomic
+def _question_save(*, turn: Turn) -> None:
     from tutorhub.chat.services import DEFAULT_TITLE, title_from_text
 
     session = turn.session
-    turn.user_message = Message.objects.create(
-        session=session,
-        role=Message.Role.USER,
-        content=turn.question,
-        message_type=turn.message_type,
-        token_count=estimate_tokens(turn.question),
-    )
+    turn.user_message.save(force_insert=True)
     fields = {"last_message_at": turn.user_message.created_at, "updated_at": timezone.now()}
     if session.title == DEFAULT_TITLE:
         # Name a fresh chat after its first question, as chat apps do.
@@ -227,21 +252,21 @@ def tutor_question_store(*, turn: Turn) -> Message:
     ChatSession.objects.filter(pk=session.pk).update(**fields)
     for name, value in fields.items():
         setattr(session, name, value)
-    return turn.user_message
 
 
-@transaction.atomic
 def tutor_turn_finish(*, turn: Turn, text: str, model: str = "", tokens: int | None = None,
                       error: ProviderError | None = None, usage: list | None = None) -> Message:
-    """Store the answer (or what arrived of it before `error`) and, for a stream, the usage
-    its model call collected (usage_deferred): one trip to the database for both."""
-    if usage:
-        with usage_scope(user=turn.user, feature="chat"):
-            usage_flush(usage)
+    """Store the answer (or what arrived of it before `error`, marked incomplete) with the
+    usage its model call collected (usage_deferred), and settle the turn's quota reservation:
+    one trip to the database. A failed answer is charged for what was generated (nothing if
+    nothing was) and gives its reservation back at once.
+
+    If the database cannot be reached the write waits in memory (chat.durability) and the
+    message is returned anyway: its id is final."""
     context_used = dict(turn.context_used)
     if error is not None:
         context_used["error"] = str(error)
-    message = Message.objects.create(
+    message = Message(
         session=turn.session,
         role=Message.Role.ASSISTANT,
         content=text,
@@ -253,8 +278,34 @@ def tutor_turn_finish(*, turn: Turn, text: str, model: str = "", tokens: int | N
         is_complete=error is None,
         reply_to=turn.user_message,
     )
-    ChatSession.objects.filter(pk=turn.session.pk).update(last_message_at=message.created_at, updated_at=timezone.now())
+    usage = list(usage or ())
+    if error is not None and text:
+        usage.append(Completion(text=text, model=model, prompt_tokens=estimate_message_tokens(turn.messages),
+                                completion_tokens=estimate_tokens(text)))
+    for completion in usage:
+        completion.settles_reservation = False  # settled below by the turn's own reservation
+    write_or_queue(_answer_save, what=f"chat answer {message.pk}", turn=turn, message=message, usage=usage,
+                   later=_answer_save_recovered)
     return message
+
+
+@transaction.atomic
+def _answer_save(*, turn: Turn, message: Message, usage: list, recovered: bool = False) -> None:
+    from tutorhub.billing.services import quota_release
+
+    if usage:
+        with usage_scope(user=turn.user, feature="chat"):
+            usage_flush(usage)
+    quota_release(reservation=turn.reservation)
+    if recovered:
+        message_save_recovered(message=message)
+    else:
+        message.save(force_insert=True)
+    ChatSession.objects.filter(pk=turn.session.pk).update(last_message_at=message.created_at, updated_at=timezone.now())
+
+
+def _answer_save_recovered(**kwargs) -> None:
+    _answer_save(**kwargs, recovered=True)
 
 
 def chat_message_send(
@@ -270,7 +321,7 @@ def chat_message_send(
 
     Raises QuotaExceeded before anything is stored, ChatReplyFailed (502/503/504) when the
     model fails (both messages are stored)."""
-    tutor_quota_check(user=user, content=content)
+    reservation = tutor_quota_check(user=user, content=content)
     turn = tutor_turn_prepare(
         session=session,
         user=user,
@@ -279,16 +330,18 @@ def chat_message_send(
         context_documents=context_documents,
         include_course_context=include_course_context,
     )
-    tutor_question_store(turn=turn)
+    turn.reservation = reservation
+    # Nothing is acknowledged yet: if the database is down the request fails here.
+    write_retrying(tutor_question_store, turn=turn)
     backend = llm["default"]
     try:
-        with usage_scope(user=user, feature="chat"):
+        with usage_scope(user=user, feature="chat"), usage_deferred() as usage:
             completion = backend.complete(turn.messages, **turn.llm_options)
     except ProviderError as exc:
         partial = tutor_turn_finish(turn=turn, text="", model=backend.model_name, error=exc)
         raise ChatReplyFailed(exc, assistant_message=partial) from exc
     answer = tutor_turn_finish(
-        turn=turn, text=completion.text, model=completion.model, tokens=completion.completion_tokens
+        turn=turn, text=completion.text, model=completion.model, tokens=completion.completion_tokens, usage=usage
     )
     return turn.user_message, answer
 
@@ -300,17 +353,20 @@ def _open_turn(*, user, session_id, content: str, **options: Any) -> Turn:
     from tutorhub.chat.services import chat_session_create, title_from_text
 
     session = chat_session_get(user=user, session_id=session_id) if session_id else None  # 404 first
-    tutor_quota_check(user=user, content=content)  # then refuse before anything is created
+    reservation = tutor_quota_check(user=user, content=content)  # then refuse before anything is created
     fresh = session is None
     if fresh:
         session = chat_session_create(user=user, title=title_from_text(content))
-    return tutor_turn_prepare(session=session, user=user, content=content, fresh=fresh, **options)
+    turn = tutor_turn_prepare(session=session, user=user, content=content, fresh=fresh, **options)
+    turn.reservation = reservation
+    return turn
 
 
 @dataclass
 class TutorEvent:
-    kind: str  # "started" | "delta" | "final"
+    kind: str  # "started" | "waiting" | "delta" | "final"
     text: str = ""
+    elapsed_ms: int = 0  # "waiting": time since the question arrived
     session: ChatSession | None = None
     message: Message | None = None
 
@@ -325,12 +381,15 @@ async def chat_reply_stream(
     include_course_context: bool = True,
 ) -> AsyncIterator[TutorEvent]:
     """Stream an answer in the user's session `session_id` (a new session when None): a
-    "started" event (carries the session), a "delta" per piece as the model produces it,
-    then "final" with the stored assistant message (the question is stored by then).
+    "started" event (carries the session), a "waiting" event every CHAT_WAITING_STATUS_SECONDS
+    until the model's first piece, a "delta" per piece as the model produces it, then "final"
+    with the stored assistant message. The question is stored before the first piece is
+    passed on.
 
     Raises Http404 for another user's or an unknown session, QuotaExceeded before any work,
     and ChatReplyFailed after storing the partial answer (is_complete=False)."""
-    turn = await database_sync_to_async(_open_turn)(
+    turn = await database_sync_to_async(write_retrying)(
+        _open_turn,
         user=user,
         session_id=session_id,
         content=content,
@@ -340,18 +399,32 @@ async def chat_reply_stream(
     )
     # The question is written on the writes thread while the model is asked and thinks, not
     # before the request goes out. The task runs to the end even if this stream is abandoned,
-    # so the question is kept either way; the answer is stored only after it.
-    stored = asyncio.ensure_future(_stream_write(tutor_question_store)(turn=turn))
+    # so the question is kept either way (in memory while the database is down).
+    stored = asyncio.ensure_future(
+        _stream_write(write_or_queue)(tutor_question_store, what="chat question", turn=turn)
+    )
     session = turn.session
     yield TutorEvent("started", session=session)
     backend = llm["default"]
     parts: list[str] = []
     stream = backend.astream(turn.messages, **turn.llm_options)
+    interval = settings.CHAT_WAITING_STATUS_SECONDS
     try:
         with usage_scope(user=user, feature="chat"), usage_deferred() as usage:
-            async for delta in stream:
+            first = asyncio.ensure_future(anext(stream, None))
+            try:
+                while not (await asyncio.wait({first}, timeout=interval))[0]:
+                    yield TutorEvent("waiting", elapsed_ms=int((time.perf_counter() - turn.started) * 1000))
+            finally:
+                first.cancel()  # a no-op once done; stops the request if this stream is abandoned
+            delta = first.result()
+            await stored  # acknowledged pieces only for a question that is kept
+            if delta is not None:
                 parts.append(delta)
                 yield TutorEvent("delta", text=delta)
+                async for delta in stream:
+                    parts.append(delta)
+                    yield TutorEvent("delta", text=delta)
     except ProviderError as exc:
         await stored
         partial = await _stream_write(tutor_turn_finish)(

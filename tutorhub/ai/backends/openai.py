@@ -2,20 +2,29 @@
 through the `openai` SDK.
 
 Clients are created on first use, never at import or construction (the system check builds
-backends). The SDK retries transient failures itself (`max_retries`: connection errors, 408,
-409, 429, 5xx, with backoff); whatever still fails becomes one `ProviderError`.
+backends). Chat calls retry transient failures here, not in the SDK (its `max_retries` is 0
+for them): the SDK would sleep a server's Retry-After (up to minutes) and start each attempt
+with a fresh timeout, so three attempts at 60 s kept a user waiting three minutes. Here every
+answer has a deadline - a first-token deadline and a total one - and a retry happens only if
+its wait fits in what is left; otherwise the call fails at once and says why (ProviderError
+with `kind`, and `retry_after` when the server named a wait).
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
+import errno
 import json
+import random
 import threading
+import time
 import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
 import openai
+from django.conf import settings
 
 from tutorhub.ai.base import (
     Completion,
@@ -24,30 +33,115 @@ from tutorhub.ai.base import (
     Message,
     ProviderError,
     _record,
+    estimate_message_tokens,
     estimate_tokens,
 )
 
 # Status codes after which the same request may succeed later.
 TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+RETRY_BASE_DELAY, RETRY_MAX_DELAY = 0.5, 8.0  # exponential backoff when the server names no wait
 
 
-def provider_error(exc: Exception) -> ProviderError:
+def _refused(exc: BaseException) -> bool:
+    """Whether a transport error is "nobody listening / unreachable" rather than slowness:
+    the SDK's transports wrap the OSError, and some wrap it as a connect timeout."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, ConnectionRefusedError) or (
+            isinstance(exc, OSError) and exc.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH)
+        ):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def retry_after_seconds(headers) -> float | None:
+    """A response's Retry-After (`retry-after-ms`, seconds, or an HTTP date) in seconds."""
+    if headers is None:
+        return None
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        try:
+            return max(0.0, float(value) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def provider_error(exc: BaseException) -> ProviderError:
     """Translate an SDK/transport failure into ProviderError without leaking upstream text."""
     if isinstance(exc, ProviderError):
         return exc
-    if isinstance(exc, openai.APITimeoutError):
-        return ProviderError("The AI service did not answer in time.", permanent=False, status_code=504)
+    if _refused(exc):
+        return ProviderError("The AI service could not be reached.", status_code=503, kind="unavailable")
+    if isinstance(exc, (openai.APITimeoutError, TimeoutError)):
+        return ProviderError("The AI service did not answer in time.", status_code=504, kind="timeout")
     if isinstance(exc, openai.APIConnectionError):
-        return ProviderError("The AI service could not be reached.", permanent=False, status_code=503)
+        return ProviderError("The AI service could not be reached.", status_code=503, kind="unavailable")
     if isinstance(exc, openai.APIStatusError):
         code = exc.status_code
+        if code == 429:
+            return ProviderError("The AI service is busy (rate limited).", status_code=429, kind="rate_limited",
+                                 retry_after=retry_after_seconds(exc.response.headers))
         if code in TRANSIENT_STATUS:
-            return ProviderError(f"The AI service is unavailable (HTTP {code}).", permanent=False, status_code=code)
+            return ProviderError(f"The AI service is unavailable (HTTP {code}).", status_code=code, kind="upstream",
+                                 retry_after=retry_after_seconds(exc.response.headers))
         if code in (401, 403):
             return ProviderError("The AI service rejected our credentials.", permanent=True, status_code=code)
         return ProviderError(f"The AI service refused the request (HTTP {code}).", permanent=True, status_code=code)
     # Anything else (a cut connection mid-stream, a malformed response) may well pass on retry.
-    return ProviderError("The AI service connection failed.", permanent=False, status_code=502)
+    return ProviderError("The AI service connection failed.", status_code=502, kind="upstream")
+
+
+class Deadline:
+    """One answer's time budget: `first` for the first token (retries included), `total` for
+    the whole answer. Times are time.monotonic(), the clock asyncio's loop uses too."""
+
+    def __init__(self, *, first: float, total: float):
+        now = time.monotonic()
+        self.total_at = now + total
+        self.first_at = min(now + first, self.total_at)
+        self.first_seconds, self.total_seconds = first, total
+        self.started = False  # the first token arrived: from now on only the total counts
+
+    @property
+    def at(self) -> float:
+        return self.total_at if self.started else self.first_at
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+    def expired(self) -> ProviderError:
+        if self.started:
+            return ProviderError(f"The AI service did not finish its answer within {self.total_seconds:g} s.",
+                                 status_code=504, kind="timeout")
+        return ProviderError(f"The AI service did not start answering within {self.first_seconds:g} s.",
+                             status_code=504, kind="timeout")
+
+    def retry_wait(self, error: ProviderError, attempt: int, max_retries: int) -> float:
+        """Seconds to wait before attempt `attempt + 1`, or raise `error` when it must not be
+        retried: permanent, out of attempts, or its wait does not fit in the deadline (then
+        the error carries the server's Retry-After for the client)."""
+        if error.permanent or attempt >= max_retries:
+            raise error
+        if error.retry_after is not None:
+            wait = error.retry_after
+        else:
+            wait = min(RETRY_BASE_DELAY * 2**attempt, RETRY_MAX_DELAY) * (1 - 0.25 * random.random())
+        if wait >= self.remaining():
+            raise error
+        return wait
 
 
 class _Clients:
@@ -103,7 +197,11 @@ async def _close_at_loop_shutdown(client: openai.AsyncOpenAI):
 
 
 class OpenAILLM(LLMBackend):
-    """Chat completions. Options: model, base_url, api_key, timeout (s), max_retries, organization."""
+    """Chat completions. Options: model, base_url, api_key, organization, timeout (s, one
+    attempt), max_retries, first_token_timeout and total_timeout (s, one answer, retries
+    included; default AI_FIRST_TOKEN_TIMEOUT_SECONDS / AI_TOTAL_TIMEOUT_SECONDS).
+
+    A call's `timeout` option is its total deadline (a long generation asks for more)."""
 
     def __init__(
         self,
@@ -114,6 +212,8 @@ class OpenAILLM(LLMBackend):
         timeout: float = 60.0,
         max_retries: int = 2,
         organization: str | None = None,
+        first_token_timeout: float | None = None,
+        total_timeout: float | None = None,
         **options: Any,
     ):
         super().__init__(**options)
@@ -121,9 +221,20 @@ class OpenAILLM(LLMBackend):
             raise TypeError("OpenAILLM needs a model name")
         self.model_name = model
         self.timeout = float(timeout)
+        self.max_retries = max(0, int(max_retries))
+        self.first_token_timeout = first_token_timeout
+        self.total_timeout = total_timeout
         self.clients = _Clients(
-            base_url=base_url, api_key=api_key, timeout=self.timeout, max_retries=int(max_retries), organization=organization
+            base_url=base_url, api_key=api_key, timeout=self.timeout, max_retries=0, organization=organization
         )
+
+    def _deadline(self, opts: dict[str, Any]) -> Deadline:
+        total = float(opts.get("timeout") or self.total_timeout or settings.AI_TOTAL_TIMEOUT_SECONDS)
+        first = float(self.first_token_timeout or settings.AI_FIRST_TOKEN_TIMEOUT_SECONDS)
+        return Deadline(first=first, total=total)
+
+    def _attempt_timeout(self, deadline: Deadline) -> float:
+        return max(0.001, min(self.timeout, deadline.remaining()))
 
     def _params(self, messages: list[Message], opts: dict[str, Any]) -> dict[str, Any]:
         params: dict[str, Any] = {"model": opts.get("model") or self.model_name, "messages": messages}
@@ -133,17 +244,28 @@ class OpenAILLM(LLMBackend):
             params["max_tokens"] = int(opts["max_tokens"])
         if opts.get("json_mode"):
             params["response_format"] = {"type": "json_object"}
-        if opts.get("timeout"):
-            params["timeout"] = float(opts["timeout"])
         return params
 
     def _complete(self, messages: list[Message], **opts: Any) -> Completion:
-        try:
-            response = self.clients.sync.chat.completions.create(**self._params(messages, opts))
-        except Exception as exc:
-            raise provider_error(exc) from exc
+        params = self._params(messages, opts)
+        # A whole (non-streamed) answer has no first token to wait for: the total deadline.
+        deadline = self._deadline(opts)
+        deadline.started = True
+        attempt = 0
+        while True:
+            if deadline.remaining() <= 0:
+                raise deadline.expired()
+            try:
+                response = self.clients.sync.chat.completions.create(
+                    **params, timeout=self._attempt_timeout(deadline)
+                )
+                break
+            except Exception as exc:
+                error = provider_error(exc)
+                time.sleep(deadline.retry_wait(error, attempt, self.max_retries))
+                attempt += 1
         if not response.choices:
-            raise ProviderError("The AI service returned no answer.", permanent=False, status_code=502)
+            raise ProviderError("The AI service returned no answer.", status_code=502, kind="upstream")
         choice = response.choices[0]
         usage = response.usage
         return Completion(
@@ -154,49 +276,87 @@ class OpenAILLM(LLMBackend):
             finish_reason=choice.finish_reason or "stop",
         )
 
+    async def _open_stream(self, params: dict[str, Any], deadline: Deadline):
+        """Send the request, retrying within the first-token deadline; returns the entered
+        streaming response (the caller closes it)."""
+        attempt = 0
+        while True:
+            try:
+                async with asyncio.timeout_at(_loop_time(deadline.at)):
+                    manager = self.clients.aio.chat.completions.with_streaming_response.create(
+                        **params, timeout=self._attempt_timeout(deadline)
+                    )
+                    return manager, await manager.__aenter__()
+            except TimeoutError as exc:
+                raise deadline.expired() from exc
+            except Exception as exc:
+                error = provider_error(exc)
+                await asyncio.sleep(deadline.retry_wait(error, attempt, self.max_retries))
+                attempt += 1
+
     async def _astream(self, messages: list[Message], **opts: Any) -> AsyncIterator[str | Completion]:
         params = self._params(messages, opts)
+        deadline = self._deadline(opts)
         parts: list[str] = []
         finish_reason: str | None = None
         usage: dict | None = None
         model = params["model"]
+        # The SDK builds, authenticates and raises for HTTP errors; the event stream itself is
+        # read as plain JSON lines. Building the SDK's typed model for every chunk cost about
+        # 1 ms of CPU per token - the largest cost of relaying a stream. The messages go in
+        # extra_body (sent as given): the SDK otherwise walks every message through its
+        # TypedDict transform, ~2 ms of CPU on the event loop per request that changes nothing
+        # for plain role/content dicts.
+        messages_json = params.pop("messages")
+        params.update(messages=[], extra_body={"messages": messages_json}, stream=True,
+                      stream_options={"include_usage": True})
+        manager, response = await self._open_stream(params, deadline)
         try:
-            # The SDK builds, authenticates, retries and raises for HTTP errors; the event stream
-            # itself is read as plain JSON lines. Building the SDK's typed model for every chunk
-            # cost about 1 ms of CPU per token - the largest cost of relaying a stream.
-            # The messages go in extra_body (sent as given): the SDK otherwise walks every message
-            # through its TypedDict transform, ~2 ms of CPU on the event loop per request that
-            # changes nothing for plain role/content dicts.
-            messages_json = params.pop("messages")
-            async with self.clients.aio.chat.completions.with_streaming_response.create(
-                **params, messages=[], extra_body={"messages": messages_json}, stream=True,
-                stream_options={"include_usage": True},
-            ) as response:
-                async for chunk in _sse_events(response.iter_lines()):
-                    if chunk.get("error"):
-                        raise ProviderError("The AI service failed while answering.", permanent=False, status_code=502)
-                    model = chunk.get("model") or model
-                    usage = chunk.get("usage") or usage
-                    for choice in chunk.get("choices") or ():
-                        finish_reason = choice.get("finish_reason") or finish_reason
-                        delta = (choice.get("delta") or {}).get("content")
-                        if delta:
-                            parts.append(delta)
-                            yield delta
-        except Exception as exc:
-            raise provider_error(exc) from exc
+            events = _sse_events(response.iter_lines())
+            while True:
+                # Each read waits only until the deadline; the yield below stays outside the
+                # timeout, so the consumer's own work is never cancelled by it.
+                try:
+                    async with asyncio.timeout_at(_loop_time(deadline.at)):
+                        chunk = await anext(events)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError as exc:
+                    raise deadline.expired() from exc
+                except Exception as exc:
+                    raise provider_error(exc) from exc
+                if chunk.get("error"):
+                    raise ProviderError("The AI service failed while answering.", status_code=502, kind="upstream")
+                model = chunk.get("model") or model
+                usage = chunk.get("usage") or usage
+                for choice in chunk.get("choices") or ():
+                    finish_reason = choice.get("finish_reason") or finish_reason
+                    delta = (choice.get("delta") or {}).get("content")
+                    if delta:
+                        deadline.started = True
+                        parts.append(delta)
+                        yield delta
+        finally:
+            await manager.__aexit__(None, None, None)
         if finish_reason is None:
             # The body ended without a finish_reason: the connection was cut mid-answer.
-            raise ProviderError("The AI service stopped in the middle of its answer.", permanent=False, status_code=502)
+            raise ProviderError("The AI service stopped in the middle of its answer.", status_code=502, kind="upstream")
         text = "".join(parts)
         yield Completion(
             text=text,
             model=model,
             # Servers that ignore include_usage get the same estimate the offline model uses.
-            prompt_tokens=int(usage.get("prompt_tokens") or 0) if usage else _estimate_messages(messages),
+            prompt_tokens=int(usage.get("prompt_tokens") or 0) if usage else estimate_message_tokens(messages),
             completion_tokens=int(usage.get("completion_tokens") or 0) if usage else estimate_tokens(text),
             finish_reason=finish_reason,
         )
+
+
+def _loop_time(monotonic_at: float) -> float:
+    """A time.monotonic() instant on the running loop's clock (the same clock by default;
+    converted in case a loop uses another)."""
+    loop = asyncio.get_running_loop()
+    return loop.time() + (monotonic_at - time.monotonic())
 
 
 async def _sse_events(lines: AsyncIterator[str]) -> AsyncIterator[dict]:
@@ -222,10 +382,6 @@ async def _sse_events(lines: AsyncIterator[str]) -> AsyncIterator[dict]:
         event = json.loads("\n".join(data))
         if isinstance(event, dict):
             yield event
-
-
-def _estimate_messages(messages: list[Message]) -> int:
-    return estimate_tokens("\n".join(str(m.get("content", "")) for m in messages))
 
 
 class OpenAIEmbeddings(EmbeddingBackend):
