@@ -12,23 +12,37 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from tutorhub.core.env import env_bool, env_float, env_int, env_list, env_str, load_dotenv
+from tutorhub.core.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    generated_secret_key,
+    load_dotenv,
+    weak_secret_key_reason,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env")
 
-DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = env_str("SECRET_KEY")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG=0 (generate one with `python -c 'import secrets; print(secrets.token_urlsafe(50))'`).")
-    SECRET_KEY = "dev-insecure-only-for-debug-" + "x" * 40
-
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else [])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
 DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+# Safe as shipped: development mode (tracebacks, URL lists, unhashed static) is one explicit
+# switch, DEBUG=1 (`make dev`).
+DEBUG = env_bool("DEBUG", False)
+# Without SECRET_KEY, a random key is generated once into DATA_DIR/secret_key (mode 0600) and
+# reused, so sessions and tokens survive restarts and no two installs share a key.
+SECRET_KEY = env_str("SECRET_KEY") or generated_secret_key(DATA_DIR / "secret_key")
+if not DEBUG and (_weak_key := weak_secret_key_reason(SECRET_KEY)):
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is unsafe: {_weak_key}. Unset it to use a generated key, or set one made with "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'` (DEBUG=1 allows it for development)."
+    )
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "daphne",  # only for its `runserver` with WebSockets in development; `make run` uses uvicorn
@@ -64,6 +78,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "tutorhub.core.middleware.RequestIDMiddleware",
+    "tutorhub.core.middleware.RequestBodyLimitMiddleware",
+    "tutorhub.core.middleware.ApiErrorEnvelopeMiddleware",
+    "tutorhub.core.middleware.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -134,6 +151,15 @@ else:
 # --- Background tasks ---------------------------------------------------------------------
 # Database-backed queue (worker started by `make run`); tests/settings.py runs tasks inline.
 TASKS = {"default": {"BACKEND": env_str("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
+# Leases (tutorhub.core.task_leases, `manage.py run_worker`): a worker beats every
+# TASK_HEARTBEAT_SECONDS; a running task whose worker has not beaten for TASK_LEASE_SECONDS is
+# queued again (checked every TASK_LEASE_SWEEP_SECONDS), and failed after TASK_MAX_ATTEMPTS runs.
+TASK_HEARTBEAT_SECONDS = env_float("TASK_HEARTBEAT_SECONDS", 5.0)
+TASK_LEASE_SECONDS = env_float("TASK_LEASE_SECONDS", 30.0)
+TASK_LEASE_SWEEP_SECONDS = env_float("TASK_LEASE_SWEEP_SECONDS", 10.0)
+TASK_MAX_ATTEMPTS = env_int("TASK_MAX_ATTEMPTS", 3)
+# On SIGTERM the worker lets its current task run this long, then hands it back to the queue.
+WORKER_SHUTDOWN_GRACE_SECONDS = env_float("WORKER_SHUTDOWN_GRACE_SECONDS", 5.0)
 
 # --- Flashcards ---------------------------------------------------------------------------
 # Longest interval SM-2 or FSRS may schedule (100 years, FSRS's own default); without a cap
@@ -191,12 +217,29 @@ REST_FRAMEWORK = {
         "ai_generation": env_str("THROTTLE_AI_GENERATION", "50/hour"),
         "auth": env_str("THROTTLE_AUTH", "30/min"),
     },
+    "DEFAULT_PARSER_CLASSES": [
+        "tutorhub.core.parsers.JSONParser",  # nesting-depth limit (JSON_MAX_DEPTH)
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "tutorhub.core.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DATETIME_FORMAT": "iso-8601",
 }
 THROTTLING_ENABLED = env_bool("THROTTLING_ENABLED", True)
+# Client identity (tutorhub/core/clientip.py): X-Forwarded-For counts only when the socket
+# peer is one of these proxies (IPs or CIDRs, comma-separated); empty = the socket address.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+# Login limits (tutorhub/accounts/loginlimit.py), on with THROTTLING_ENABLED: after this many
+# failures per account / per client address, each further failure locks that key for
+# LOGIN_LOCKOUT_BASE_SECONDS doubling per failure, at most LOGIN_LOCKOUT_MAX_SECONDS; the
+# failure count is forgotten LOGIN_FAILURE_WINDOW_SECONDS after the last failure.
+LOGIN_ACCOUNT_FREE_FAILURES = env_int("LOGIN_ACCOUNT_FREE_FAILURES", 5)
+LOGIN_ADDRESS_FREE_FAILURES = env_int("LOGIN_ADDRESS_FREE_FAILURES", 30)
+LOGIN_LOCKOUT_BASE_SECONDS = env_int("LOGIN_LOCKOUT_BASE_SECONDS", 2)
+LOGIN_LOCKOUT_MAX_SECONDS = env_int("LOGIN_LOCKOUT_MAX_SECONDS", 15 * 60)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 60 * 60)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "TutorHub API",
@@ -237,18 +280,48 @@ CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", ["http://localhost:3000"
 CORS_ALLOW_CREDENTIALS = env_bool("CORS_ALLOW_CREDENTIALS", True)
 CORS_EXPOSE_HEADERS = ["X-Request-ID", "X-RateLimit-Limit", "X-RateLimit-Remaining"]
 
-# --- Production security (check --deploy is clean with DEBUG=0 and a real SECRET_KEY) ---
-if not DEBUG:
-    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
-    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
-    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
-    if env_bool("USE_X_FORWARDED_PROTO", False):
-        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# --- HTTPS, cookies, security headers --------------------------------------------------------
+# HTTPS=1 declares that the site is served over HTTPS (directly or behind a TLS proxy): it
+# turns on the redirect, HSTS and Secure cookies, each overridable. Off by default so a plain
+# http://127.0.0.1:8000 install still works (a browser drops Secure cookies over HTTP, so
+# nobody could log in). `check --deploy` is clean with the README's production settings.
+HTTPS = env_bool("HTTPS", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
+if env_bool("USE_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", HTTPS)
+SESSION_COOKIE_HTTPONLY = True
+# The web app's JavaScript reads the token from <meta name="csrf-token">, never the cookie.
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Sent on every HTML page by tutorhub.core.middleware.SecurityHeadersMiddleware: scripts and
+# styles only from our own static files, no inline code, no framing, no plugins.
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],  # plus this host's ws:/wss: origin, added per request
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+# Per-path additions (longest prefix wins). The API docs' bundles (Swagger UI, ReDoc) inject
+# <style> elements at run time and ReDoc runs its search index in a blob: worker; still no
+# inline or third-party script.
+CONTENT_SECURITY_POLICY_PATHS = {
+    "/api/v1/docs/": {"style-src": ["'self'", "'unsafe-inline'"], "worker-src": ["'self'", "blob:"]},
+}
 
 # --- i18n, static, media ------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -259,10 +332,14 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(DATA_DIR / "static")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Uploads are private: MEDIA_URL is never routed; each app's download view checks access and
+# streams the file (tutorhub/core/files.py). Behind nginx, set the prefix of an `internal`
+# location aliased to MEDIA_ROOT and nginx sends the bytes after the check (X-Accel-Redirect).
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
+PRIVATE_FILES_ACCEL_REDIRECT_PREFIX = env_str("PRIVATE_FILES_ACCEL_REDIRECT_PREFIX", "")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": "tutorhub.core.files.PrivateFileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
@@ -271,9 +348,11 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
-# Request bodies: uploads stream to disk above 2.5 MB; JSON bodies are capped.
+# Request bodies: uploads stream to disk above 2.5 MB; JSON bodies are capped (413 beyond).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Deeper JSON is refused with 400 before it is parsed (tutorhub.core.parsers.JSONParser).
+JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 64)
 
 # --- Knowledge base: upload limits, URL ingestion, chunking (issue 4) ---------------------
 DOCUMENT_UPLOAD_MAX_SIZE = env_int("DOCUMENT_UPLOAD_MAX_SIZE", 50 * 1024 * 1024)
@@ -284,6 +363,14 @@ DOCX_MAX_COMPRESSION_RATIO = env_int("DOCX_MAX_COMPRESSION_RATIO", 100)
 DOCX_MAX_MEMBERS = env_int("DOCX_MAX_MEMBERS", 2000)
 OCR_MAX_PIXELS = env_int("OCR_MAX_PIXELS", 40_000_000)
 OCR_TIMEOUT_SECONDS = env_int("OCR_TIMEOUT_SECONDS", 120)
+# Extraction (documents, homework files) runs in a child process with these limits
+# (tutorhub/knowledge/sandbox.py): a file that needs more fails with a clear reason instead of
+# holding the worker; the wall clock also bounds OCR and a child stuck on anything else.
+EXTRACTION_CPU_SECONDS = env_int("EXTRACTION_CPU_SECONDS", 20)
+EXTRACTION_MEMORY_MB = env_int("EXTRACTION_MEMORY_MB", 1024)
+EXTRACTION_WALL_SECONDS = env_float("EXTRACTION_WALL_SECONDS", 60.0)
+# Seed 000 homework files (the upload is refused with 413 above this, before it is read).
+HOMEWORK_MAX_UPLOAD_BYTES = env_int("HOMEWORK_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
 INGEST_URL_ALLOW_PRIVATE = env_bool("INGEST_URL_ALLOW_PRIVATE", False)
 INGEST_URL_TIMEOUT_SECONDS = env_float("INGEST_URL_TIMEOUT_SECONDS", 20.0)
 INGEST_URL_MAX_BYTES = env_int("INGEST_URL_MAX_BYTES", 20 * 1024 * 1024)
@@ -315,10 +402,21 @@ else:
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "TutorHub <no-reply@localhost>")
 
 # --- billing (plans, quotas, payment provider for subscription changes) ----------------------
+# Stripe is switched on by STRIPE_SECRET_KEY; without a provider only an administrator puts users
+# on paid plans (tutorhub/billing/providers.py). STRIPE_API_BASE points the SDK elsewhere (tests).
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
 BILLING_PAYMENT_PROVIDER = {
-    # tutorhub.billing.providers.RecordingProvider (records the change) or .StripeStyleProvider
-    "BACKEND": env_str("BILLING_PROVIDER_BACKEND", "tutorhub.billing.providers.RecordingProvider"),
-    "OPTIONS": {"webhook_secret": env_str("BILLING_WEBHOOK_SECRET")} if env_str("BILLING_WEBHOOK_SECRET") else {},
+    "BACKEND": env_str(
+        "BILLING_PROVIDER_BACKEND",
+        "tutorhub.billing.providers.StripeProvider" if STRIPE_SECRET_KEY else "tutorhub.billing.providers.NoPaymentProvider",
+    ),
+    "OPTIONS": {
+        "api_key": STRIPE_SECRET_KEY,
+        "webhook_secret": env_str("STRIPE_WEBHOOK_SECRET"),
+        "api_base": env_str("STRIPE_API_BASE"),
+    }
+    if STRIPE_SECRET_KEY
+    else {},
 }
 # How long a passed quota check holds its reservation if the request never records usage.
 BILLING_QUOTA_RESERVATION_SECONDS = env_int("BILLING_QUOTA_RESERVATION_SECONDS", 300)
@@ -431,6 +529,16 @@ PAYME_KEY = env_str("PAYME_KEY")
 HOMEWORK_AUDIO_MAX_BYTES = env_int("HOMEWORK_AUDIO_MAX_BYTES", 20 * 1024 * 1024)
 HOMEWORK_AUDIO_MAX_SECONDS = env_int("HOMEWORK_AUDIO_MAX_SECONDS", 300)
 LESSON_RESOURCE_MAX_BYTES = env_int("LESSON_RESOURCE_MAX_BYTES", 50 * 1024 * 1024)
+# Whole request bodies are refused with 413 from their Content-Length (or, without one, as
+# soon as that many bytes have arrived) before anything is read or spooled to disk
+# (tutorhub.core.middleware). Multipart bodies may be as large as the largest upload limit
+# plus room for the form's other fields; any other body as large as DATA_UPLOAD_MAX_MEMORY_SIZE.
+MAX_UPLOAD_BODY_BYTES = env_int(
+    "MAX_UPLOAD_BODY_BYTES",
+    max(DOCUMENT_UPLOAD_MAX_SIZE, LESSON_RESOURCE_MAX_BYTES, HOMEWORK_AUDIO_MAX_BYTES, FEEDBACK_SCREENSHOT_MAX_BYTES)
+    + 1024 * 1024,
+)
+MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", DATA_UPLOAD_MAX_MEMORY_SIZE)
 LESSON_REMINDER_HOURS = env_int("LESSON_REMINDER_HOURS", 24)
 COINS_PER_ATTENDANCE = env_int("COINS_PER_ATTENDANCE", 2)
 
@@ -438,7 +546,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # WebSocket clients pass their JWT as ?token=...; servers log request lines verbatim.
+    "filters": {"redact_tokens": {"()": "tutorhub.core.log_filters.RedactTokensFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_tokens"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Loggers with their own handlers (uvicorn's, runserver's) get the filter directly;
+        # uvicorn's own logging config later replaces handlers but keeps logger filters.
+        **{name: {"filters": ["redact_tokens"]} for name in (
+            "uvicorn.access", "uvicorn.error", "django.server", "django.channels.server", "daphne.server"
+        )},
+    },
 }
