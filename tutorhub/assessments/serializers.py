@@ -16,6 +16,7 @@ from tutorhub.assessments.models import (
 )
 from tutorhub.assessments.schedulers import ALGORITHM_CHOICES
 from tutorhub.assessments.selectors import chunk_source
+from tutorhub.core.files import private_file_url
 from tutorhub.courses.models import Course
 from tutorhub.courses.selectors import course_list_visible
 
@@ -327,11 +328,15 @@ class HomeworkFeedbackSerializer(serializers.ModelSerializer):
     rubric = serializers.ListField(source="feedback_details.rubric", read_only=True, default=list)
     sources = serializers.ListField(source="feedback_details.sources", read_only=True, default=list)
     progress_percentage = serializers.IntegerField(source="progress", read_only=True)
+    file_url = serializers.SerializerMethodField(help_text="The handed-in file (null for text-only homework)")
 
     class Meta:
         model = HomeworkSubmission
         fields = [
-            "id", "title", "subject", "topic", "file_name", "status", "progress_percentage", "score", "feedback",
+            "id", "title", "subject", "topic", "file_name", "file_url", "status", "progress_percentage", "score", "feedback",
             "strengths", "improvements", "missing_concepts", "rubric", "sources", "ai_model_used", "error",
             "reviewed_at", "created_at",
         ]
+
+    def get_file_url(self, obj) -> str | None:
+        return private_file_url("homework-file", pk=obj.pk) if obj.file else None

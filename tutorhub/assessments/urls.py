@@ -1,6 +1,7 @@
 """Paths relative to /api/v1/. The specific prefixes are registered before `assessments/`, whose
 detail route only matches a UUID, so `assessments/flashcards/` can never be read as an id."""
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from tutorhub.assessments import views
@@ -11,4 +12,7 @@ router.register("assessments/quizzes", views.QuizViewSet, basename="quiz")
 router.register("assessments/quiz-attempts", views.QuizAttemptViewSet, basename="quiz-attempt")
 router.register("assessments", views.AssessmentViewSet, basename="assessment")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("assessments/homework/<uuid:pk>/file/", views.HomeworkFileView.as_view(), name="homework-file"),
+    *router.urls,
+]

@@ -33,6 +33,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 from django.utils.http import content_disposition_header
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
 from tutorhub.core.exceptions import json_error_response
@@ -196,7 +198,7 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
         return max(0, size - length), size - 1
     start = int(first)
     end = int(last) if last else size - 1
-    if end < start:
+    if last and end < start:
         return None
     if start >= size:
         return False
@@ -218,6 +220,20 @@ def _read_range(fh, start: int, length: int):
 
 def wants_inline(request) -> bool:
     return request.GET.get("inline", "").lower() in {"1", "true", "yes"}
+
+
+def file_download_schema(**kwargs):
+    """OpenAPI for a view that ends in `serve_private_file`."""
+    body = OpenApiResponse(OpenApiTypes.BINARY, description="The file (206: the requested byte range).")
+    return extend_schema(
+        responses={(200, OPAQUE_TYPE): body, (206, OPAQUE_TYPE): body},
+        parameters=[
+            OpenApiParameter(
+                "inline", bool, description="Show audio or an image in the browser instead of downloading it"
+            )
+        ],
+        **kwargs,
+    )
 
 
 def serve_private_file(request, fieldfile, *, filename: str = "", content_type: str | None = None, inline: bool = False):

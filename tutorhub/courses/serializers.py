@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from tutorhub.core.files import private_file_url
 from tutorhub.core.serializers import OrderedDatesMixin
 from tutorhub.courses.models import (
     Attendance,
@@ -157,7 +158,8 @@ class HomeworkSubmissionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_audio_url(self, obj) -> str | None:
-        return obj.audio_submission.url if obj.audio_submission else None
+        # The permission-checked download view, never a storage URL (uploads are not public).
+        return private_file_url("homework-submission-audio", pk=obj.pk) if obj.audio_submission else None
 
 
 class HomeworkSerializer(serializers.ModelSerializer):

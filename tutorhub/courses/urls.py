@@ -15,6 +15,9 @@ router.register("resources", views.LessonResourceViewSet, basename="lesson-resou
 
 urlpatterns = [
     path("lessons/group/<int:group_id>/", views.LessonViewSet.as_view({"get": "list"}), name="lessons-by-group"),
+    path(
+        "homework/submissions/<int:pk>/audio/", views.HomeworkSubmissionAudioView.as_view(), name="homework-submission-audio"
+    ),
     path("homework/lesson/<int:lesson_id>/", views.HomeworkViewSet.as_view({"get": "list"}), name="homework-by-lesson"),
     path(
         "resources/lesson/<int:lesson_id>/", views.LessonResourceViewSet.as_view({"get": "list"}), name="resources-by-lesson"

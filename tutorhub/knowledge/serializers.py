@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from tutorhub.core.files import private_file_url
 from tutorhub.knowledge.models import Document
 
 
 class DocumentSerializer(serializers.ModelSerializer):
     chunk_count = serializers.IntegerField(read_only=True, default=0)
+    download_url = serializers.SerializerMethodField(help_text="The stored file (null for pasted text)")
 
     class Meta:
         model = Document
@@ -14,9 +16,12 @@ class DocumentSerializer(serializers.ModelSerializer):
             "id", "name", "description", "document_type", "content_type", "original_filename", "source_url",
             "file_size_bytes", "content_hash", "course", "section_id", "owner", "processing_status",
             "progress_percentage", "processing_error", "page_count", "chunk_count", "embeddings_available",
-            "summary", "topics", "key_concepts", "created_at", "updated_at", "processed_at",
+            "summary", "topics", "key_concepts", "download_url", "created_at", "updated_at", "processed_at",
         ]
         read_only_fields = fields
+
+    def get_download_url(self, obj) -> str | None:
+        return private_file_url("document-download", doc_id=obj.pk) if obj.file else None
 
 
 class DocumentBriefSerializer(serializers.ModelSerializer):

@@ -22,6 +22,7 @@ for prefix, label in (("courses/<uuid:course_id>/documents/", "course-document")
         path(f"{prefix}<uuid:doc_id>/", _detail, name=f"{label}-detail"),
         path(f"{prefix}<uuid:doc_id>/processing_status/", _action("processing_status", "get"), name=f"{label}-processing-status"),
         path(f"{prefix}<uuid:doc_id>/content/", _action("content", "get"), name=f"{label}-content"),
+        path(f"{prefix}<uuid:doc_id>/download/", _action("download", "get"), name=f"{label}-download"),
         path(f"{prefix}<uuid:doc_id>/reprocess/", _action("reprocess", "post"), name=f"{label}-reprocess"),
     ]
 urlpatterns.append(path("knowledge/search/", views.KnowledgeSearchView.as_view(), name="knowledge-search"))

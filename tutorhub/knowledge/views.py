@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -10,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tutorhub.ai import usage_scope
+from tutorhub.core.files import file_download_schema, serve_private_file, wants_inline
 from tutorhub.courses.selectors import course_list_visible
 from tutorhub.knowledge import selectors, services
 from tutorhub.knowledge.extraction import KINDS
@@ -152,6 +155,17 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.D
             "chunk_count": document.chunk_count,
         }
         return Response(DocumentContentSerializer(body).data)
+
+    @file_download_schema()
+    @action(detail=True, methods=["get"], url_path="download")
+    def download(self, request, doc_id=None, course_id=None):
+        """The uploaded (or fetched) file, for whoever may see the document."""
+        document = self.get_object()
+        return serve_private_file(
+            request, document.file, filename=document.original_filename or document.name + os.path.splitext(document.file.name)[1],
+            content_type=document.content_type,
+            inline=wants_inline(request),
+        )
 
     @extend_schema(request=None, responses={202: ProcessingStatusSerializer})
     @action(detail=True, methods=["post"], url_path="reprocess")

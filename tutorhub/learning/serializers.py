@@ -6,6 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
+from tutorhub.core.files import PrivateImageField
 from tutorhub.core.serializers import OrderedDatesMixin
 from tutorhub.learning.models import Feedback, LearningGoal, StudyPlan, StudySession
 from tutorhub.learning.scheduling import TIME_SLOTS
@@ -249,7 +250,8 @@ class AccountsDashboardSerializer(serializers.Serializer):
 
 
 class FeedbackSerializer(serializers.ModelSerializer):
-    screenshot = serializers.ImageField(required=False, allow_null=True)
+    # Writes take an image; reads give the permission-checked download URL (uploads are private).
+    screenshot = PrivateImageField(url_name="feedback-screenshot", required=False, allow_null=True)
 
     class Meta:
         model = Feedback

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, viewsets
@@ -11,6 +13,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tutorhub.core.files import file_download_schema, serve_private_file
 from tutorhub.core.permissions import is_admin
 from tutorhub.learning import analytics, dashboards, selectors, services
 from tutorhub.learning import reports as reports_service
@@ -203,6 +206,16 @@ class FeedbackViewSet(
             raise exceptions.PermissionDenied()
         kwargs["partial"] = True
         return super().update(request, *args, **kwargs)
+
+    @file_download_schema()
+    @action(detail=True, methods=["get"])
+    def screenshot(self, request, pk=None):
+        """The feedback's screenshot, for its author and admins (the feedback's own visibility)."""
+        feedback = self.get_object()
+        return serve_private_file(
+            request, feedback.screenshot, filename=f"feedback-{feedback.pk}-screenshot{os.path.splitext(feedback.screenshot.name)[1]}",
+            inline=True,  # a verified PNG/JPEG/GIF/WebP image: shown, never run
+        )
 
 
 # --- seed 000 (served at /api/progress/, /api/recommendations/, /api/reports/weekly/) -------

@@ -76,8 +76,8 @@ def homework_submit(*, homework: Homework, student, upload) -> HomeworkSubmissio
     elif submission.audio_submission:
         old_name = submission.audio_submission.name
         transaction.on_commit(lambda: submission.audio_submission.storage.delete(old_name))
-    name = f"hw{homework.pk}_u{student.pk}_{timezone.now():%Y%m%d%H%M%S}.{info.format}"
-    submission.audio_submission.save(name, ContentFile(data), save=False)
+    # Only the extension survives: the stored name is random (PrivateUploadTo).
+    submission.audio_submission.save(f"recording.{info.format}", ContentFile(data), save=False)
     submission.audio_format = info.format
     submission.audio_size_bytes = len(data)
     submission.audio_duration_seconds = info.duration_seconds

@@ -2,13 +2,14 @@
 
 from tutorhub.courses.views.attendance import AttendanceViewSet
 from tutorhub.courses.views.groups import CourseViewSet, GroupViewSet, LessonViewSet, ScheduleViewSet
-from tutorhub.courses.views.homework import HomeworkViewSet
+from tutorhub.courses.views.homework import HomeworkSubmissionAudioView, HomeworkViewSet
 from tutorhub.courses.views.resources import LessonResourceViewSet
 
 __all__ = [
     "AttendanceViewSet",
     "CourseViewSet",
     "GroupViewSet",
+    "HomeworkSubmissionAudioView",
     "HomeworkViewSet",
     "LessonResourceViewSet",
     "LessonViewSet",

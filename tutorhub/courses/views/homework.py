@@ -9,8 +9,11 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from tutorhub.core.files import file_download_schema, serve_private_file
 from tutorhub.courses import selectors, services
+from tutorhub.courses.audio import CONTENT_TYPES as AUDIO_TYPES
 from tutorhub.courses.models import Homework
 from tutorhub.courses.serializers import (
     HomeworkReviewSerializer,
@@ -127,3 +130,17 @@ class HomeworkViewSet(viewsets.ModelViewSet):
             submission=submission, reviewer=request.user, status=data["status"], feedback=data["feedback"]
         )
         return Response(HomeworkSubmissionSerializer(submission).data)
+
+
+class HomeworkSubmissionAudioView(APIView):
+    """A submission's recording, for whoever may see the submission (the student, their
+    parents, the group's teacher, admins); anyone else gets 404 as for the submission."""
+
+    @file_download_schema(operation_id="homework_submission_audio")
+    def get(self, request, pk: int):
+        submission = get_object_or_404(selectors.submission_list_visible(user=request.user), pk=pk)
+        fmt = submission.audio_format
+        return serve_private_file(
+            request, submission.audio_submission, filename=f"homework-{submission.homework_id}-{submission.student_id}.{fmt}",
+            content_type=AUDIO_TYPES.get(fmt), inline=True,
+        )

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from django.http import FileResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from tutorhub.core.files import file_download_schema, serve_private_file, wants_inline
 from tutorhub.courses import selectors, services
 from tutorhub.courses.models import LessonResource
 from tutorhub.courses.serializers import LessonResourceSerializer, LessonResourceUploadSerializer
@@ -53,19 +53,11 @@ class LessonResourceViewSet(
         require_teaching(self.request.user, instance.lesson.group)
         services.lesson_resource_delete(resource=instance)
 
-    @extend_schema(
-        responses={(200, "application/octet-stream"): bytes},
-        parameters=[OpenApiParameter("inline", bool, description="Stream for playback instead of download")],
-    )
+    @file_download_schema()
     @action(detail=True, methods=["get"])
     def download(self, request, pk=None):
         resource = self.get_object()
-        inline = request.query_params.get("inline") in {"1", "true"} and resource.resource_type == "audio"
-        response = FileResponse(
-            resource.file.open("rb"),
-            as_attachment=not inline,
-            filename=resource.original_filename,
-            content_type=resource.content_type,
+        return serve_private_file(
+            request, resource.file, filename=resource.original_filename, content_type=resource.content_type,
+            inline=wants_inline(request),
         )
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
