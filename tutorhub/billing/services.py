@@ -289,8 +289,14 @@ def plan_get(*, plan_id: str) -> Plan:
 
 
 @transaction.atomic
-def _subscription_apply(*, change: SubscriptionChange, customer_id: str = "", last4: str = "") -> Subscription:
+def _subscription_apply(*, change: SubscriptionChange, customer_id: str = "", last4: str = "") -> None:
+    """Put the user on the change's plan, once: the charge's answer and the provider's webhook
+    may both report the same payment, and whichever locks the change first applies it."""
     now = timezone.now()
+    locked = SubscriptionChange.objects.select_for_update().get(pk=change.pk)
+    if locked.status != SubscriptionChange.Status.PENDING:
+        change.status = locked.status
+        return
     sub = Subscription.objects.select_for_update().filter(user=change.user).first()
     if sub is None:
         sub = Subscription(user=change.user)
@@ -305,41 +311,52 @@ def _subscription_apply(*, change: SubscriptionChange, customer_id: str = "", la
     sub.save()
     change.status = SubscriptionChange.Status.SUCCEEDED
     change.save(update_fields=["status", "updated_at"])
-    return sub
 
 
 def subscription_upgrade(*, user, plan_id: str, payment_method_token: str = "") -> SubscriptionChange:
-    """Change the user's plan through the configured payment provider.
+    """Change the user's plan; a paid plan is charged through the configured payment provider.
 
-    Returns the SubscriptionChange: succeeded (applied now) or pending (applied when the
-    provider's signed webhook confirms payment). Raises ValidationError for an unknown plan or
-    a missing/malformed payment token on a paid plan, Conflict if already on that plan.
+    Returns the SubscriptionChange: succeeded (applied now) or pending (the provider's signed
+    webhook settles it). Raises ValidationError for an unknown plan or a missing/malformed
+    payment token on a paid plan, Conflict if already on that plan,
+    PaymentProviderNotConfigured (403) for a paid plan when no provider is configured (an
+    administrator sets such plans), PaymentDeclined (402) when the payment is refused, with the
+    plan unchanged and the change recorded as failed.
     """
-    from tutorhub.billing.providers import payment_provider
+    from tutorhub.billing.providers import PaymentDeclined, PaymentProviderNotConfigured, payment_provider
 
     plan = plan_get(plan_id=plan_id)
     sub, current, _, _ = subscription_current(user=user)
     if current.pk == plan.pk and sub is not None and sub.status == Subscription.Status.ACTIVE:
         raise Conflict("You are already on this plan.")
+    provider = payment_provider()
+    if plan.price_cents and not provider.accepts_payments:
+        raise PaymentProviderNotConfigured()
     if plan.price_cents and not TOKEN_RE.match(payment_method_token or ""):
         raise ValidationError({"payment_method_token": ["A valid payment method token is required for a paid plan."]})
-    provider = payment_provider()
-    with transaction.atomic():
-        change = SubscriptionChange.objects.create(
-            user=user,
-            from_plan=current,
-            to_plan=plan,
-            provider=provider.name,
-            reference=f"chg_{uuid.uuid4().hex}",
-            amount_cents=plan.price_cents,
-            currency=plan.currency,
-        )
-        result = provider.start_change(user=user, plan=plan, payment_method_token=payment_method_token, reference=change.reference)
-        if result.status == SubscriptionChange.Status.SUCCEEDED:
-            _subscription_apply(change=change, customer_id=result.customer_id, last4=result.last4)
-        elif result.status == SubscriptionChange.Status.FAILED:
-            change.status = SubscriptionChange.Status.FAILED
-            change.save(update_fields=["status", "updated_at"])
+    change = SubscriptionChange.objects.create(
+        user=user,
+        from_plan=current,
+        to_plan=plan,
+        provider=provider.name,
+        reference=f"chg_{uuid.uuid4().hex}",
+        amount_cents=plan.price_cents,
+        currency=plan.currency,
+    )
+    if not plan.price_cents:  # nothing to charge (a move to a free plan)
+        _subscription_apply(change=change)
+        return change
+    # The charge is network I/O, so it runs with the change committed as pending and no
+    # transaction open: a crash after Stripe took the money leaves a pending change that the
+    # payment_intent.succeeded webhook still applies.
+    try:
+        result = provider.charge(user=user, plan=plan, payment_method_token=payment_method_token, reference=change.reference)
+    except PaymentDeclined:
+        change.status = SubscriptionChange.Status.FAILED
+        change.save(update_fields=["status", "updated_at"])
+        raise
+    if result.status == SubscriptionChange.Status.SUCCEEDED:
+        _subscription_apply(change=change, customer_id=result.customer_id, last4=result.last4)
     return change
 
 

@@ -33,10 +33,42 @@ class Fetched:
     status_code: int
 
 
+# IPv6 prefixes whose last 32 bits are an IPv4 address that a translator or tunnel relay will
+# connect to: NAT64 (RFC 6052 well-known and RFC 8215 local-use) and IPv4-compatible (::a.b.c.d,
+# deprecated but still routed by some stacks). Python calls most of them globally routable.
+_EMBEDS_IPV4_IN_LOW_BITS = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+    ipaddress.IPv6Network("::/96"),
+)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """Every IPv4 address an IPv6 transition form carries (mapped, NAT64, IPv4-compatible, 6to4,
+    Teredo server and client, ISATAP interface id)."""
+    low32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    found = []
+    if ip.ipv4_mapped:
+        found.append(ip.ipv4_mapped)
+    if any(ip in net for net in _EMBEDS_IPV4_IN_LOW_BITS):
+        found.append(low32)
+    if ip.sixtofour:
+        found.append(ip.sixtofour)
+    if ip.teredo:
+        found.extend(ip.teredo)
+    if (int(ip) >> 32) & 0xFDFFFFFF == 0x00005EFE:  # ISATAP: interface id 0000:5efe or 0200:5efe
+        found.append(low32)
+    return found
+
+
 def _blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
+    """True unless the address, and every IPv4 address embedded in it, is globally routable."""
+    if not ip.is_global or ip.is_multicast:
+        # ::ffff:8.8.8.8 is "not global" only as an IPv6 address; judge it by the IPv4 inside.
+        return not (isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped and not _blocked(ip.ipv4_mapped))
+    if isinstance(ip, ipaddress.IPv6Address):
+        return any(_blocked(v4) for v4 in _embedded_ipv4(ip))
+    return False
 
 
 def resolve_checked(url: str, *, allow_private: bool) -> tuple[str, str, int, str]:

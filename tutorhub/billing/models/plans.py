@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from tutorhub.core.models import TimeStampedModel
 
@@ -59,7 +60,7 @@ class Subscription(TimeStampedModel):
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="subscriptions")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     # The period anchor: periods run from here in steps of the plan's interval.
-    current_period_start = models.DateTimeField()
+    current_period_start = models.DateTimeField(default=timezone.now)  # an admin's grant starts now
     provider = models.CharField(max_length=50, blank=True)
     provider_customer_id = models.CharField(max_length=100, blank=True)
     payment_method_last4 = models.CharField(max_length=4, blank=True)
