@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.core.processes import ProcessSite, leftovers
+from tests.core.processes import ProcessSite, leftovers, wait_for
 
 
 @pytest.fixture(scope="session")
@@ -32,4 +32,6 @@ def process_site(tmp_path, migrated_db):
     for site in sites:
         site.stop_all()
     for site in sites:
-        assert leftovers(site.data_dir) == []
+        # Children of a killed parent get their PR_SET_PDEATHSIG signal and need a moment.
+        left = wait_for(lambda site=site: not leftovers(site.data_dir), 15, 0.2) or leftovers(site.data_dir)
+        assert left is True, left

@@ -80,17 +80,26 @@ class ProcessSite:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop_all(self) -> None:
+        """SIGTERM each process group, SIGKILL what is left after 10 s."""
         for proc in self.procs:
             if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                _killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for proc in self.procs:
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pass
+            _killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
             proc.log_file.close()
+
+
+def _killpg(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        pass
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.1):

@@ -55,6 +55,8 @@ def run_due_jobs(*, now=None) -> list[str]:
                 continue
             run.last_run_at = now
             run.save(update_fields=["last_run_at"])
-        job.task.enqueue()
+            # In the same transaction: a run is recorded only if its task was queued (on the
+            # database queue both rows commit together; an outage rolls both back).
+            job.task.enqueue()
         started.append(job.name)
     return started

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import logging
 import time
 
 from django.core.management.base import BaseCommand
+from django.db import close_old_connections
 
+from tutorhub.core.backoff import DB_OUTAGE_ERRORS, Backoff
 from tutorhub.core.scheduler import registered_jobs, run_due_jobs
+
+logger = logging.getLogger("tutorhub.scheduler")
 
 
 class Command(BaseCommand):
@@ -17,9 +22,23 @@ class Command(BaseCommand):
     def handle(self, *args, interval: float, once: bool, **options):
         jobs = registered_jobs()
         self.stdout.write(f"scheduler: {len(jobs)} periodic jobs: {', '.join(sorted(jobs)) or '-'}")
+        backoff = Backoff(initial=1.0, maximum=min(30.0, max(interval, 1.0)))
         while True:
-            for name in run_due_jobs():
-                self.stdout.write(f"scheduler: enqueued {name}")
+            # A database outage (server down, restarting, "database is locked") is waited out:
+            # the scheduler exiting would stop every periodic job silently.
+            try:
+                close_old_connections()
+                for name in run_due_jobs():
+                    self.stdout.write(f"scheduler: enqueued {name}")
+            except DB_OUTAGE_ERRORS as exc:
+                delay = backoff.failed()
+                logger.warning("scheduler: database error (%s: %s); retrying in %.0f s", type(exc).__name__, exc, delay)
+                close_old_connections()
+                if once:
+                    raise
+                time.sleep(delay)
+                continue
+            backoff.reset()
             if once:
                 return
             time.sleep(interval)
