@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import email.utils
+import time
+
 import pytest
 
-from tests.fakes.openai_server import use_openai_llm
+from tests.fakes.openai_server import closed_port_url, use_openai_llm
 from tutorhub.ai import Completion, ProviderError, embeddings, llm, usage_scope
 from tutorhub.billing.models import UsageRecord
 
@@ -110,3 +113,124 @@ def test_bad_configuration_is_reported_by_the_system_check(settings):
     settings.LLM_BACKENDS = {"default": {"BACKEND": "tutorhub.ai.backends.openai.OpenAILLM", "OPTIONS": {"modle": "x"}}}
     errors = check_ai_backends()
     assert errors and "bad OPTIONS" in errors[0].msg
+
+
+# --- deadlines, not hangs (issue 12, part 4) -------------------------------------------------
+async def _drain(backend, messages=MESSAGES) -> list[str]:
+    return [piece async for piece in backend.astream(messages)]
+
+
+def _deadline_llm(settings, fake_openai, **options):
+    """The fake upstream with the SDK-level retries on, so the deadline is what stops them."""
+    use_openai_llm(settings, fake_openai, timeout=60.0, max_retries=2, **options)
+    return llm["default"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_stream_fails_at_the_first_token_deadline_whatever_the_retries(fake_openai, settings):
+    backend = _deadline_llm(settings, fake_openai, first_token_timeout=0.5, total_timeout=30)
+    fake_openai.push(first_token_delay=3.0)
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as info:
+        await _drain(backend)
+    assert time.monotonic() - started < 0.5 + 1.0
+    assert info.value.kind == "timeout" and info.value.status_code == 504 and not info.value.permanent
+    assert "start answering" in str(info.value)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_stream_fails_at_the_total_deadline_after_the_pieces_that_arrived(fake_openai, settings):
+    backend = _deadline_llm(settings, fake_openai, first_token_timeout=5, total_timeout=0.8)
+    fake_openai.token_delay = 0.3
+    fake_openai.push(text="one two three four five six seven eight")
+    received: list[str] = []
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as info:
+        async for piece in backend.astream(MESSAGES):
+            received.append(piece)
+    assert time.monotonic() - started < 0.8 + 1.0
+    assert info.value.kind == "timeout" and "finish" in str(info.value)
+    assert 1 <= len(received) < 8 and received[0] == "one "
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_retry_after_longer_than_the_deadline_fails_at_once_and_carries_it(fake_openai, settings):
+    backend = _deadline_llm(settings, fake_openai, first_token_timeout=10, total_timeout=30)
+    fake_openai.push(status=429, retry_after=120)
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as info:
+        await _drain(backend)
+    assert time.monotonic() - started < 1.0  # not slept on
+    assert info.value.kind == "rate_limited" and info.value.retry_after == 120
+    assert len([r for r in fake_openai.requests if r[0].endswith("/chat/completions")]) == 1
+
+
+def test_retry_after_longer_than_the_deadline_fails_at_once_for_whole_answers(fake_openai, settings):
+    backend = _deadline_llm(settings, fake_openai, total_timeout=30)
+    fake_openai.push(status=429, retry_after=120)
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as info:
+        backend.complete(MESSAGES)
+    assert time.monotonic() - started < 1.0
+    assert info.value.kind == "rate_limited" and info.value.retry_after == 120
+
+
+def test_a_short_retry_after_is_waited_and_retried(fake_openai, settings):
+    backend = _deadline_llm(settings, fake_openai, total_timeout=30)
+    fake_openai.push(status=429, retry_after=0.3)
+    fake_openai.push(text="after the wait")
+    started = time.monotonic()
+    assert backend.complete(MESSAGES).text == "after the wait"
+    assert time.monotonic() - started >= 0.3
+
+
+def test_whole_answer_total_deadline_bounds_every_attempt(fake_openai, settings):
+    """Three attempts at a 60 s timeout used to keep the client 181 s; the total deadline
+    caps the call, retries included."""
+    backend = _deadline_llm(settings, fake_openai, total_timeout=1.0)
+    for _ in range(3):
+        fake_openai.push(delay=3.0)
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as info:
+        backend.complete(MESSAGES)
+    assert time.monotonic() - started < 1.0 + 1.0
+    assert info.value.kind == "timeout" and info.value.status_code == 504
+
+
+def test_connection_refused_is_unavailable_not_a_timeout(settings):
+    settings.LLM_BACKENDS = {"default": {"BACKEND": "tutorhub.ai.backends.openai.OpenAILLM", "OPTIONS": {
+        "base_url": closed_port_url(), "model": "m", "max_retries": 0}}}
+    with pytest.raises(ProviderError) as info:
+        llm["default"].complete(MESSAGES)
+    assert info.value.kind == "unavailable" and info.value.status_code == 503
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_stream_connection_refused_is_unavailable(settings):
+    settings.LLM_BACKENDS = {"default": {"BACKEND": "tutorhub.ai.backends.openai.OpenAILLM", "OPTIONS": {
+        "base_url": closed_port_url(), "model": "m", "max_retries": 0}}}
+    with pytest.raises(ProviderError) as info:
+        await _drain(llm["default"])
+    assert info.value.kind == "unavailable" and info.value.status_code == 503
+
+
+def test_a_failed_call_releases_its_quota_reservation_at_once(fake_openai, user):
+    from tutorhub.billing.models import QuotaReservation
+    from tutorhub.billing.services import quota_check
+
+    quota_check(user=user, kind="ai_tokens", amount=2_300)
+    assert QuotaReservation.objects.filter(user=user).count() == 1
+    fake_openai.push(status=500)
+    with usage_scope(user=user, feature="test"), pytest.raises(ProviderError):
+        llm["default"].complete(MESSAGES)
+    assert not QuotaReservation.objects.filter(user=user).exists()
+    assert not UsageRecord.objects.filter(user=user).exists()  # nothing was generated, nothing is charged
+
+
+def test_retry_after_header_forms():
+    from tutorhub.ai.backends.openai import retry_after_seconds
+
+    assert retry_after_seconds({"retry-after": "120"}) == 120
+    assert retry_after_seconds({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
+    assert 55 < retry_after_seconds({"retry-after": email.utils.formatdate(time.time() + 60, usegmt=True)}) <= 60
+    assert retry_after_seconds({"retry-after": "soon"}) is None and retry_after_seconds({}) is None

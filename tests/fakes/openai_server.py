@@ -7,7 +7,10 @@ Serves /v1/chat/completions (JSON and SSE streaming), /v1/embeddings, /v1/audio/
     server.push(text="...")                  # next chat completion answers this
     server.push(status=500)                  # next call fails with HTTP 500
     server.push(delay=5)                     # next call is slow (timeouts)
+    server.push(first_token_delay=5)         # stream: headers at once, first piece 5 s later
+    server.push(status=429, retry_after=120) # rate limited, with a Retry-After header
     server.push(text="a b c d", drop_after=2)  # stream 2 pieces, then cut the connection
+    closed_port_url()                        # a base URL nobody listens on (connection refused)
     server.token_delay = 0.01                # pace of streamed pieces
     server.transcript = "hello world"        # what /audio/transcriptions returns
 
@@ -38,6 +41,8 @@ class Scripted:
     delay: float = 0.0
     drop_after: int | None = None
     body: Any = None  # raw JSON body to return instead of a completion
+    first_token_delay: float = 0.0  # streams: seconds between the response headers and the first piece
+    retry_after: float | None = None  # sent as Retry-After with an error status
 
 
 def fake_embedding(text: str, dims: int = 64) -> list[float]:
@@ -120,9 +125,11 @@ class FakeOpenAIServer:
             def log_message(self, *args):  # keep test output clean
                 pass
 
-            def _json(self, status: int, payload: Any) -> None:
+            def _json(self, status: int, payload: Any, headers: dict | None = None) -> None:
                 body = json.dumps(payload).encode()
                 self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -172,7 +179,8 @@ class FakeOpenAIServer:
                 step = server._next()
                 time.sleep(step.delay)
                 if step.status != 200:
-                    return self._json(step.status, {"error": {"message": f"fake upstream error {step.status}"}})
+                    headers = {"Retry-After": f"{step.retry_after:g}"} if step.retry_after is not None else None
+                    return self._json(step.status, {"error": {"message": f"fake upstream error {step.status}"}}, headers)
                 if step.body is not None:
                     return self._json(200, step.body)
                 text = step.text if step.text is not None else server.default_reply
@@ -198,6 +206,8 @@ class FakeOpenAIServer:
                     self.wfile.flush()
 
                 base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+                if step.first_token_delay:
+                    time.sleep(step.first_token_delay)
                 for i, piece in enumerate(pieces):
                     if step.drop_after is not None and i >= step.drop_after:
                         self.close_connection = True
@@ -217,6 +227,17 @@ class FakeOpenAIServer:
                 return None
 
         return Handler
+
+
+def closed_port_url() -> str:
+    """An OpenAI-style base URL on a loopback port that nothing listens on: bound and closed
+    again, so connecting is refused (the port is not reused while the test runs, in practice)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
 
 
 def use_openai_llm(settings, server: FakeOpenAIServer, **options) -> None:
