@@ -433,7 +433,7 @@ AI_MAX_RETRIES = env_int("AI_MAX_RETRIES", 2)
 # streamed token must arrive within the first, the whole answer within the total (a REST
 # answer, which is not streamed, has the total only).
 AI_FIRST_TOKEN_TIMEOUT_SECONDS = env_float("AI_FIRST_TOKEN_TIMEOUT_SECONDS", 30.0)
-AI_TOTAL_TIMEOUT_SECONDS = env_float("AI_TOTAL_TIMEOUT_SECONDS", 90.0)
+AI_TOTAL_TIMEOUT_SECONDS = env_float("AI_TOTAL_TIMEOUT_SECONDS", 60.0)
 # While the WebSocket waits for the model's first token it sends a status frame this often.
 CHAT_WAITING_STATUS_SECONDS = env_float("CHAT_WAITING_STATUS_SECONDS", 5.0)
 _openai_options = {

@@ -83,6 +83,7 @@ class FakeOpenAIServer:
         self.transcript = "hello world"
         self.model = "fake-gpt"
         self._lock = threading.Lock()
+        self._connections: set = set()  # open client sockets, cut by stop() as a dying process would
         handler = self._make_handler()
         self.httpd = _QuietServer((host, port), handler)
         self.httpd.daemon_threads = True
@@ -99,8 +100,19 @@ class FakeOpenAIServer:
         return self
 
     def stop(self) -> None:
+        """Stop like a killed model server: no new connections, and kept-alive ones are cut
+        (otherwise a client's pooled connection would still be answered)."""
+        import socket
+
         self.httpd.shutdown()
         self.httpd.server_close()
+        with self._lock:
+            connections, self._connections = list(self._connections), set()
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def push(self, **kwargs) -> None:
         self.script.append(Scripted(**kwargs))
@@ -121,6 +133,16 @@ class FakeOpenAIServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                with server._lock:
+                    server._connections.add(self.connection)
+
+            def finish(self):
+                with server._lock:
+                    server._connections.discard(self.connection)
+                super().finish()
 
             def log_message(self, *args):  # keep test output clean
                 pass
