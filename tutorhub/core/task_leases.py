@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -72,17 +73,31 @@ def _live_leases(now):
     )
 
 
-def task_is_active(task_id) -> bool | None:
-    """Whether a task is queued or running under a live lease. None when the task backend is
-    not the database queue (no lease to look at) or `task_id` is empty."""
-    if not task_id or not uses_database_queue():
+def tasks_active(task_ids) -> set[str] | None:
+    """Of `task_ids`, those queued or running under a live lease (two queries for any number).
+    None when the task backend is not the database queue: there is no lease to look at."""
+    if not uses_database_queue():
         return None
-    result = DBTaskResult.objects.filter(pk=task_id).values_list("status", flat=True).first()
-    if result == TaskResultStatus.READY:
-        return True
-    if result != TaskResultStatus.RUNNING:
-        return False  # finished, or the row is gone
-    return WorkerHeartbeat.objects.filter(current_task_id=task_id, heartbeat_at__gte=timezone.now() - _lease()).exists()
+    wanted = set()
+    for task_id in task_ids:
+        try:
+            wanted.add(uuid.UUID(str(task_id)))
+        except ValueError:
+            continue  # not a database task id (another backend queued it): not active here
+    rows = dict(
+        DBTaskResult.objects.filter(
+            pk__in=wanted, status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING]
+        ).values_list("pk", "status")
+    )
+    running = [pk for pk, status in rows.items() if status == TaskResultStatus.RUNNING]
+    leased = set(_live_leases(timezone.now()).filter(current_task_id__in=running).values_list("current_task_id", flat=True))
+    return {str(pk) for pk, status in rows.items() if status == TaskResultStatus.READY or pk in leased}
+
+
+def task_is_active(task_id) -> bool | None:
+    """Whether one task is queued or running under a live lease (None: not the database queue)."""
+    active = tasks_active([task_id])
+    return None if active is None else bool(active)
 
 
 def task_release(*, task_id, worker_id: str) -> bool:
