@@ -23,3 +23,14 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 THROTTLING_ENABLED = False
 # No collectstatic before tests: templates resolve {% static %} without a manifest.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+# SQLite: a file test database (WAL, per test session) rather than the in-memory one, so tests that
+# write from several threads meet SQLite's real locking (busy_timeout, IMMEDIATE transactions)
+# instead of shared-cache table locks that production never has ("database table is locked").
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    import atexit
+    import shutil
+    import tempfile
+
+    _TEST_DB_DIR = tempfile.mkdtemp(prefix="tutorhub-testdb-")
+    atexit.register(shutil.rmtree, _TEST_DB_DIR, ignore_errors=True)
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(_TEST_DB_DIR, "test.sqlite3")}  # noqa: F405

@@ -220,10 +220,25 @@ class QuizAttempt(UUIDModel):
     correct_answers = models.PositiveIntegerField(default=0)
     total_questions = models.PositiveIntegerField(default=0)
     timed_out = models.BooleanField(default=False)
+    # Seed 000's one-shot submit: a digest of the quiz's questions and the answers sent. The same
+    # answers sent twice (double click, retried request) are one attempt by this unique key, not by
+    # how the two requests happen to interleave. Empty for attempts started through the attempt API.
+    submission_key = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["quiz", "user", "status"])]
+        constraints = [
+            # At most one running attempt per student and quiz (attempt_start returns it).
+            models.UniqueConstraint(
+                fields=["quiz", "user"], condition=models.Q(status="in_progress"), name="quiz_attempt_one_in_progress"
+            ),
+            models.UniqueConstraint(
+                fields=["quiz", "user", "submission_key"],
+                condition=~models.Q(submission_key=""),
+                name="quiz_attempt_submission_once",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.quiz_id} {self.user_id} {self.status}"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import re
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tutorhub.assessments.models import Option, Question, Quiz, QuizAttempt, QuizResponse
@@ -112,14 +114,20 @@ def attempt_start(*, user, quiz: Quiz, now: datetime | None = None) -> tuple[Qui
             raise ServiceError("This quiz has no questions yet.", error_code="QUIZ_EMPTY")
         if quiz.randomize_questions:
             random.SystemRandom().shuffle(order)
-        attempt = QuizAttempt.objects.create(
-            quiz=quiz,
-            user=user,
-            started_at=now,
-            deadline=now + timedelta(minutes=quiz.time_limit_minutes) if quiz.time_limit_minutes else None,
-            questions_order=order,
-            total_questions=len(order),
-        )
+        try:
+            with transaction.atomic():
+                attempt = QuizAttempt.objects.create(
+                    quiz=quiz,
+                    user=user,
+                    started_at=now,
+                    deadline=now + timedelta(minutes=quiz.time_limit_minutes) if quiz.time_limit_minutes else None,
+                    questions_order=order,
+                    total_questions=len(order),
+                )
+        except IntegrityError:
+            # quiz_attempt_one_in_progress: a parallel start won (the quiz lock makes this rare;
+            # the constraint is the rule). Its attempt is the running one.
+            return QuizAttempt.objects.get(quiz=quiz, user=user, status=QuizAttempt.Status.IN_PROGRESS), False
     return attempt, True
 
 
@@ -232,14 +240,41 @@ def attempt_complete(*, attempt: QuizAttempt, now: datetime | None = None) -> Qu
     return attempt
 
 
+def _submission_key(questions: list[Question], answers: list[str]) -> str:
+    """What makes two seed-000 submits the same submit: the quiz's questions and the answers."""
+    content = {"questions": [str(q.pk) for q in questions], "answers": [normalize_answer(str(a)) for a in answers]}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
 def quiz_submit_answers(*, user, quiz: Quiz, answers: list[str], now: datetime | None = None) -> QuizAttempt:
-    """Seed 000's one-shot submit: answers in question order, as option texts (or free text)."""
-    attempt, _ = attempt_start(user=user, quiz=quiz, now=now)
-    questions = {str(q.pk): q for q in quiz.questions.prefetch_related("options")}
-    ordered = sorted(attempt.questions_order, key=lambda qid: (questions[qid].order, qid))
-    for qid, answer in zip(ordered, answers, strict=False):
-        question = questions[qid]
-        answer = str(answer if answer is not None else "")
-        chosen = [o.pk for o in question.options.all() if normalize_answer(o.text) == normalize_answer(answer)]
-        attempt_response_submit(attempt=attempt, question_id=qid, selected_options=chosen[:1], text_answer=answer, now=now)
-    return attempt_complete(attempt=attempt, now=now)
+    """Seed 000's one-shot submit: answers in question order, as option texts (or free text).
+
+    Idempotent on its content: the same answers to the same questions return the attempt they
+    created (double click, client retry) instead of a second one. The attempt is started, answered
+    and graded in one transaction so a parallel duplicate never sees it half-answered, and the
+    unique `submission_key` (quiz_attempt_submission_once) decides which of two racing submits
+    created it, on SQLite and PostgreSQL alike.
+    """
+    questions = list(quiz.questions.prefetch_related("options").order_by("order", "pk"))
+    key = _submission_key(questions, answers)
+    mine = QuizAttempt.objects.filter(quiz=quiz, user=user, submission_key=key)
+    try:
+        with transaction.atomic():
+            # The lock attempt_start takes, taken first: a duplicate waits here for the first submit
+            # to commit and then finds its attempt, instead of failing the attempt count.
+            Quiz.objects.select_for_update().filter(pk=quiz.pk).exists()
+            if (existing := mine.first()) is not None:
+                return attempt_complete(attempt=existing, now=now)  # completing a completed attempt is a no-op
+            attempt, _ = attempt_start(user=user, quiz=quiz, now=now)
+            # Claim the attempt for this submit; a racing duplicate's claim fails on the unique key.
+            QuizAttempt.objects.filter(pk=attempt.pk).update(submission_key=key)
+            by_id = {str(q.pk): q for q in questions}
+            ordered = sorted(attempt.questions_order, key=lambda qid: (by_id[qid].order, qid))
+            for qid, answer in zip(ordered, answers, strict=False):
+                answer = str(answer if answer is not None else "")
+                chosen = [o.pk for o in by_id[qid].options.all() if normalize_answer(o.text) == normalize_answer(answer)]
+                attempt_response_submit(attempt=attempt, question_id=qid, selected_options=chosen[:1], text_answer=answer, now=now)
+            return attempt_complete(attempt=attempt, now=now)
+    except IntegrityError:
+        # The duplicate committed first (its transaction held the key); that attempt is the answer.
+        return mine.get()
