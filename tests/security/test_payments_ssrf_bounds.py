@@ -8,10 +8,12 @@ import socket
 
 import pytest
 
+from tests.courses import fixtures
 from tests.knowledge.conftest import LoopbackServer
 from tutorhub.knowledge import fetch
 
 pytestmark = pytest.mark.django_db
+school = fixtures.school  # the small school of the courses tests (teacher, students, groups)
 
 # --- payments ---------------------------------------------------------------------------------
 
@@ -85,3 +87,162 @@ def test_redirect_to_an_ipv6_transition_form_is_refused(address, monkeypatch):
         assert [r["path"] for r in server.received] == ["/go"]
     finally:
         server.stop()
+
+
+# --- numeric bounds ------------------------------------------------------------------------------
+
+BILLION = 1_000_000_000
+
+
+@pytest.fixture
+def lesson(school):
+    import datetime
+
+    from tutorhub.courses.models import Lesson
+
+    return Lesson.objects.create(group=school.group, scheduled_date=datetime.date(2026, 1, 12), start_time=datetime.time(17))
+
+
+def test_a_billion_coins_reward_is_refused(school, lesson):
+    from tutorhub.courses.models import Homework
+
+    teacher = school.client("teacher")
+    res = teacher.post("/api/v1/homework/", {"lesson": lesson.pk, "title": "Essay", "coins_reward": BILLION}, format="json")
+    assert res.status_code == 400 and "coins_reward" in res.json()["details"]
+    assert not Homework.objects.exists()
+    ok = teacher.post("/api/v1/homework/", {"lesson": lesson.pk, "title": "Essay", "coins_reward": 50}, format="json")
+    assert ok.status_code == 201, ok.json()
+    res = teacher.patch(f"/api/v1/homework/{ok.json()['id']}/", {"coins_reward": BILLION}, format="json")
+    assert res.status_code == 400 and Homework.objects.get().coins_reward == 50
+
+
+def test_the_database_refuses_an_unbounded_coins_reward_too(lesson):
+    from django.db import IntegrityError, transaction
+
+    from tutorhub.courses.models import Homework
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Homework.objects.create(lesson=lesson, title="x", coins_reward=BILLION)
+
+
+@pytest.mark.parametrize(
+    ("role", "url", "body", "field"),
+    [
+        ("admin", "/api/v1/courses/groups/", {"max_students": BILLION}, "max_students"),
+        ("admin", "/api/v1/courses/groups/", {"max_students": 0}, "max_students"),
+        ("teacher", "/api/v1/lessons/", {"duration_minutes": BILLION}, "duration_minutes"),
+        ("student", "/api/v1/courses/", {"credits": BILLION}, "credits"),
+        ("student", "/api/v1/assessments/quizzes/", {"max_attempts": BILLION}, "max_attempts"),
+        ("student", "/api/v1/assessments/quizzes/", {"time_limit_minutes": BILLION}, "time_limit_minutes"),
+    ],
+)
+def test_counts_durations_and_limits_are_bounded(school, role, url, body, field):
+    base = {
+        "/api/v1/courses/groups/": {"name": "G", "course": school.group.course_id},
+        "/api/v1/lessons/": {"group": school.group.pk, "scheduled_date": "2026-01-12", "start_time": "10:00"},
+        "/api/v1/courses/": {"name": "Physics"},
+        "/api/v1/assessments/quizzes/": {"title": "Quiz"},
+    }[url]
+    res = school.client(role).post(url, {**base, **body}, format="json")
+    assert res.status_code == 400, res.json()
+    assert field in res.json()["details"]
+
+
+# --- ids inside request bodies --------------------------------------------------------------------
+
+
+def _missing_message(res) -> str:
+    details = res.json()["details"]
+    field = next(iter(details))
+    message = details[field]
+    while isinstance(message, (list, dict)):
+        message = next(iter(message.values())) if isinstance(message, dict) else message[0]
+    return str(message)
+
+
+def test_foreign_document_in_chat_context_is_refused_like_a_missing_one(user, other_user, api_client):
+    import uuid
+
+    from tutorhub.chat.models import ChatContext, ChatSession
+    from tutorhub.knowledge.models import Document
+
+    session = ChatSession.objects.create(owner=user, title="Physics")
+    mine = Document.objects.create(owner=user, name="My notes", processing_status="completed")
+    theirs = Document.objects.create(owner=other_user, name="Their notes", processing_status="completed")
+    url = f"/api/v1/chat/chats/{session.pk}/add_context/"
+    foreign = api_client.post(url, {"content": "focus", "document_ids": [str(mine.pk), str(theirs.pk)]}, format="json")
+    missing = api_client.post(url, {"content": "focus", "document_ids": [str(uuid.uuid4())]}, format="json")
+    assert foreign.status_code == missing.status_code == 400
+    assert _missing_message(foreign).replace(str(theirs.pk), "<id>") == _missing_message(missing).replace(
+        missing.json()["details"]["document_ids"][0].split('"')[1], "<id>"
+    )
+    assert "Their notes" not in foreign.content.decode()
+    assert not ChatContext.objects.exists()
+    ok = api_client.post(url, {"content": "focus", "document_ids": [str(mine.pk), str(mine.pk)]}, format="json")
+    assert ok.status_code == 201 and ok.json()["document_ids"] == [str(mine.pk)]
+    assert ChatContext.objects.get().document_ids == [str(mine.pk)]
+
+
+def test_foreign_document_as_message_context_is_refused(user, other_user, api_client):
+    from tutorhub.chat.models import ChatSession, Message
+    from tutorhub.knowledge.models import Document
+
+    session = ChatSession.objects.create(owner=user, title="Physics")
+    theirs = Document.objects.create(owner=other_user, name="Their notes", processing_status="completed")
+    res = api_client.post(
+        f"/api/v1/chat/chats/{session.pk}/send_message/", {"content": "What is in it?", "context_documents": [str(theirs.pk)]},
+        format="json",
+    )
+    assert res.status_code == 400 and "context_documents" in res.json()["details"]
+    assert not Message.objects.exists()
+
+
+def test_chat_create_with_the_documented_status_field(api_client):
+    res = api_client.post("/api/v1/chat/chats/", {"title": "Physics", "status": "archived"}, format="json")
+    assert res.status_code == 201, res.json()
+    assert res.json()["status"] == "active"  # a chat starts active; archiving is an update
+    chat = res.json()["id"]
+    assert api_client.patch(f"/api/v1/chat/chats/{chat}/", {"status": "archived"}, format="json").json()["status"] == "archived"
+
+
+def test_foreign_group_for_a_lesson_is_refused_like_a_missing_one(school):
+    teacher = school.client("teacher")
+    body = {"scheduled_date": "2026-01-12", "start_time": "10:00"}
+    foreign = teacher.post("/api/v1/lessons/", {**body, "group": school.other_group.pk}, format="json")
+    missing = teacher.post("/api/v1/lessons/", {**body, "group": 10**9}, format="json")
+    assert foreign.status_code == missing.status_code == 400
+    assert foreign.json()["details"]["group"] == [f'Invalid pk "{school.other_group.pk}" - object does not exist.']
+    assert missing.json()["details"]["group"] == [f'Invalid pk "{10**9}" - object does not exist.']
+
+
+def test_foreign_lesson_for_homework_is_refused_like_a_missing_one(school):
+    import datetime
+
+    from tutorhub.courses.models import Homework, Lesson
+
+    theirs = Lesson.objects.create(group=school.other_group, scheduled_date=datetime.date(2026, 1, 12), start_time=datetime.time(9))
+    res = school.client("teacher").post("/api/v1/homework/", {"lesson": theirs.pk, "title": "x"}, format="json")
+    assert res.status_code == 400
+    assert res.json()["details"]["lesson"] == [f'Invalid pk "{theirs.pk}" - object does not exist.']
+    assert not Homework.objects.exists()
+
+
+def test_foreign_course_for_a_flashcard_is_refused_like_a_missing_one(api_client, other_user):
+    from tests.factories import CourseFactory
+    from tutorhub.assessments.models import Flashcard
+
+    theirs = CourseFactory(owner=other_user)
+    res = api_client.post(
+        "/api/v1/assessments/flashcards/", {"question": "Q?", "answer": "A", "course": str(theirs.pk)}, format="json"
+    )
+    assert res.status_code == 400
+    assert res.json()["details"]["course"] == [f'Invalid pk "{theirs.pk}" - object does not exist.']
+    assert not Flashcard.objects.exists()
+
+
+@pytest.mark.parametrize("value", [2**63, -1, 0, "abc", True, {"id": 1}])
+def test_malformed_or_absurd_ids_in_bodies_are_400(school, value):
+    res = school.client("teacher").post(
+        "/api/v1/lessons/", {"group": value, "scheduled_date": "2026-01-12", "start_time": "10:00"}, format="json"
+    )
+    assert res.status_code == 400 and "group" in res.json()["details"]

@@ -17,18 +17,18 @@ from tutorhub.assessments.models import (
 from tutorhub.assessments.schedulers import ALGORITHM_CHOICES
 from tutorhub.assessments.selectors import chunk_source
 from tutorhub.core.files import private_file_url
+from tutorhub.core.serializers import ScopedPrimaryKeyRelatedField
 from tutorhub.courses.models import Course
 from tutorhub.courses.selectors import course_list_visible
 
 
-class VisibleCourseField(serializers.PrimaryKeyRelatedField):
+class VisibleCourseField(ScopedPrimaryKeyRelatedField):
     """A course id the caller can see; anyone else's course is reported as not existing."""
 
-    def get_queryset(self):
-        request = self.context.get("request")
-        if request is None or not request.user.is_authenticated:
-            return Course.objects.none()
-        return course_list_visible(user=request.user)
+    def __init__(self, **kwargs):
+        kwargs.setdefault("selector", course_list_visible)
+        kwargs.setdefault("model", Course)
+        super().__init__(**kwargs)
 
 
 # --- flashcards ------------------------------------------------------------------------------
@@ -123,7 +123,7 @@ class QuizSerializer(serializers.ModelSerializer):
             "ai_model_used", "assessment", "question_count", "created_at", "updated_at",
         ]
         read_only_fields = ["id", "owner", "is_generated", "ai_model_used", "assessment", "created_at", "updated_at"]
-        extra_kwargs = {"time_limit_minutes": {"min_value": 1, "max_value": 1440}, "max_attempts": {"min_value": 1}}
+        extra_kwargs = {"time_limit_minutes": {"min_value": 1, "max_value": 1440}, "max_attempts": {"min_value": 1, "max_value": 100}}
 
 
 class OptionInputSerializer(serializers.Serializer):

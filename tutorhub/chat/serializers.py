@@ -4,6 +4,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tutorhub.chat.models import ChatContext, ChatSession, Message, TutoringSession
+from tutorhub.core.serializers import ScopedPrimaryKeyRelatedField
+from tutorhub.knowledge.models import Document
+from tutorhub.knowledge.selectors import document_list_visible
 
 MAX_MESSAGE_CHARS = 10_000
 
@@ -41,6 +44,9 @@ class ChatSessionSerializer(serializers.ModelSerializer):
         fields = super().get_fields()
         # A course is validated as a UUID here; the service checks the caller may see it (404).
         fields["course"] = serializers.UUIDField(required=False, allow_null=True, source="course_id")
+        if self.instance is None:
+            # A new chat starts active (the service takes no status); archiving is an update.
+            fields["status"].read_only = True
         return fields
 
 
@@ -56,7 +62,9 @@ class ChatSessionDetailSerializer(ChatSessionSerializer):
 class SendMessageSerializer(serializers.Serializer):
     content = serializers.CharField(max_length=MAX_MESSAGE_CHARS, trim_whitespace=True)
     message_type = serializers.ChoiceField(choices=Message.MessageType.choices, default=Message.MessageType.QUESTION)
-    context_documents = serializers.ListField(child=serializers.UUIDField(), required=False, default=list, max_length=50)
+    context_documents = ScopedPrimaryKeyRelatedField(
+        selector=document_list_visible, model=Document, as_pk=True, many=True, required=False, default=list, max_length=50
+    )
     include_course_context = serializers.BooleanField(default=True)
 
 
@@ -72,7 +80,9 @@ class MessageFilterSerializer(serializers.Serializer):
 
 
 class ChatContextSerializer(serializers.ModelSerializer):
-    document_ids = serializers.ListField(child=serializers.UUIDField(), required=False, default=list, max_length=50)
+    document_ids = ScopedPrimaryKeyRelatedField(
+        selector=document_list_visible, model=Document, as_pk=True, many=True, required=False, default=list, max_length=50
+    )
 
     class Meta:
         model = ChatContext

@@ -82,7 +82,7 @@ class ChatSessionViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"], throttle_scope="ai_generation")
     def send_message(self, request, pk=None):
         session = self.get_object()
-        params = SendMessageSerializer(data=request.data)
+        params = SendMessageSerializer(data=request.data, context=self.get_serializer_context())
         params.is_valid(raise_exception=True)
         user_message, answer = services.chat_message_send(session=session, user=request.user, **params.validated_data)
         return Response(
@@ -116,7 +116,7 @@ class ChatSessionViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def add_context(self, request, pk=None):
         session = self.get_object()
-        params = ChatContextSerializer(data=request.data)
+        params = ChatContextSerializer(data=request.data, context=self.get_serializer_context())
         params.is_valid(raise_exception=True)
         context = services.chat_context_add(session=session, **params.validated_data)
         return Response(ChatContextSerializer(context).data, status=status.HTTP_201_CREATED)

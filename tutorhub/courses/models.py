@@ -137,6 +137,10 @@ class Attendance(TimeStampedModel):
         return f"{self.student_id}@{self.lesson_id}: {self.status}"
 
 
+# Coins are the students' currency; one homework must not be able to mint a fortune.
+HOMEWORK_MAX_COINS_REWARD = 1000
+
+
 class Homework(TimeStampedModel):
     """Homework a teacher assigns for a lesson; every student of the group may submit once (resubmit replaces)."""
 
@@ -151,9 +155,15 @@ class Homework(TimeStampedModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    MAX_COINS_REWARD = HOMEWORK_MAX_COINS_REWARD
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(coins_reward__lte=HOMEWORK_MAX_COINS_REWARD), name="courses_homework_coins_reward_bounded"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from tutorhub.core.files import private_file_url
-from tutorhub.core.serializers import OrderedDatesMixin
+from tutorhub.core.serializers import OrderedDatesMixin, ScopedPrimaryKeyRelatedField
 from tutorhub.courses.models import (
     Attendance,
     Course,
@@ -15,6 +15,7 @@ from tutorhub.courses.models import (
     LessonResource,
     Schedule,
 )
+from tutorhub.courses.selectors import group_list_visible, lesson_list_visible
 
 User = get_user_model()
 MAX_ID = 2**63 - 1  # larger ids would overflow the database integer: a 400, not a 500
@@ -42,6 +43,7 @@ class CourseSerializer(OrderedDatesMixin, serializers.ModelSerializer):
             "exam_date", "is_active", "created_at", "updated_at",
         ]
         read_only_fields = ["id", "owner", "created_at", "updated_at"]
+        extra_kwargs = {"credits": {"min_value": 0, "max_value": 60}}
 
 
 
@@ -60,18 +62,17 @@ class GroupSerializer(OrderedDatesMixin, serializers.ModelSerializer):
             "start_date", "end_date", "max_students", "description", "is_active", "created_at", "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+        extra_kwargs = {
+            "max_students": {
+                "min_value": 1, "max_value": 1000, "error_messages": {"min_value": "A group needs at least one place."}
+            }
+        }
 
     def get_student_count(self, obj) -> int:
         return len(obj.students.all())
 
     def get_teacher_name(self, obj) -> str:
         return obj.teacher.get_full_name() if obj.teacher else ""
-
-    def validate(self, attrs):
-        attrs = super().validate(attrs)
-        if "max_students" in attrs and attrs["max_students"] < 1:
-            raise serializers.ValidationError({"max_students": ["A group needs at least one place."]})
-        return attrs
 
 
 class ScheduleSerializer(serializers.ModelSerializer):
@@ -89,6 +90,7 @@ class ScheduleSerializer(serializers.ModelSerializer):
 
 
 class LessonSerializer(serializers.ModelSerializer):
+    group = ScopedPrimaryKeyRelatedField(selector=group_list_visible, model=Group)
     group_name = serializers.CharField(source="group.name", read_only=True)
 
     class Meta:
@@ -98,11 +100,11 @@ class LessonSerializer(serializers.ModelSerializer):
             "notes", "status", "created_at", "updated_at",
         ]
         read_only_fields = ["id", "schedule", "created_at", "updated_at"]
+        extra_kwargs = {"duration_minutes": {"min_value": 5, "max_value": 600}}
 
 
 class LessonUpdateSerializer(LessonSerializer):
-    class Meta(LessonSerializer.Meta):
-        read_only_fields = [*LessonSerializer.Meta.read_only_fields, "group"]
+    group = serializers.PrimaryKeyRelatedField(read_only=True)
 
 
 class AttendanceSerializer(serializers.ModelSerializer):
@@ -163,6 +165,7 @@ class HomeworkSubmissionSerializer(serializers.ModelSerializer):
 
 
 class HomeworkSerializer(serializers.ModelSerializer):
+    lesson = ScopedPrimaryKeyRelatedField(selector=lesson_list_visible, model=Lesson)
     group = serializers.IntegerField(source="lesson.group_id", read_only=True)
     lesson_date = serializers.DateField(source="lesson.scheduled_date", read_only=True)
     submission = serializers.SerializerMethodField(help_text="The submission of the student in view (you, or ?student=)")
@@ -175,6 +178,7 @@ class HomeworkSerializer(serializers.ModelSerializer):
             "due_date", "coins_reward", "created_by", "submission", "submissions_count", "created_at", "updated_at",
         ]
         read_only_fields = ["id", "created_by", "created_at", "updated_at"]
+        extra_kwargs = {"coins_reward": {"min_value": 0, "max_value": Homework.MAX_COINS_REWARD}}
 
     def get_submission(self, obj) -> dict | None:
         mine = getattr(obj, "target_submissions", None)
@@ -185,8 +189,7 @@ class HomeworkSerializer(serializers.ModelSerializer):
 
 
 class HomeworkUpdateSerializer(HomeworkSerializer):
-    class Meta(HomeworkSerializer.Meta):
-        read_only_fields = [*HomeworkSerializer.Meta.read_only_fields, "lesson"]
+    lesson = serializers.PrimaryKeyRelatedField(read_only=True)
 
 
 class HomeworkSubmitSerializer(serializers.Serializer):
