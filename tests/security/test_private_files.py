@@ -24,7 +24,7 @@ from django.urls import clear_url_caches
 from PIL import Image
 
 from tests.conftest import client_for
-from tests.courses.fixtures import run_on_commit, school  # noqa: F401 - shared fixtures
+from tests.courses import fixtures as course_fixtures
 from tests.factories import CourseFactory, UserFactory
 from tests.fakes.openai_server import silent_wav
 from tutorhub.core.files import PrivateFileSystemStorage, orphan_files_delete
@@ -32,6 +32,8 @@ from tutorhub.courses.models import Homework, HomeworkSubmission, Lesson, Lesson
 from tutorhub.courses.services import homework_create, schedule_create
 
 pytestmark = pytest.mark.django_db
+school = course_fixtures.school  # shared fixtures: one school, outsiders for the matrix
+run_on_commit = course_fixtures.run_on_commit
 
 HTML = b"<!doctype html><html><body><p>Photosynthesis makes sugar from light.</p><script>alert(document.cookie)</script></body></html>"
 RANDOM_NAME = re.compile(r"^[a-z_]+/[0-9a-f]{32}(\.[a-z0-9]{1,8})?$")

@@ -71,8 +71,11 @@ class PrivateUploadTo:
     def __call__(self, instance, filename: str) -> str:
         return private_name(self.prefix, filename)
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other) -> bool:  # migrations compare fields: same prefix, no change
         return isinstance(other, PrivateUploadTo) and other.prefix == self.prefix
+
+    def __hash__(self) -> int:
+        return hash(self.prefix)
 
 
 def private_name(prefix: str, filename: str = "", *, extension: str | None = None) -> str:
