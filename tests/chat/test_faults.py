@@ -288,3 +288,39 @@ async def test_ws_answer_is_kept_in_memory_while_the_database_is_down(user, chat
     stored = await database_sync_to_async(Message.objects.get)(pk=final["message_id"])
     assert stored.content == "Kept in memory." and stored.is_complete and durability.pending_count() == 0
     await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_ws_handshake_after_a_database_restart(user, monkeypatch):
+    """The first handshake after the database came back met a dead kept connection: 500.
+    Its user lookup is retried once on a fresh connection."""
+    from tutorhub.core import ws_auth
+
+    original, calls = ws_auth._user_for_token, []
+
+    def stale_once(raw):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return original(raw)
+
+    monkeypatch.setattr(ws_auth, "_user_for_token", stale_once)
+    communicator = await connect(user)  # asserts the handshake was accepted
+    assert len(calls) == 2
+    await communicator.disconnect()
+
+
+def test_a_lost_connection_inside_a_transaction_is_not_retried():
+    from django.db import transaction
+
+    from tutorhub.core.db import call_reconnecting
+
+    calls = []
+
+    def broken():
+        calls.append(1)
+        raise OperationalError("gone")
+
+    with transaction.atomic(), pytest.raises(OperationalError):
+        call_reconnecting(broken)
+    assert calls == [1]

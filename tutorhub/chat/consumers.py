@@ -37,9 +37,9 @@ from rest_framework.exceptions import APIException
 
 from tutorhub.ai import ProviderError
 from tutorhub.chat import selectors, services
-from tutorhub.chat.durability import write_retrying
 from tutorhub.chat.serializers import MAX_MESSAGE_CHARS
 from tutorhub.core.consumers import JsonConsumer
+from tutorhub.core.db import call_reconnecting
 from tutorhub.core.throttling import ScopedRateThrottle
 
 AI_GENERATION_SCOPE = SimpleNamespace(throttle_scope="ai_generation")  # what the throttle reads of a view
@@ -70,7 +70,7 @@ class ChatConsumer(JsonConsumer):
         self.session_id: str | None = (query.get("session_id") or [None])[0]
         if self.session_id:
             try:
-                await database_sync_to_async(write_retrying)(
+                await database_sync_to_async(call_reconnecting)(
                     selectors.chat_session_get, user=self.user, session_id=self.session_id
                 )
             except Http404:

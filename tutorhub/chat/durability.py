@@ -1,9 +1,8 @@
 """Chat writes that must not be lost: a question the user saw accepted and an answer the user
 saw streamed are stored, whatever happens to the database connection afterwards.
 
-- `write_retrying`: one retry on a broken connection. A connection kept between calls
-  (CONN_MAX_AGE, the chat-writes thread, Channels' database thread) is dead after PostgreSQL
-  restarts, and Django only notices when a query fails on it; the retry reconnects.
+- `call_reconnecting` (tutorhub.core.db): one retry on a fresh connection when the
+  kept one died (the database restarted).
 - `write_or_queue`: when the retry fails too (the database is down), the write waits in a
   small in-memory queue that a background thread flushes, in order, once the database answers
   again. The objects were built before the first attempt (their UUIDs are final), so what the
@@ -22,32 +21,17 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from tutorhub.chat.models import Message
+from tutorhub.core.db import LOST_CONNECTION_ERRORS, call_reconnecting
 
 logger = logging.getLogger(__name__)
 
-# What a lost or refused connection raises; anything else (an IntegrityError, a bug) is not
-# cured by reconnecting and surfaces at once.
-CONNECTION_ERRORS = (OperationalError, InterfaceError)
 QUEUE_LIMIT = 1000  # writes held per process while the database is down
 FLUSH_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)  # seconds between flush attempts, then every 30 s
 INTERRUPTED = "The answer was interrupted (the server stopped while answering); please ask again."
-
-
-def write_retrying(func: Callable[..., Any], /, **kwargs: Any) -> Any:
-    """func(**kwargs), retried once on a fresh connection if the kept one has broken. Not
-    inside a transaction: there a broken connection must fail the whole block."""
-    try:
-        return func(**kwargs)
-    except CONNECTION_ERRORS as exc:
-        if connection.in_atomic_block:
-            raise
-        logger.warning("chat: database connection lost (%s); reconnecting and retrying once", type(exc).__name__)
-        connection.close()
-        return func(**kwargs)
 
 
 _queue: deque[tuple[str, Callable[..., Any], dict[str, Any]]] = deque()
@@ -57,16 +41,16 @@ _flusher: threading.Thread | None = None
 
 def write_or_queue(func: Callable[..., Any], /, *, what: str, later: Callable[..., Any] | None = None,
                    **kwargs: Any) -> bool:
-    """Run the write now (with write_retrying), or queue it (as `later`, when given) for the
+    """Run the write now (with call_reconnecting), or queue it (as `later`, when given) for the
     flusher when the database cannot be reached. Returns whether it was written now. Writes
     queued earlier go first, so an answer is never stored before its question."""
     with _queue_lock:
         behind = bool(_queue)
     if not behind:
         try:
-            write_retrying(func, **kwargs)
+            call_reconnecting(func, **kwargs)
             return True
-        except CONNECTION_ERRORS as exc:
+        except LOST_CONNECTION_ERRORS as exc:
             logger.error("chat: database unavailable (%s); %s kept in memory until it is back", type(exc).__name__, what)
     _enqueue(what, later or func, kwargs)
     return False
@@ -102,8 +86,8 @@ def flush_pending() -> int:
                 return written
             what, func, kwargs = _queue[0]
         try:
-            write_retrying(func, **kwargs)
-        except CONNECTION_ERRORS:
+            call_reconnecting(func, **kwargs)
+        except LOST_CONNECTION_ERRORS:
             return written
         except Exception:
             # Not a connection problem: retrying will not help, and it must not block the rest.

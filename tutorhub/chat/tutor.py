@@ -31,9 +31,10 @@ from django.utils import timezone
 
 from tutorhub.ai import Completion, ProviderError, estimate_tokens, llm, usage_scope
 from tutorhub.ai.base import estimate_message_tokens, usage_deferred, usage_flush
-from tutorhub.chat.durability import message_save_recovered, write_or_queue, write_retrying
+from tutorhub.chat.durability import message_save_recovered, write_or_queue
 from tutorhub.chat.models import ChatContext, ChatSession, Message
 from tutorhub.chat.selectors import history_window
+from tutorhub.core.db import call_reconnecting
 from tutorhub.core.exceptions import ServiceError
 
 HISTORY_TOKEN_BUDGET = 1500  # tokens of earlier conversation sent with each question
@@ -332,7 +333,7 @@ def chat_message_send(
     )
     turn.reservation = reservation
     # Nothing is acknowledged yet: if the database is down the request fails here.
-    write_retrying(tutor_question_store, turn=turn)
+    call_reconnecting(tutor_question_store, turn=turn)
     backend = llm["default"]
     try:
         with usage_scope(user=user, feature="chat"), usage_deferred() as usage:
@@ -388,7 +389,7 @@ async def chat_reply_stream(
 
     Raises Http404 for another user's or an unknown session, QuotaExceeded before any work,
     and ChatReplyFailed after storing the partial answer (is_complete=False)."""
-    turn = await database_sync_to_async(write_retrying)(
+    turn = await database_sync_to_async(call_reconnecting)(
         _open_turn,
         user=user,
         session_id=session_id,

@@ -15,6 +15,8 @@ from channels.middleware import BaseMiddleware
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
+from tutorhub.core.db import call_reconnecting
+
 
 def _token_from_scope(scope) -> str | None:
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
@@ -30,6 +32,11 @@ def _token_from_scope(scope) -> str | None:
 
 @database_sync_to_async
 def user_for_token(raw: str):
+    # The first handshake after the database restarted would meet a dead kept connection.
+    return call_reconnecting(_user_for_token, raw)
+
+
+def _user_for_token(raw: str):
     from rest_framework.authtoken.models import Token
     from rest_framework.exceptions import AuthenticationFailed
     from rest_framework_simplejwt.authentication import JWTAuthentication

@@ -1,0 +1,35 @@
+"""Database calls that survive a connection which died while it was kept.
+
+Connections are kept between calls (CONN_MAX_AGE; Channels' database thread; chat's writes
+thread). After the database server restarts, a kept connection is dead, and Django finds out
+only when a query fails on it - so the first request after an outage used to fail (the chat
+WebSocket's handshake answered 500, the next turn lost its question and answer)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.db import InterfaceError, OperationalError, connection
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# What a lost or refused connection raises. Narrower than core.backoff.DB_OUTAGE_ERRORS on
+# purpose: a retry must not repeat an IntegrityError or a DataError (both DatabaseErrors),
+# which reconnecting does not cure.
+LOST_CONNECTION_ERRORS = (OperationalError, InterfaceError)
+
+
+def call_reconnecting(func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """func(*args, **kwargs), retried once on a fresh connection if the kept one has broken.
+    Inside a transaction there is nothing to retry: a broken connection fails the block."""
+    try:
+        return func(*args, **kwargs)
+    except LOST_CONNECTION_ERRORS as exc:
+        if connection.in_atomic_block:
+            raise
+        logger.warning("database connection lost (%s: %s); reconnecting and retrying once", type(exc).__name__, exc)
+        connection.close()
+        return func(*args, **kwargs)
