@@ -141,9 +141,38 @@ AUTH_USER_MODEL = "accounts.User"
 
 # --- Cache, channel layer ---------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+# Socket options, stated rather than left to redis-py's defaults: redis-py 8 reads with a 5 s
+# socket_timeout by default, and channels-redis waits on BZPOPMIN for up to 5 s
+# (RedisChannelLayer.brpop_timeout) for every message an idle WebSocket consumer might receive, so
+# the reply to an idle wait raced the client timeout and every idle socket died within 5-50 s
+# (issue 12). The channel layer's read timeout must exceed that blocking wait; the cache's only
+# bounds short commands. Both ping a connection idle for REDIS_HEALTH_CHECK_INTERVAL before reuse
+# and keep TCP keepalive on, so a connection dropped by Redis or a NAT is replaced, not read from.
+REDIS_CONNECT_TIMEOUT = env_float("REDIS_CONNECT_TIMEOUT", 2.0)
+REDIS_SOCKET_TIMEOUT = env_float("REDIS_SOCKET_TIMEOUT", 5.0)  # cache commands
+REDIS_CHANNEL_SOCKET_TIMEOUT = env_float("REDIS_CHANNEL_SOCKET_TIMEOUT", 20.0)  # > brpop_timeout (5 s)
+REDIS_HEALTH_CHECK_INTERVAL = env_float("REDIS_HEALTH_CHECK_INTERVAL", 30.0)
+_REDIS_SOCKET_OPTIONS = {
+    "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+    "socket_keepalive": True,
+    "health_check_interval": REDIS_HEALTH_CHECK_INTERVAL,
+}
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {**_REDIS_SOCKET_OPTIONS, "socket_timeout": REDIS_SOCKET_TIMEOUT},
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, **_REDIS_SOCKET_OPTIONS, "socket_timeout": REDIS_CHANNEL_SOCKET_TIMEOUT}]
+            },
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tutorhub"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -160,6 +189,10 @@ TASK_LEASE_SWEEP_SECONDS = env_float("TASK_LEASE_SWEEP_SECONDS", 10.0)
 TASK_MAX_ATTEMPTS = env_int("TASK_MAX_ATTEMPTS", 3)
 # On SIGTERM the worker lets its current task run this long, then hands it back to the queue.
 WORKER_SHUTDOWN_GRACE_SECONDS = env_float("WORKER_SHUTDOWN_GRACE_SECONDS", 5.0)
+# /readyz: each dependency check gets this long; queued work older than READYZ_QUEUE_STALL_SECONDS
+# with no worker heartbeat in that time makes the process not ready (tutorhub.core.views).
+READYZ_CHECK_TIMEOUT_SECONDS = env_float("READYZ_CHECK_TIMEOUT_SECONDS", 2.0)
+READYZ_QUEUE_STALL_SECONDS = env_float("READYZ_QUEUE_STALL_SECONDS", 120.0)
 
 # --- Flashcards ---------------------------------------------------------------------------
 # Longest interval SM-2 or FSRS may schedule (100 years, FSRS's own default); without a cap
@@ -216,6 +249,8 @@ REST_FRAMEWORK = {
         "uploads": env_str("THROTTLE_UPLOADS", "10/hour"),
         "ai_generation": env_str("THROTTLE_AI_GENERATION", "50/hour"),
         "auth": env_str("THROTTLE_AUTH", "30/min"),
+        # Payment providers' signed callbacks, per sending address (core.throttling.WebhookRateThrottle).
+        "webhooks": env_str("THROTTLE_WEBHOOKS", "300/min"),
     },
     "DEFAULT_PARSER_CLASSES": [
         "tutorhub.core.parsers.JSONParser",  # nesting-depth limit (JSON_MAX_DEPTH)

@@ -270,6 +270,10 @@ class VectorStore(ABC):
     @abstractmethod
     def query(self, vector: list[float], *, filters: dict[str, Any] | None = None, k: int = 10) -> list[VectorHit]: ...
 
+    def ping(self) -> None:
+        """A cheap round trip for /readyz; raises ProviderError when the store cannot answer.
+        A store with nothing to reach (in process, in memory) has nothing to check."""
+
 
 class SpeechBackend(ABC):
     def __init__(self, **options: Any):

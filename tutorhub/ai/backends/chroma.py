@@ -10,6 +10,7 @@ ORs sub-filters, e.g. `{"any": [{"owner_id": 3}, {"course_id": ["..."]}]}`.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -89,6 +90,20 @@ class ChromaVectorStore(VectorStore):
                 )
         except Exception as exc:
             raise ProviderError(f"Vector store upsert failed: {type(exc).__name__}: {exc}") from exc
+
+    def ping(self) -> None:
+        if self.path and self._collection is None:
+            # Embedded and not opened yet: what can fail is the disk. Opening it here would
+            # import chromadb (seconds) on a readiness probe of a process that may not need it.
+            existing = next((p for p in (self.path, os.path.dirname(self.path.rstrip("/")) or ".") if os.path.isdir(p)), None)
+            if existing is None or not os.access(existing, os.R_OK | os.W_OK):
+                raise ProviderError(f"Vector store unavailable: {self.path} is not a writable directory")
+            return
+        collection = self._get_collection()
+        try:
+            collection.count()  # a request to the server (HTTP client) or a read of the files
+        except Exception as exc:
+            raise ProviderError(f"Vector store unavailable: {type(exc).__name__}: {exc}") from exc
 
     def delete(self, document_id: str) -> None:
         collection = self._get_collection()
