@@ -278,6 +278,9 @@ class HomeworkSubmission(UUIDModel):
     text = models.TextField(blank=True)
     file = models.FileField(upload_to=PrivateUploadTo("homework"), blank=True)
     file_name = models.CharField(max_length=255, blank=True)
+    # The file's text is extracted by the worker and appended to `text`; set once that is done
+    # so a feedback retry does not extract (and append) it again.
+    file_extracted = models.BooleanField(default=False)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PROCESSING)
     progress = models.PositiveSmallIntegerField(default=0)
     score = models.FloatField(null=True, blank=True, help_text="0-100")

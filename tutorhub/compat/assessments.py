@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -18,6 +19,7 @@ from tutorhub.assessments.serializers import (
     Seed000QuizSubmitResultSerializer,
     Seed000QuizSubmitSerializer,
 )
+from tutorhub.core.exceptions import ServiceError
 
 Seed000Question = inline_serializer(
     "Seed000Question",
@@ -97,8 +99,12 @@ class HomeworkUploadView(APIView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
     throttle_scope = "uploads"
 
+    # Room for the form's other fields (up to 40,000 characters of text) and multipart headers.
+    FORM_OVERHEAD_BYTES = 256 * 1024
+
     @extend_schema(request=HomeworkUploadSerializer, responses={201: HomeworkFeedbackSerializer})
     def post(self, request):
+        self._refuse_oversized(request)
         params = HomeworkUploadSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         data = dict(params.validated_data)
@@ -107,6 +113,22 @@ class HomeworkUploadView(APIView):
         body = HomeworkFeedbackSerializer(submission).data
         body["message"] = "Homework uploaded; feedback is being prepared."
         return Response(body, status=status.HTTP_201_CREATED)
+
+    def _refuse_oversized(self, request) -> None:
+        """413 from Content-Length before the body is parsed: the global body limit is the
+        largest upload limit of any endpoint, far above homework's, and parsing would spool
+        the whole body to disk first. (The service checks the file's own size too.)"""
+        limit = settings.HOMEWORK_MAX_UPLOAD_BYTES
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return  # the parser rejects a malformed length
+        if length > limit + self.FORM_OVERHEAD_BYTES:
+            raise ServiceError(
+                f"The file is larger than the {limit // (1024 * 1024)} MB limit.",
+                error_code="FILE_TOO_LARGE",
+                status_code=413,
+            )
 
 
 class HomeworkFeedbackView(APIView):

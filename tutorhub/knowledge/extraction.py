@@ -5,6 +5,8 @@
 - `extract(data, kind)` returns `Extracted` (blocks with page / section, page count).
 Every failure - encrypted, damaged, bomb, unreadable - is an `ExtractionError` with a
 message a user can act on; nothing else escapes, so a bad file cannot take a worker down.
+Callers run `extract` through `tutorhub.knowledge.sandbox.extract_sandboxed`, which adds the
+CPU, memory and wall-clock limits that page/size/nesting checks cannot give.
 """
 
 from __future__ import annotations
@@ -339,7 +341,9 @@ def extract(data: bytes, kind: str) -> Extracted:
         return _EXTRACTORS[kind](data)
     except ExtractionError:
         raise
-    except MemoryError:
-        raise ExtractionError("The file needs more memory to process than is available.") from None
+    except MemoryError:  # in the sandbox (tutorhub.knowledge.sandbox): its RLIMIT_AS was reached
+        cap = getattr(settings, "EXTRACTION_MEMORY_MB", None)
+        limit = f"more than {cap} MB of memory" if cap else "more memory than is available"
+        raise ExtractionError(f"The file needs {limit} to extract.") from None
     except Exception as exc:  # last line of defence: a parser bug must fail the document, not the worker
         raise ExtractionError(f"The file could not be read ({type(exc).__name__}).") from None

@@ -6,6 +6,17 @@ from django_tasks import task
 
 from tutorhub.core.scheduler import periodic
 
+MIN_TASK_PRIORITY = -100  # django-tasks' lowest priority
+
+
+def fair_priority(in_flight: int) -> int:
+    """Queue priority for a user's next heavy task (extraction), given how many of theirs are
+    already queued or running. The database worker takes the highest priority first, so a
+    user who queued ten files gets the other users' first files in between: one user's pile
+    of (possibly hostile) files cannot starve everyone else, and no extra worker or queue is
+    needed. Each file's CPU is capped by the extraction sandbox, which bounds the wait."""
+    return max(MIN_TASK_PRIORITY, -in_flight)
+
 
 @task()
 def document_process_task(document_id: str) -> str | None:

@@ -1,30 +1,40 @@
-"""Seed 000's self-submitted homework: upload (text or file), then AI feedback in the background."""
+"""Seed 000's self-submitted homework: upload (text or file), then text extraction and AI feedback
+in the background."""
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from rest_framework import serializers
 
 from tutorhub.assessments.models import HomeworkSubmission
 from tutorhub.assessments.services.ai import homework_feedback_generate, material_gather
+from tutorhub.core.exceptions import ServiceError
 from tutorhub.learning.services import learner_event_record
 
 MAX_HOMEWORK_CHARS = 40_000
 
 
-def _read_upload(upload) -> str:
-    """Text of an uploaded file through the knowledge app's extractor (PDF, DOCX, text, images)."""
-    from tutorhub.knowledge.extraction import ExtractionError, extract, sniff
+def homework_upload_check(upload) -> None:
+    """Refuse a homework file that is too large, empty or of no supported type, before any row
+    or file is written. Only the cheap content sniff runs here; the text is extracted later by
+    the worker (`homework_feedback_run`), in the extraction sandbox, so a hostile file never
+    holds a web request."""
+    from tutorhub.knowledge.extraction import ExtractionError, sniff
 
-    limit = getattr(settings, "HOMEWORK_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
+    limit = settings.HOMEWORK_MAX_UPLOAD_BYTES
     if upload.size > limit:
-        raise serializers.ValidationError({"file": [f"The file is larger than {limit // (1024 * 1024)} MB."]})
-    data = upload.read()
+        raise ServiceError(
+            f"The file is larger than the {limit // (1024 * 1024)} MB limit.", error_code="FILE_TOO_LARGE", status_code=413
+        )
+    if not upload.size:
+        raise serializers.ValidationError({"file": ["The file is empty."]})
+    upload.seek(0)
+    data = upload.read(limit + 1)
+    upload.seek(0)
     try:
-        return extract(data, sniff(data, upload.name or "")).text
+        sniff(data, upload.name or "")
     except ExtractionError as exc:
         raise serializers.ValidationError({"file": [str(exc)]}) from None
 
@@ -32,24 +42,66 @@ def _read_upload(upload) -> str:
 def homework_submit(
     *, user, text: str = "", upload=None, title: str = "", subject: str = "", topic: str = ""
 ) -> HomeworkSubmission:
-    """Store a submission (the text, and the file when one is given) and queue its feedback.
-    Raises ValidationError when there is no readable text."""
-    file_text = _read_upload(upload) if upload is not None else ""
-    body = "\n\n".join(t for t in (text.strip(), file_text.strip()) if t)[:MAX_HOMEWORK_CHARS]
-    if not body:
+    """Store a submission (the text, and the file when one is given) and queue its text
+    extraction and feedback; returns at once with status "processing" for the client to poll.
+    Raises ValidationError when there is neither text nor a file, 413 for an oversized file."""
+    text = text.strip()[:MAX_HOMEWORK_CHARS]
+    if upload is not None:
+        homework_upload_check(upload)
+    elif not text:
         raise serializers.ValidationError({"text": ["Send the homework as text or as a file with readable text."]})
     with transaction.atomic():
         submission = HomeworkSubmission.objects.create(
-            user=user, title=title or (upload.name if upload else "")[:200], subject=subject, topic=topic, text=body,
+            user=user, title=title or (upload.name if upload else "")[:200], subject=subject, topic=topic, text=text,
             file_name=(upload.name or "")[:255] if upload else "",
         )
         if upload is not None:
-            upload.seek(0)
-            submission.file.save(upload.name, ContentFile(upload.read()), save=True)
-        from tutorhub.assessments.tasks import homework_feedback_task
-
-        transaction.on_commit(lambda: homework_feedback_task.enqueue(str(submission.pk)))
+            submission.file.save(upload.name, upload, save=True)
+        _enqueue_feedback(submission)
     return submission
+
+
+def _enqueue_feedback(submission: HomeworkSubmission) -> None:
+    """Queue the submission's extraction + feedback after commit, behind other students' first
+    submissions when this student already has some in flight (see `fair_priority`)."""
+    from tutorhub.assessments.tasks import homework_feedback_task
+    from tutorhub.knowledge.tasks import fair_priority
+
+    def enqueue() -> None:
+        in_flight = HomeworkSubmission.objects.filter(
+            user_id=submission.user_id, status=HomeworkSubmission.Status.PROCESSING, created_at__lt=submission.created_at
+        ).count()
+        homework_feedback_task.using(priority=fair_priority(in_flight)).enqueue(str(submission.pk))
+
+    transaction.on_commit(enqueue)
+
+
+def _extract_file(submission: HomeworkSubmission) -> None:
+    """Append the file's text to the submission's text (once: a retry after a failed AI call
+    does not extract again). Raises ServiceError PROCESSING_FAILED with the reason."""
+    from tutorhub.knowledge.extraction import ExtractionError, sniff
+    from tutorhub.knowledge.sandbox import extract_sandboxed
+
+    try:
+        with submission.file.open("rb") as handle:
+            data = handle.read()
+        file_text = extract_sandboxed(data, sniff(data, submission.file_name)).text
+    except ExtractionError as exc:
+        raise ServiceError(
+            f"The homework file could not be read: {exc}", error_code="PROCESSING_FAILED", status_code=422
+        ) from None
+    except OSError:  # the stored file is gone or unreadable
+        raise ServiceError(
+            "The homework file could not be read; upload it again.", error_code="PROCESSING_FAILED", status_code=422
+        ) from None
+    body = "\n\n".join(t for t in (submission.text.strip(), file_text.strip()) if t)[:MAX_HOMEWORK_CHARS]
+    if not body:
+        raise ServiceError(
+            "The homework file has no readable text.", error_code="PROCESSING_FAILED", status_code=422
+        )
+    submission.text = body
+    submission.file_extracted = True
+    submission.save(update_fields=["text", "file_extracted", "updated_at"])
 
 
 def homework_feedback_run(*, submission_id) -> HomeworkSubmission:
@@ -60,6 +112,9 @@ def homework_feedback_run(*, submission_id) -> HomeworkSubmission:
         return submission
     HomeworkSubmission.objects.filter(pk=submission.pk).update(progress=10)
     try:
+        if submission.file and not submission.file_extracted:
+            _extract_file(submission)
+            HomeworkSubmission.objects.filter(pk=submission.pk).update(progress=25)
         query = " ".join(x for x in (submission.topic, submission.subject) if x) or submission.text[:500]
         material = material_gather(user=submission.user, query=query, k=5)
         HomeworkSubmission.objects.filter(pk=submission.pk).update(progress=40)
@@ -96,13 +151,11 @@ def homework_feedback_run(*, submission_id) -> HomeworkSubmission:
 
 
 def homework_feedback_retry(*, submission: HomeworkSubmission) -> HomeworkSubmission:
-    """Queue a failed submission's feedback again."""
-    from tutorhub.assessments.tasks import homework_feedback_task
-
+    """Queue a failed submission's feedback again (and its file's extraction, if that failed)."""
     with transaction.atomic():
         HomeworkSubmission.objects.filter(pk=submission.pk).update(
             status=HomeworkSubmission.Status.PROCESSING, error="", progress=0
         )
-        transaction.on_commit(lambda: homework_feedback_task.enqueue(str(submission.pk)))
+        _enqueue_feedback(submission)
     submission.refresh_from_db()
     return submission

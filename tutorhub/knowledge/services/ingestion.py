@@ -9,6 +9,7 @@ import os
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Subquery
 from django.utils.text import get_valid_filename
 
 from tutorhub.billing.services import quota_check, usage_record
@@ -45,13 +46,25 @@ def _require_manage(user, document: Document) -> None:
 
 # --- ingestion ---------------------------------------------------------------------------------
 def _enqueue_processing(document: Document) -> None:
-    """Queue processing once the row is committed (the worker must see it)."""
-    from tutorhub.knowledge.tasks import document_process_task
+    """Queue processing once the row is committed (the worker must see it), behind other
+    users' first documents when the owner already has some in flight (per-user fairness)."""
+    from tutorhub.knowledge.tasks import document_process_task, fair_priority
 
     document_id = str(document.id)
 
     def enqueue() -> None:
-        result = document_process_task.enqueue(document_id)
+        # The owner's unfinished documents queued before this one (through subqueries: requeue
+        # passes an id-only Document). One query.
+        this = Document.objects.filter(pk=document_id)
+        in_flight = (
+            Document.objects.filter(
+                owner_id=Subquery(this.values("owner_id")[:1]),
+                created_at__lt=Subquery(this.values("created_at")[:1]),
+                processing_status__in=[Document.Status.PENDING, Document.Status.PROCESSING],
+            )
+            .count()
+        )
+        result = document_process_task.using(priority=fair_priority(in_flight)).enqueue(document_id)
         Document.objects.filter(pk=document_id).update(processing_task_id=str(result.id)[:64])
 
     transaction.on_commit(enqueue)

@@ -23,9 +23,10 @@ from tutorhub.ai import ProviderError, embeddings, llm, usage_scope, vector_stor
 from tutorhub.ai.base import VectorItem
 from tutorhub.billing.services import usage_record
 from tutorhub.knowledge.chunking import chunk_blocks
-from tutorhub.knowledge.extraction import KINDS, Extracted, ExtractionError, extract, sniff
+from tutorhub.knowledge.extraction import KINDS, Extracted, ExtractionError, sniff
 from tutorhub.knowledge.fetch import FetchError, safe_request
 from tutorhub.knowledge.models import Chunk, Document
+from tutorhub.knowledge.sandbox import extract_sandboxed
 
 logger = logging.getLogger(__name__)
 
@@ -172,10 +173,12 @@ def _analyse(document: Document, text: str) -> tuple[dict, str]:
 
 
 def _fail(document: Document, message: str) -> Document:
+    # error_code lets clients (status endpoint, webhook) tell a failed file from other states
+    # without parsing the human message.
     Document.objects.filter(pk=document.pk).update(
         processing_status=Document.Status.FAILED,
         processing_error=message,
-        processing_metadata={**document.processing_metadata, "stage": "failed"},
+        processing_metadata={**document.processing_metadata, "stage": "failed", "error_code": "PROCESSING_FAILED"},
         updated_at=timezone.now(),
     )
     document.refresh_from_db()
@@ -192,6 +195,7 @@ def _emit(document: Document, event: str) -> None:
         "name": document.name,
         "processing_status": document.processing_status,
         "processing_error": document.processing_error,
+        "error_code": document.processing_metadata.get("error_code"),
         "chunk_count": document.processing_metadata.get("chunk_count", 0),
     }
     webhook_event_emit(user=document.owner, event=event, payload=payload)
@@ -222,7 +226,8 @@ def _run_pipeline(document: Document) -> Document:
     _progress(document, 15, "extracting")
     with document.file.open("rb") as handle:
         data = handle.read()
-    extracted = extract(data, document.document_type)
+    # In a child process with CPU/memory/wall limits: a bomb fails this document, not the worker.
+    extracted = extract_sandboxed(data, document.document_type)
     text, outline = _outline(extracted)
     Document.objects.filter(pk=document.pk).update(
         extracted_text=text, outline=outline, page_count=extracted.pages, updated_at=timezone.now()
