@@ -3,8 +3,9 @@ from __future__ import annotations
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from tutorhub.courses import selectors, services
@@ -50,7 +51,7 @@ class AttendanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def student_history(self, request, student_id=None):
         student = student_visible_to(viewer=request.user, student_id=int(student_id))
         if student is None:
-            return Response(status=status.HTTP_404_NOT_FOUND, data={"detail": "Not found."})
+            raise NotFound()  # the error envelope, like every other unknown object
         qs = self.filter_queryset(self.get_queryset().filter(student=student))
         counts = dict(qs.order_by().values_list("status").annotate(n=Count("id")))
         summary = {s: counts.get(s, 0) for s in Attendance.Status.values}
