@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 
 from tests.factories import PASSWORD, UserFactory
 from tutorhub.accounts.models import User
+from tutorhub.accounts.services import REGISTRATION_REFUSED
 
 pytestmark = pytest.mark.django_db
 
@@ -38,21 +41,36 @@ def test_inactive_user_cannot_log_in(anon_client):
     assert response.status_code == 401
 
 
-def test_duplicate_email_in_another_case_is_a_400_on_the_field(anon_client):
+def test_duplicate_email_in_another_case_is_a_400_that_does_not_name_the_email(anon_client):
+    # Naming the field would let anyone probe which addresses have accounts (issue 11); the
+    # owner of the address is emailed instead (tests/security/test_identity.py).
     UserFactory(email="taken@example.com")
     response = register(anon_client, email="TAKEN@Example.COM")
     assert response.status_code == 400
     body = response.json()
     assert_envelope(body, code="VALIDATION_ERROR")
-    assert body["email"] == ["A user with that email already exists."]
-    assert body["details"]["email"] == body["email"]
+    assert body["non_field_errors"] == [REGISTRATION_REFUSED]
+    assert body["details"] == {"non_field_errors": [REGISTRATION_REFUSED]}
     assert User.objects.count() == 1
 
 
-def test_duplicate_username_in_another_case_is_a_400_on_the_field(anon_client):
+def test_duplicate_username_in_another_case_gets_the_same_400(anon_client):
     UserFactory(username="Alice")
     response = register(anon_client, username="alice")
     assert response.status_code == 400
+    assert response.json()["non_field_errors"] == [REGISTRATION_REFUSED]
+
+
+def test_admins_creating_accounts_get_the_taken_field(admin_user):
+    from tests.conftest import client_for
+
+    UserFactory(username="Taken", email="taken@example.com")
+    client = client_for(admin_user)
+    body = {"username": "fresh", "email": "taken@example.com", "password": GOOD, "confirm_password": GOOD}
+    response = client.post("/api/v1/auth/register/student/", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["email"] == ["A user with that email already exists."]
+    response = client.post("/api/v1/auth/register/student/", {**body, "username": "taken", "email": "new@example.com"}, format="json")
     assert response.json()["username"] == ["A user with that username already exists."]
 
 
@@ -141,19 +159,20 @@ def test_form_encoded_login_works_too(anon_client, user):
     assert response.status_code == 200
 
 
-def test_a_sign_up_racing_past_validation_still_gets_a_400_on_the_field():
-    """Two sign-ups can both pass the serializer's check; the case-insensitive unique
-    constraints decide, and the loser gets the same field error instead of a 500."""
+def test_a_sign_up_racing_past_validation_still_gets_a_400():
+    """Two sign-ups can both pass the taken-check; the case-insensitive unique constraints
+    decide, and the loser gets the same 400 instead of a 500."""
     from rest_framework.exceptions import ValidationError
 
-    from tutorhub.accounts.services import user_register
+    from tutorhub.accounts import services
 
     UserFactory(username="Taken", email="taken@example.com")
-    with pytest.raises(ValidationError) as email_clash:
-        user_register(username="fresh", email="TAKEN@example.com", password=GOOD)
-    assert "email" in email_clash.value.detail
-    with pytest.raises(ValidationError) as username_clash:
-        user_register(username="taken", email="fresh@example.com", password=GOOD)
+    with mock.patch.object(services, "_sign_up_taken", return_value=False):  # the check saw nothing yet
+        with pytest.raises(ValidationError) as email_clash:
+            services.user_register(username="fresh", email="TAKEN@example.com", password=GOOD)
+        with pytest.raises(ValidationError) as username_clash:
+            services.user_register(username="taken", email="fresh@example.com", password=GOOD, by_admin=True)
+    assert email_clash.value.detail == {"non_field_errors": [REGISTRATION_REFUSED]}
     assert "username" in username_clash.value.detail
     assert User.objects.count() == 1
 

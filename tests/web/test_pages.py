@@ -66,8 +66,21 @@ def test_register_shows_errors_without_creating_anything(client, user):
     )
     assert response.status_code == 400
     body = response.content.decode()
-    assert "An account with this email already exists." in body
     assert "password fields didn" in body
+    assert not get_user_model().objects.filter(username="someone").exists()
+
+
+def test_register_with_a_taken_email_does_not_name_it(client, user):
+    # Sign-up must not reveal which addresses have accounts (issue 11): one message for a taken
+    # username or email, and the address's owner is emailed.
+    response = client.post(
+        "/accounts/register/",
+        {"username": "someone", "email": user.email.upper(), "password1": PASSWORD, "password2": PASSWORD},
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "An account with this username or email address already exists." in body
+    assert "An account with this email already exists." not in body
     assert not get_user_model().objects.filter(username="someone").exists()
 
 

@@ -3,9 +3,15 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
+from tutorhub.accounts.loginlimit import LoginAttempt
+
 
 class UsernameOrEmailBackend(ModelBackend):
-    """Log in with a username or an email address (seed 001 logs in with the email as `username`)."""
+    """Log in with a username or an email address (seed 001 logs in with the email as `username`).
+
+    Every password check goes through the login limiter here, so all login paths (API and its
+    aliases, web form, admin) share one budget per account and per address. Raises LoginLocked
+    (a DRF Throttled, 429) instead of checking the password while either is locked."""
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         User = get_user_model()
@@ -17,9 +23,12 @@ class UsernameOrEmailBackend(ModelBackend):
         user = User._default_manager.filter(**lookup).first()
         if user is None and "@" in identifier:
             user = User._default_manager.filter(username__iexact=identifier).first()
+        attempt = LoginAttempt(identifier=identifier, user_pk=user.pk if user else None, request=request)
+        attempt.check()
         if user is None:
             User().set_password(password)  # same work as a real check: no timing oracle for unknown users
-            return None
-        if user.check_password(password) and self.user_can_authenticate(user):
+        elif user.check_password(password) and self.user_can_authenticate(user):
+            attempt.succeeded()
             return user
+        attempt.failed()
         return None

@@ -121,16 +121,10 @@ class RegisterSerializer(serializers.Serializer):
     password2 = _password_field(help_text="Confirmation; or `confirm_password` (seed 004).")
     confirm_password = _password_field()
 
-    def validate_username(self, value: str) -> str:
-        if User.objects.filter(username__iexact=value).exists():
-            raise serializers.ValidationError("A user with that username already exists.")
-        return value
-
     def validate_email(self, value: str) -> str:
-        value = value.strip().lower()
-        if User.objects.filter(email__iexact=value).exists():
-            raise serializers.ValidationError("A user with that email already exists.")
-        return value
+        # Whether the username or email is taken is the service's call (user_register): it
+        # answers without saying which, so sign-up cannot probe for registered addresses.
+        return value.strip().lower()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         password = _confirmed_password(

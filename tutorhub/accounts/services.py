@@ -8,10 +8,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate, password_validation, user_logged_in
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from rest_framework import exceptions, serializers
@@ -37,7 +39,33 @@ def _jwt_pair(user: User) -> tuple[str, str]:
     return str(refresh.access_token), str(refresh)
 
 
-@transaction.atomic
+REGISTRATION_REFUSED = (
+    "An account with this username or email address already exists. "
+    "If it is yours, log in or reset your password."
+)
+
+
+def _registration_refused(*, username: str, email: str, by_admin: bool) -> serializers.ValidationError:
+    """The error for a sign-up whose username or email is taken.
+
+    A public sign-up gets one message for both, so it cannot be used to learn whether an email
+    address has an account; the address's owner is told by email instead (after commit). An
+    admin, who can list users anyway, gets the field."""
+    owner = User.objects.filter(email__iexact=email, is_active=True).only("pk").first()
+    if by_admin:
+        field = "email" if owner is not None else "username"
+        return serializers.ValidationError({field: [f"A user with that {field} already exists."]})
+    if owner is not None:
+        from tutorhub.accounts.tasks import registration_attempt_email_send  # tasks import this module
+
+        transaction.on_commit(lambda: registration_attempt_email_send.enqueue(user_id=owner.pk))
+    return serializers.ValidationError({"non_field_errors": [REGISTRATION_REFUSED]})
+
+
+def _sign_up_taken(*, username: str, email: str) -> bool:
+    return User.objects.filter(Q(username__iexact=username) | Q(email__iexact=email)).exists()
+
+
 def user_register(
     *,
     username: str,
@@ -48,43 +76,73 @@ def user_register(
     phone_number: str = "",
     language: str = "en",
     role: str = User.Role.STUDENT,
+    by_admin: bool = False,
 ) -> IssuedTokens:
     """Create an active user (password already validated) and issue a JWT pair.
 
-    Raises ValidationError on the field when a concurrent sign-up took the username or email
-    between validation and insert (the case-insensitive unique constraints decide)."""
+    Raises ValidationError when the username or email is taken (case-insensitively; the
+    unique constraints decide a race): a generic one, see `_registration_refused`.
+
+    The password is hashed before the transaction opens (SQLite's one write lock must not wait
+    for a deliberately slow hash), and before the taken-check, so a refused sign-up costs the
+    same time as an accepted one."""
+    encoded = make_password(password)
+    if _sign_up_taken(username=username, email=email):
+        raise _registration_refused(username=username, email=email, by_admin=by_admin)
     user = User(
         username=username,
         email=email,
+        password=encoded,
         first_name=first_name,
         last_name=last_name,
         phone_number=phone_number,
         language=language or "en",
         role=role,
     )
-    user.set_password(password)
     try:
         with transaction.atomic():
             user.save()
+            access, refresh = _jwt_pair(user)
     except IntegrityError as exc:
-        field = "email" if User.objects.filter(email__iexact=email).exists() else "username"
-        raise serializers.ValidationError({field: [f"A user with that {field} already exists."]}) from exc
-    access, refresh = _jwt_pair(user)
+        raise _registration_refused(username=username, email=email, by_admin=by_admin) from exc
     return IssuedTokens(user=user, access=access, refresh=refresh)
 
 
-@transaction.atomic
+def user_registration_attempt_email_send(*, user_id: int) -> bool:
+    """Tell an account's owner that someone tried to sign up with their email address (the
+    sign-up itself was refused without saying why). Returns False if the user is gone."""
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None or not user.email:
+        return False
+    body = (
+        f"Hello {user.first_name or user.username},\n\n"
+        f"Someone tried to create a new TutorHub account with this email address. You already have an "
+        f"account with the username {user.username}, so no new account was made.\n\n"
+        f"If it was you, log in at {settings.FRONTEND_URL.rstrip('/')}/ or reset your password there.\n"
+        f"If it was not you, you can ignore this email: your account has not changed.\n"
+    )
+    send_mail("Sign-up attempt with your email address", body, None, [user.email])
+    return True
+
+
 def user_login(*, identifier: str, password: str, request: Any = None) -> IssuedTokens:
     """Check credentials (username or email) and issue a JWT pair plus the seed-003 token.
 
     Raises AuthenticationFailed (401) for unknown users, wrong passwords and inactive accounts
-    alike, so the response does not reveal which accounts exist."""
-    user = authenticate(getattr(request, "_request", request), username=identifier, password=password)
+    alike, so the response does not reveal which accounts exist, and LoginLocked (429) while
+    the account or the client address is locked out by repeated failures.
+
+    The password is checked before any transaction opens: hashing takes a second or more on
+    purpose, and on SQLite an open write transaction would hold the database's one write lock
+    for all of it."""
+    django_request = getattr(request, "_request", request)
+    user = authenticate(django_request, username=identifier, password=password)
     if user is None:
         raise exceptions.AuthenticationFailed("Invalid username or password.", code="invalid_credentials")
-    user_logged_in.send(sender=type(user), request=getattr(request, "_request", request), user=user)  # last_login
-    access, refresh = _jwt_pair(user)
-    token, _ = Token.objects.get_or_create(user=user)
+    with transaction.atomic():
+        user_logged_in.send(sender=type(user), request=django_request, user=user)  # last_login
+        access, refresh = _jwt_pair(user)
+        token, _ = Token.objects.get_or_create(user=user)
     return IssuedTokens(user=user, access=access, refresh=refresh, token=token.key)
 
 
@@ -183,26 +241,37 @@ def user_password_reset_email_send(*, user_id: int) -> bool:
     return True
 
 
-@transaction.atomic
 def user_password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
     """Set a new password from an emailed (uid, token) and end every existing session.
 
     Raises ValidationError: `token` when the link is invalid, expired or used; `new_password`
-    when Django's password validators reject it."""
+    when Django's password validators reject it.
+
+    The new password is hashed outside the transaction; inside it the token is checked again
+    on the locked row, so of two concurrent uses of one link only the first changes anything
+    (the token is bound to the password hash, which the first one changes)."""
     try:
         pk = int(force_str(urlsafe_base64_decode(uid)))
     except (ValueError, TypeError, OverflowError, UnicodeDecodeError):
         pk = None
-    user = User.objects.select_for_update().filter(pk=pk, is_active=True).first() if pk else None
-    if user is None or not default_token_generator.check_token(user, token):
-        raise serializers.ValidationError({"token": ["The reset link is invalid or has expired."]})
+
+    def valid_user(queryset) -> User:
+        user = queryset.filter(pk=pk, is_active=True).first() if pk else None
+        if user is None or not default_token_generator.check_token(user, token):
+            raise serializers.ValidationError({"token": ["The reset link is invalid or has expired."]})
+        return user
+
+    user = valid_user(User.objects.all())
     try:
         password_validation.validate_password(new_password, user=user)
     except DjangoValidationError as exc:
         raise serializers.ValidationError({"new_password": list(exc.messages)}) from exc
-    user.set_password(new_password)
-    user.save(update_fields=["password"])
-    user_sessions_revoke(user=user)
+    encoded = make_password(new_password)
+    with transaction.atomic():
+        user = valid_user(User.objects.select_for_update())
+        user.password = encoded
+        user.save(update_fields=["password"])
+        user_sessions_revoke(user=user)
     return user
 
 

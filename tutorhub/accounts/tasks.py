@@ -10,3 +10,8 @@ from tutorhub.accounts import services
 @task()
 def password_reset_email_send(user_id: int) -> bool:
     return services.user_password_reset_email_send(user_id=user_id)
+
+
+@task()
+def registration_attempt_email_send(user_id: int) -> bool:
+    return services.user_registration_attempt_email_send(user_id=user_id)

@@ -213,7 +213,7 @@ class AdminRegisterView(APIView):
         responses={201: UserAdminSerializer, 400: ERRORS[400], 403: OpenApiResponse(description="Admins only")},
     )
     def post(self, request: Request) -> Response:
-        issued = services.user_register(**_validated(RegisterSerializer, request), role=self.role)
+        issued = services.user_register(**_validated(RegisterSerializer, request), role=self.role, by_admin=True)
         return Response(UserAdminSerializer(issued.user).data, status=status.HTTP_201_CREATED)
 
 

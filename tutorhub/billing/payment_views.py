@@ -14,6 +14,7 @@ from tutorhub.billing.models import Payment
 from tutorhub.billing.models.payments import overdue_cutoff
 from tutorhub.billing.payment_serializers import PaymentConfirmSerializer, PaymentSerializer
 from tutorhub.core.permissions import IsAdminRole, is_admin
+from tutorhub.core.throttling import WebhookRateThrottle
 
 
 class PaymentFilter(filters.FilterSet):
@@ -69,7 +70,7 @@ class PaymeWebhookView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes: list = []
+    throttle_classes = [WebhookRateThrottle]
 
     @extend_schema(request={"application/json": {"type": "object"}}, responses={200: {"type": "object"}})
     def post(self, request):

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from tutorhub.billing import selectors, services
 from tutorhub.billing import serializers as s
 from tutorhub.billing.models import SubscriptionChange
+from tutorhub.core.throttling import WebhookRateThrottle
 
 
 class PlanListView(ListAPIView):
@@ -61,7 +62,7 @@ class ProviderWebhookView(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes: list = []
+    throttle_classes = [WebhookRateThrottle]
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request, provider: str):

@@ -102,11 +102,10 @@ class PairSessionDetailView(generics.RetrieveDestroyAPIView):
 class PairListView(APIView):
     """Message/response pairs of one session, paginated; POST {message} asks the tutor."""
 
-    throttle_scope = "ai_generation"
-
     def get_throttles(self):
-        # Only asking the tutor counts against the AI limit; reading the list does not.
-        return super().get_throttles() if self.request.method == "POST" else []
+        # Only asking the tutor counts against the AI limit; reading the list has the user rate.
+        self.throttle_scope = "ai_generation" if self.request.method == "POST" else None
+        return super().get_throttles()
 
     @extend_schema(responses=MessagePairSerializer(many=True))
     def get(self, request, session_id):

@@ -4,25 +4,39 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm
+
+from tutorhub.accounts.loginlimit import LoginLocked
 
 
 class LoginForm(AuthenticationForm):
-    """Django's login form; the label says what UsernameOrEmailBackend accepts."""
+    """Django's login form; the label says what UsernameOrEmailBackend accepts. A lockout by
+    the login limiter becomes a form error, with `locked_for` (seconds) for the view's 429."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.locked_for: int | None = None
         self.fields["username"].label = "Username or email"
         self.fields["username"].widget.attrs.update({"autocomplete": "username", "autofocus": True})
         self.fields["password"].widget.attrs.update({"autocomplete": "current-password"})
 
+    def clean(self):
+        try:
+            return super().clean()
+        except LoginLocked as exc:
+            self.locked_for = int(exc.wait)
+            raise forms.ValidationError(str(exc.detail), code="locked") from exc
 
-class RegisterForm(UserCreationForm):
-    """Username, email and a password checked by AUTH_PASSWORD_VALIDATORS."""
+
+class RegisterForm(BaseUserCreationForm):
+    """Username, email and a password checked by AUTH_PASSWORD_VALIDATORS.
+
+    Whether the username or email is taken is left to `user_register`, which refuses without
+    saying which (so the form cannot probe for registered addresses): no uniqueness checks here."""
 
     email = forms.EmailField(required=True, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
 
-    class Meta(UserCreationForm.Meta):
+    class Meta(BaseUserCreationForm.Meta):
         model = get_user_model()
         fields = ("username", "email")
 
@@ -31,9 +45,9 @@ class RegisterForm(UserCreationForm):
         self.fields["username"].widget.attrs.update({"autocomplete": "username", "autofocus": True})
 
     def clean_email(self) -> str:
-        # The user model keeps emails lower-case and unique case-insensitively (a DB constraint);
-        # a friendly form error beats an IntegrityError.
-        email = self.cleaned_data["email"].strip().lower()
-        if get_user_model()._default_manager.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this email already exists.")
-        return email
+        return self.cleaned_data["email"].strip().lower()  # stored lower-case, unique case-insensitively
+
+    def _get_validation_exclusions(self) -> set[str]:
+        # The model's unique checks and constraints on these two would name the taken field;
+        # the form fields still validate their format.
+        return {*super()._get_validation_exclusions(), "username", "email"}

@@ -5,6 +5,7 @@ happens through the JSON routes in `api.py` or the `ws/chat/` consumer."""
 
 from __future__ import annotations
 
+import math
 from uuid import UUID
 
 from django.conf import settings
@@ -40,24 +41,46 @@ class _AuthScope:
     throttle_scope = "auth"
 
 
-def _too_many_attempts(request: HttpRequest) -> bool:
-    return request.method == "POST" and not ScopedRateThrottle().allow_request(request, _AuthScope)
+def _auth_throttle_wait(request: HttpRequest) -> int | None:
+    """Seconds to wait when this POST is over the client address's "auth" budget, else None."""
+    if request.method != "POST":
+        return None
+    throttle = ScopedRateThrottle()
+    if throttle.allow_request(request, _AuthScope):
+        return None
+    return max(1, math.ceil(throttle.wait() or 1))
+
+
+def _too_many(response: HttpResponse, wait: int) -> HttpResponse:
+    response.status_code = 429
+    response["Retry-After"] = str(wait)
+    return response
 
 
 TOO_MANY = "Too many attempts. Please wait a minute and try again."
 
 
 class LoginView(auth_views.LoginView):
+    """The API's login limits apply here too: the "auth" scope per client address (above) and
+    the per-account/per-address lockouts of the authentication backend (LoginForm)."""
+
     template_name = "web/accounts/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
 
     def post(self, request, *args, **kwargs):
-        if _too_many_attempts(request):
+        wait = _auth_throttle_wait(request)
+        if wait is not None:
             form = self.get_form()
             form.add_error(None, TOO_MANY)
-            return self.render_to_response(self.get_context_data(form=form), status=429)
+            return _too_many(self.render_to_response(self.get_context_data(form=form)), wait)
         return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.locked_for is not None:
+            return _too_many(response, form.locked_for)
+        return response
 
 
 @require_http_methods(["GET", "POST"])
@@ -65,10 +88,11 @@ def register(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("web:chat-home")
     form = RegisterForm(request.POST or None)
-    if _too_many_attempts(request):
+    wait = _auth_throttle_wait(request)
+    if wait is not None:
         form.full_clean()
         form.add_error(None, TOO_MANY)
-        return render(request, "web/accounts/register.html", {"form": form}, status=429)
+        return _too_many(render(request, "web/accounts/register.html", {"form": form}), wait)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
