@@ -215,6 +215,17 @@ def test_web_form_shares_the_account_lockout(limits, user, client):
 
 
 @pytest.mark.django_db
+def test_admin_login_shares_the_account_lockout(limits, admin_user, client):
+    limits()
+    for _ in range(4):
+        login(APIClient(), admin_user.username, "wrong")
+    response = client.post("/admin/login/", {"username": admin_user.username, "password": PASSWORD})
+    assert response.status_code == 200  # the admin's own form, with the error; not a 500
+    assert "Too many failed login attempts" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
 def test_seed_aliases_share_the_account_lockout(limits, user):
     limits()
     client = APIClient()

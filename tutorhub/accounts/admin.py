@@ -1,7 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from tutorhub.accounts.forms import AdminLoginForm
 from tutorhub.accounts.models import ParentChildLink, User
+
+# The admin's login counts against the same login limits as the API and the web form.
+admin.site.login_form = AdminLoginForm
 
 
 class ChildLinkInline(admin.TabularInline):

@@ -6,26 +6,17 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm
 
-from tutorhub.accounts.loginlimit import LoginLocked
+from tutorhub.accounts.forms import LockoutAwareLoginMixin
 
 
-class LoginForm(AuthenticationForm):
-    """Django's login form; the label says what UsernameOrEmailBackend accepts. A lockout by
-    the login limiter becomes a form error, with `locked_for` (seconds) for the view's 429."""
+class LoginForm(LockoutAwareLoginMixin, AuthenticationForm):
+    """Django's login form; the label says what UsernameOrEmailBackend accepts."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.locked_for: int | None = None
         self.fields["username"].label = "Username or email"
         self.fields["username"].widget.attrs.update({"autocomplete": "username", "autofocus": True})
         self.fields["password"].widget.attrs.update({"autocomplete": "current-password"})
-
-    def clean(self):
-        try:
-            return super().clean()
-        except LoginLocked as exc:
-            self.locked_for = int(exc.wait)
-            raise forms.ValidationError(str(exc.detail), code="locked") from exc
 
 
 class RegisterForm(BaseUserCreationForm):
