@@ -160,7 +160,7 @@ async def test_retry_after_longer_than_the_deadline_fails_at_once_and_carries_it
     started = time.monotonic()
     with pytest.raises(ProviderError) as info:
         await _drain(backend)
-    assert time.monotonic() - started < 1.0  # not slept on
+    assert time.monotonic() - started < 5.0  # not slept on (the provider asked for 120 s)
     assert info.value.kind == "rate_limited" and info.value.retry_after == 120
     assert len([r for r in fake_openai.requests if r[0].endswith("/chat/completions")]) == 1
 
@@ -171,7 +171,7 @@ def test_retry_after_longer_than_the_deadline_fails_at_once_for_whole_answers(fa
     started = time.monotonic()
     with pytest.raises(ProviderError) as info:
         backend.complete(MESSAGES)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 5.0
     assert info.value.kind == "rate_limited" and info.value.retry_after == 120
 
 

@@ -79,9 +79,10 @@ def test_upstream_rate_limit_is_immediate_and_passes_retry_after(api_client, cha
     fake_openai.push(status=429, retry_after=120)
     started = time.monotonic()
     response = _send(api_client, chat_session)
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 5.0  # not slept on (the provider asked for 120 s)
     assert response.status_code == 503 and response["Retry-After"] == "120"
     assert response.json()["error_code"] == "UPSTREAM_RATE_LIMITED"
+    assert response.json()["details"]["retry_after_seconds"] == 120
     assert Message.objects.filter(session=chat_session, role="user").count() == 1
 
 
@@ -198,7 +199,7 @@ async def test_ws_rate_limited_upstream_error_frame_carries_retry_after(user, ch
     communicator = await connect(user)
     started = time.monotonic()
     _, error = await converse(communicator, {"message": "hi", "session_id": str(chat_session.pk)})
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 5.0  # not slept on (the provider asked for 120 s)
     assert error["error_code"] == "UPSTREAM_RATE_LIMITED" and error["retry_after"] == 120
     await communicator.disconnect()
 

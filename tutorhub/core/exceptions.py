@@ -129,7 +129,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         else:
             detail, extra = _first_message(data), {}
         body = error_body(detail=detail, error_code=code, details=extra)
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        # Throttled, and upstream refusals that know when to come back (ChatReplyFailed);
+        # DRF sends the same number as the Retry-After header.
+        if getattr(exc, "wait", None) is not None:
             body["details"]["retry_after_seconds"] = int(exc.wait)
     response.data = body
     return response
