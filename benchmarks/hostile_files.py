@@ -37,7 +37,11 @@ DRAWING_OP = b"q 1 0 0 1 0 0 cm 0 0 m 1 1 l S Q\n"  # six drawing operators, no 
 
 def bomb_pdf(*, pages: int, ops: int) -> bytes:
     """`pages` pages sharing one compressed content stream of `ops` drawing operators."""
-    content = DRAWING_OP * max(1, ops // 6) + b"BT () Tj ET\n"
+    return pdf_sharing_stream(DRAWING_OP * max(1, ops // 6) + b"BT () Tj ET\n", pages=pages)
+
+
+def pdf_sharing_stream(content: bytes, *, pages: int = 1) -> bytes:
+    """A raw PDF whose `pages` pages all use one Flate-compressed content stream `content`."""
     stream = zlib.compress(content, 9)
     kids = " ".join(f"{4 + i} 0 R" for i in range(pages))
     objects = [
