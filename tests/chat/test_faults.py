@@ -325,3 +325,21 @@ def test_a_lost_connection_inside_a_transaction_is_not_retried():
     with transaction.atomic(), pytest.raises(OperationalError):
         call_reconnecting(broken)
     assert calls == [1]
+
+
+def test_queued_writes_go_first_and_in_order_once_the_database_is_back(monkeypatch):
+    monkeypatch.setattr(durability, "_start_flusher", lambda: None)
+    done: list[str] = []
+    down = {"on": True}
+
+    def write(*, name):
+        if down["on"]:
+            raise OperationalError("connection refused")
+        done.append(name)
+
+    assert durability.write_or_queue(write, what="question", name="question") is False
+    assert durability.write_or_queue(write, what="answer", name="answer") is False
+    assert durability.pending_count() == 2 and done == []
+    down["on"] = False
+    assert durability.write_or_queue(write, what="next question", name="next") is True
+    assert done == ["question", "answer", "next"] and durability.pending_count() == 0

@@ -36,6 +36,7 @@ INTERRUPTED = "The answer was interrupted (the server stopped while answering); 
 
 _queue: deque[tuple[str, Callable[..., Any], dict[str, Any]]] = deque()
 _queue_lock = threading.Lock()
+_flush_lock = threading.Lock()  # one flusher at a time, or two threads could write the same entry
 _flusher: threading.Thread | None = None
 
 
@@ -44,9 +45,9 @@ def write_or_queue(func: Callable[..., Any], /, *, what: str, later: Callable[..
     """Run the write now (with call_reconnecting), or queue it (as `later`, when given) for the
     flusher when the database cannot be reached. Returns whether it was written now. Writes
     queued earlier go first, so an answer is never stored before its question."""
-    with _queue_lock:
-        behind = bool(_queue)
-    if not behind:
+    if pending_count():
+        flush_pending()  # the database may be back before the flusher's next try
+    if not pending_count():
         try:
             call_reconnecting(func, **kwargs)
             return True
@@ -79,12 +80,18 @@ def _start_flusher() -> None:
 def flush_pending() -> int:
     """Write queued writes in order until one fails (the database is still down) or none are
     left. Returns how many were written."""
+    with _flush_lock:
+        return _flush_in_order()
+
+
+def _flush_in_order() -> int:
     written = 0
     while True:
         with _queue_lock:
             if not _queue:
                 return written
-            what, func, kwargs = _queue[0]
+            entry = _queue[0]
+        what, func, kwargs = entry
         try:
             call_reconnecting(func, **kwargs)
         except LOST_CONNECTION_ERRORS:
@@ -93,7 +100,8 @@ def flush_pending() -> int:
             # Not a connection problem: retrying will not help, and it must not block the rest.
             logger.exception("chat: queued write (%s) failed; dropped", what)
         with _queue_lock:
-            _queue.popleft()
+            if _queue and _queue[0] is entry:  # not dropped meanwhile by a full queue
+                _queue.popleft()
         written += 1
 
 
