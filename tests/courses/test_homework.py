@@ -118,7 +118,7 @@ def test_submit_enforces_size_and_duration_limits(school, homework, settings):
     settings.HOMEWORK_AUDIO_MAX_SECONDS = 300
     settings.HOMEWORK_AUDIO_MAX_BYTES = 1000
     resp = submit(school.client("student"), homework, silent_wav(1.0))
-    assert resp.status_code == 400 and "larger" in str(resp.json()["details"])
+    assert resp.status_code == 413 and resp.json()["error_code"] == "FILE_TOO_LARGE" and "larger" in resp.json()["detail"]
     assert not HomeworkSubmission.objects.exists()
 
 

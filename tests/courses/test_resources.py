@@ -60,7 +60,8 @@ def test_upload_bad_input(school, lesson, settings):
     teacher = school.client("teacher")
     assert upload(teacher, lesson, b"", "empty.txt").status_code == 400
     settings.LESSON_RESOURCE_MAX_BYTES = 10
-    assert upload(teacher, lesson, b"x" * 100, "big.txt").status_code == 400
+    big = upload(teacher, lesson, b"x" * 100, "big.txt")
+    assert big.status_code == 413 and big.json()["error_code"] == "FILE_TOO_LARGE"
     assert teacher.post("/api/v1/resources/", {"lesson": lesson.pk}, format="multipart").status_code == 400
     assert not LessonResource.objects.exists()
 

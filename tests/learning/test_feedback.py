@@ -46,7 +46,7 @@ def test_screenshot_must_be_a_real_small_image(api_client, settings):
     assert res.status_code == 400 and "screenshot" in res.json()["details"]
     settings.FEEDBACK_SCREENSHOT_MAX_BYTES = 100
     res = api_client.post(URL, {**body, "screenshot": png((300, 300))}, format="multipart")
-    assert res.status_code == 400 and "larger" in res.json()["details"]["screenshot"][0]
+    assert res.status_code == 413 and res.json()["error_code"] == "FILE_TOO_LARGE" and "larger" in res.json()["detail"]
     assert api_client.post(URL, {**body, "feedback_type": "rant"}, format="json").status_code == 400
     assert api_client.post(URL, {"feedback_type": "general"}, format="json").status_code == 400
     assert not Feedback.objects.exists()

@@ -174,3 +174,28 @@ def test_damaged_pdf_homework_fails_with_a_reason_not_a_500(queued, limits, user
     homework_feedback_task.call(response.json()["id"])
     feedback = client.get(f"/api/homework/{response.json()['id']}/feedback/").json()
     assert feedback["status"] == "failed" and feedback["error"].startswith("The homework file could not be read:")
+
+
+@pytest.mark.parametrize(
+    "url,setting,field",
+    [
+        ("/api/homework/upload/", "HOMEWORK_MAX_UPLOAD_BYTES", "file"),
+        ("/api/v1/homework/1/submit/", "HOMEWORK_AUDIO_MAX_BYTES", "audio_submission"),
+        ("/api/v1/resources/", "LESSON_RESOURCE_MAX_BYTES", "file"),
+        ("/api/v1/accounts/feedback/", "FEEDBACK_SCREENSHOT_MAX_BYTES", "screenshot"),
+    ],
+)
+def test_each_upload_endpoint_refuses_a_body_over_its_own_limit_before_parsing(user, settings, monkeypatch, url, setting, field):
+    """The global body limit admits the largest upload of any endpoint; each endpoint refuses a
+    body that cannot fit its own file from Content-Length, without parsing (spooling) it."""
+    from django.http.multipartparser import MultiPartParser
+
+    def never(self):
+        raise AssertionError("the multipart body was parsed")
+
+    monkeypatch.setattr(MultiPartParser, "parse", never)
+    setattr(settings, setting, 100_000)
+    body = {field: SimpleUploadedFile("big.bin", b"\0" * 400_000), "lesson": "1", "feedback_type": "general"}
+    response = client_for(user).post(url, body, format="multipart")
+    assert response.status_code == 413, response.content
+    assert response.json()["error_code"] == "FILE_TOO_LARGE" and "100,000 bytes" in response.json()["detail"]

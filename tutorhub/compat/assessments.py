@@ -19,7 +19,7 @@ from tutorhub.assessments.serializers import (
     Seed000QuizSubmitResultSerializer,
     Seed000QuizSubmitSerializer,
 )
-from tutorhub.core.exceptions import ServiceError
+from tutorhub.core.uploads import refuse_oversized_body
 
 Seed000Question = inline_serializer(
     "Seed000Question",
@@ -99,12 +99,10 @@ class HomeworkUploadView(APIView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
     throttle_scope = "uploads"
 
-    # Room for the form's other fields (up to 40,000 characters of text) and multipart headers.
-    FORM_OVERHEAD_BYTES = 256 * 1024
-
     @extend_schema(request=HomeworkUploadSerializer, responses={201: HomeworkFeedbackSerializer})
     def post(self, request):
-        self._refuse_oversized(request)
+        # Before the body is parsed: homework's limit is far below the global upload limit.
+        refuse_oversized_body(request, settings.HOMEWORK_MAX_UPLOAD_BYTES)
         params = HomeworkUploadSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         data = dict(params.validated_data)
@@ -113,22 +111,6 @@ class HomeworkUploadView(APIView):
         body = HomeworkFeedbackSerializer(submission).data
         body["message"] = "Homework uploaded; feedback is being prepared."
         return Response(body, status=status.HTTP_201_CREATED)
-
-    def _refuse_oversized(self, request) -> None:
-        """413 from Content-Length before the body is parsed: the global body limit is the
-        largest upload limit of any endpoint, far above homework's, and parsing would spool
-        the whole body to disk first. (The service checks the file's own size too.)"""
-        limit = settings.HOMEWORK_MAX_UPLOAD_BYTES
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            return  # the parser rejects a malformed length
-        if length > limit + self.FORM_OVERHEAD_BYTES:
-            raise ServiceError(
-                f"The file is larger than the {limit // (1024 * 1024)} MB limit.",
-                error_code="FILE_TOO_LARGE",
-                status_code=413,
-            )
 
 
 class HomeworkFeedbackView(APIView):

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from tutorhub.core.files import PrivateImageField
 from tutorhub.core.serializers import OrderedDatesMixin
+from tutorhub.core.uploads import upload_too_large
 from tutorhub.learning.models import Feedback, LearningGoal, StudyPlan, StudySession
 from tutorhub.learning.scheduling import TIME_SLOTS
 
@@ -264,9 +265,7 @@ class FeedbackSerializer(serializers.ModelSerializer):
         if value is None:
             return value
         if value.size > settings.FEEDBACK_SCREENSHOT_MAX_BYTES:
-            raise serializers.ValidationError(
-                f"The screenshot is larger than {settings.FEEDBACK_SCREENSHOT_MAX_BYTES // (1024 * 1024)} MB."
-            )
+            raise upload_too_large(settings.FEEDBACK_SCREENSHOT_MAX_BYTES, "screenshot")
         image_format = getattr(getattr(value, "image", None), "format", None)
         if image_format not in {"PNG", "JPEG", "GIF", "WEBP"}:
             raise serializers.ValidationError("The screenshot must be a PNG, JPEG, GIF or WebP image.")

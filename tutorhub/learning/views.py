@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, viewsets
@@ -15,6 +16,7 @@ from rest_framework.views import APIView
 
 from tutorhub.core.files import file_download_schema, serve_private_file
 from tutorhub.core.permissions import is_admin
+from tutorhub.core.uploads import refuse_oversized_body
 from tutorhub.learning import analytics, dashboards, selectors, services
 from tutorhub.learning import reports as reports_service
 from tutorhub.learning import serializers as s
@@ -194,6 +196,10 @@ class FeedbackViewSet(
         # Screenshots are uploads: the upload limit applies to sending feedback.
         self.throttle_scope = "uploads" if self.action == "create" else None
         return super().get_throttles()
+
+    def create(self, request, *args, **kwargs):
+        refuse_oversized_body(request, settings.FEEDBACK_SCREENSHOT_MAX_BYTES, "screenshot")  # before parsing
+        return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
         serializer.instance = services.feedback_create(user=self.request.user, **serializer.validated_data)

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from tutorhub.assessments.models import HomeworkSubmission
 from tutorhub.assessments.services.ai import homework_feedback_generate, material_gather
 from tutorhub.core.exceptions import ServiceError
+from tutorhub.core.uploads import upload_too_large
 from tutorhub.learning.services import learner_event_record
 
 MAX_HOMEWORK_CHARS = 40_000
@@ -25,9 +26,7 @@ def homework_upload_check(upload) -> None:
 
     limit = settings.HOMEWORK_MAX_UPLOAD_BYTES
     if upload.size > limit:
-        raise ServiceError(
-            f"The file is larger than the {limit // (1024 * 1024)} MB limit.", error_code="FILE_TOO_LARGE", status_code=413
-        )
+        raise upload_too_large(limit)
     if not upload.size:
         raise serializers.ValidationError({"file": ["The file is empty."]})
     upload.seek(0)

@@ -20,6 +20,7 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from tutorhub.ai import llm, speech, usage_scope
 from tutorhub.ai.base import ProviderError
 from tutorhub.core.exceptions import Conflict
+from tutorhub.core.uploads import upload_too_large
 from tutorhub.courses.audio import inspect_audio
 from tutorhub.courses.models import Homework, HomeworkSubmission, Lesson
 from tutorhub.courses.services.groups import lesson_students_notify
@@ -62,7 +63,7 @@ def homework_submit(*, homework: Homework, student, upload) -> HomeworkSubmissio
         raise PermissionDenied("Only students of this group can submit this homework.")
     max_bytes = settings.HOMEWORK_AUDIO_MAX_BYTES
     if upload.size > max_bytes:
-        raise ValidationError({"audio_submission": [f"The audio file is larger than {max_bytes // (1024 * 1024)} MB."]})
+        raise upload_too_large(max_bytes, "audio file")
     data = upload.read()
     info = inspect_audio(data, max_bytes=max_bytes, max_seconds=settings.HOMEWORK_AUDIO_MAX_SECONDS)
 

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from tutorhub.core.uploads import upload_too_large
 from tutorhub.courses.audio import CONTENT_TYPES as AUDIO_TYPES
 from tutorhub.courses.audio import sniff_audio_format
 from tutorhub.courses.models import Lesson, LessonResource
@@ -59,7 +60,7 @@ def lesson_resource_upload(*, lesson: Lesson, uploaded_by, upload, title: str = 
     if upload.size == 0:
         raise ValidationError({"file": ["The file is empty."]})
     if upload.size > max_bytes:
-        raise ValidationError({"file": [f"The file is larger than {max_bytes // (1024 * 1024)} MB."]})
+        raise upload_too_large(max_bytes)
     filename = os.path.basename(upload.name or "file")[:255]
     head = upload.read(2048)
     upload.seek(0)

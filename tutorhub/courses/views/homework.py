@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
@@ -11,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tutorhub.core.files import file_download_schema, serve_private_file
+from tutorhub.core.uploads import refuse_oversized_body
 from tutorhub.courses import selectors, services
 from tutorhub.courses.audio import CONTENT_TYPES as AUDIO_TYPES
 from tutorhub.courses.models import Homework
@@ -81,6 +83,7 @@ class HomeworkViewSet(viewsets.ModelViewSet):
     @extend_schema(request={"multipart/form-data": HomeworkSubmitSerializer}, responses={202: HomeworkSubmissionSerializer})
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
     def submit(self, request, pk=None):
+        refuse_oversized_body(request, settings.HOMEWORK_AUDIO_MAX_BYTES, "audio file")  # before parsing
         payload = HomeworkSubmitSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         submission = services.homework_submit(

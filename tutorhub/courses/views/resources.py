@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -9,6 +10,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from tutorhub.core.files import file_download_schema, serve_private_file, wants_inline
+from tutorhub.core.uploads import refuse_oversized_body
 from tutorhub.courses import selectors, services
 from tutorhub.courses.models import LessonResource
 from tutorhub.courses.serializers import LessonResourceSerializer, LessonResourceUploadSerializer
@@ -37,6 +39,7 @@ class LessonResourceViewSet(
 
     @extend_schema(request={"multipart/form-data": LessonResourceUploadSerializer}, responses={201: LessonResourceSerializer})
     def create(self, request):
+        refuse_oversized_body(request, settings.LESSON_RESOURCE_MAX_BYTES)  # before parsing
         payload = LessonResourceUploadSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data

@@ -15,6 +15,7 @@ from django.utils.text import get_valid_filename
 from tutorhub.billing.services import quota_check, usage_record
 from tutorhub.core.exceptions import ServiceError
 from tutorhub.core.permissions import is_admin
+from tutorhub.core.uploads import upload_too_large
 from tutorhub.knowledge.extraction import KINDS, ExtractionError, sniff
 from tutorhub.knowledge.fetch import FetchError, resolve_checked
 from tutorhub.knowledge.models import Document
@@ -103,9 +104,7 @@ def document_ingest_file(
         )
     limit = settings.DOCUMENT_UPLOAD_MAX_SIZE
     if len(data) > limit:
-        raise ServiceError(
-            f"The file is larger than the {limit // (1024 * 1024)} MB limit.", error_code="FILE_TOO_LARGE", status_code=413
-        )
+        raise upload_too_large(limit)
     if not data:
         raise ServiceError("The file is empty.", error_code="VALIDATION_ERROR", status_code=400)
     try:
@@ -140,9 +139,7 @@ def document_upload(*, user, course, file, name: str = "", description: str = ""
     """Seed 001 upload: read the uploaded file (bounded) and ingest it."""
     limit = settings.DOCUMENT_UPLOAD_MAX_SIZE
     if getattr(file, "size", 0) and file.size > limit:
-        raise ServiceError(
-            f"The file is larger than the {limit // (1024 * 1024)} MB limit.", error_code="FILE_TOO_LARGE", status_code=413
-        )
+        raise upload_too_large(limit)
     data = file.read(limit + 1)
     return document_ingest_file(
         user=user, data=data, filename=getattr(file, "name", ""), name=name, description=description,
