@@ -125,6 +125,25 @@ if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
+    elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_int("DB_POOL_MAX", 10) > 0:
+        # A psycopg connection pool per process, DB_POOL_MIN..DB_POOL_MAX connections (default
+        # 2..10). Persistent per-thread connections (CONN_MAX_AGE) grew with the ASGI server's
+        # threads, not with load: 20 users held 53-143 connections and a stock server
+        # (max_connections=100) refused them (issue 12). With the pool, each request, Channels
+        # call and worker thread borrows a connection and returns it when Django closes it;
+        # beyond DB_POOL_MAX a request waits up to DB_POOL_TIMEOUT seconds for one. Budget:
+        # processes (server workers + task worker + scheduler) x DB_POOL_MAX < max_connections.
+        # DB_POOL_MAX=0 turns the pool off (then DB_CONN_MAX_AGE applies, e.g. behind PgBouncer).
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django requires it with a pool
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env_int("DB_POOL_MIN", 2),
+            "max_size": env_int("DB_POOL_MAX", 10),
+            "timeout": env_float("DB_POOL_TIMEOUT", 10.0),
+            # Connections idle this long are closed down to min_size; none lives longer than
+            # an hour, so server-side memory growth and failovers are picked up.
+            "max_idle": 300,
+            "max_lifetime": 3600,
+        }
 else:
     DATABASES = {
         "default": {
@@ -175,7 +194,14 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tutorhub"}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Group messages cross processes through the database (the worker's notifications reach
+    # the server's sockets); see tutorhub/core/channels_db.py.
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "tutorhub.core.channels_db.DatabaseChannelLayer",
+            "CONFIG": {"poll_interval": env_float("CHANNEL_LAYER_POLL_SECONDS", 0.25)},
+        }
+    }
 
 # --- Background tasks ---------------------------------------------------------------------
 # Database-backed queue (worker started by `make run`); tests/settings.py runs tasks inline.
@@ -286,6 +312,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/(v1/)?",
+    # The error envelope documented on every operation (tutorhub/core/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tutorhub.core.schema.document_error_responses",
+    ],
     # Distinct names for choice sets that share a field name across apps (one line per set).
     "ENUM_NAME_OVERRIDES": {
         "ActiveArchivedStatusEnum": "tutorhub.assessments.models.Flashcard.Status",  # flashcards and chats
