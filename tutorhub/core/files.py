@@ -229,7 +229,12 @@ def file_download_schema(**kwargs):
     """OpenAPI for a view that ends in `serve_private_file`."""
     body = OpenApiResponse(OpenApiTypes.BINARY, description="The file (206: the requested byte range).")
     return extend_schema(
-        responses={(200, OPAQUE_TYPE): body, (206, OPAQUE_TYPE): body},
+        responses={
+            (200, OPAQUE_TYPE): body,
+            (206, OPAQUE_TYPE): body,
+            404: OpenApiResponse(OpenApiTypes.OBJECT, description="No such file, or not yours to see (error envelope)."),
+            416: OpenApiResponse(OpenApiTypes.OBJECT, description="Range outside the file (error envelope; Content-Range: bytes */size)."),
+        },
         parameters=[
             OpenApiParameter(
                 "inline", bool, description="Show audio or an image in the browser instead of downloading it"
