@@ -395,3 +395,22 @@ def test_orphan_sweep_is_a_periodic_job():
     job = jobs["tutorhub.core.tasks.orphan_files_delete_task"]
     assert job.every <= timedelta(hours=1)
     assert job.task.call() == 0  # nothing to do on an empty media folder
+
+
+def test_rows_stored_under_the_old_guessable_names_still_download(school, submission, wav):
+    """Names are random from now on; files stored before keep their path and keep working."""
+    legacy = f"homework/2026/11/hw{submission.homework_id}_u{school.student.pk}_20261129231259.wav"
+    stored = default_storage.save(legacy, ContentFile(wav))
+    HomeworkSubmission.objects.filter(pk=submission.pk).update(audio_submission=stored)
+    url = f"/api/v1/homework/submissions/{submission.pk}/audio/"
+    response = school.client("teacher").get(url)
+    assert response.status_code == 200 and content(response) == wav
+    assert school.client("teacher").head(url).status_code == 200
+    assert school.client("other_student").get(url).status_code == 404
+    assert client_for(school.student).get(f"/media/{stored}").status_code == 404
+
+
+def test_a_row_whose_file_is_gone_is_a_404_not_a_500(school, submission):
+    default_storage.delete(submission.audio_submission.name)
+    response = school.client("student").get(f"/api/v1/homework/submissions/{submission.pk}/audio/")
+    assert response.status_code == 404 and response.json()["error_code"] == "RESOURCE_NOT_FOUND"
