@@ -1,0 +1,59 @@
+"""PostgreSQL connection pool (issue 12): connections are bounded by DB_POOL_MAX per process,
+whatever the number of threads, and returned when Django closes them."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection, connections
+
+from tutorhub.settings import DATABASES as PRODUCTION_DATABASES
+
+pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the pool is PostgreSQL's")
+
+
+def _backends() -> int:
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_production_settings_pool_postgresql_connections():
+    db = PRODUCTION_DATABASES["default"]
+    assert db["CONN_MAX_AGE"] == 0  # Django refuses persistent connections with a pool
+    assert db["OPTIONS"]["pool"]["min_size"] <= db["OPTIONS"]["pool"]["max_size"]
+    assert connection.pool is not None and connection.pool.max_size == db["OPTIONS"]["pool"]["max_size"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_forty_threads_share_at_most_max_size_connections():
+    max_size = connection.pool.max_size
+    threads_n = 4 * max_size
+    barrier, peak, errors, lock = threading.Barrier(threads_n), [0], [], threading.Lock()
+
+    def work():
+        try:
+            barrier.wait(timeout=30)
+            for _ in range(5):
+                with connection.cursor() as cursor:  # this thread's connection, from the pool
+                    cursor.execute("SELECT pg_sleep(0.02)")
+                seen = _backends()
+                with lock:
+                    peak[0] = max(peak[0], seen)
+                connection.close()  # as Django does at the end of each request: back to the pool
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work) for _ in range(threads_n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors[:3]
+    # This process's pool plus the main thread's own (test) connection, nothing per thread.
+    assert 0 < peak[0] <= max_size + 1, peak[0]
