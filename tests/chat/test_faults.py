@@ -343,3 +343,27 @@ def test_queued_writes_go_first_and_in_order_once_the_database_is_back(monkeypat
     down["on"] = False
     assert durability.write_or_queue(write, what="next question", name="next") is True
     assert done == ["question", "answer", "next"] and durability.pending_count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_ws_first_piece_waits_for_the_question_to_be_stored(user, chat_session, fake_openai, monkeypatch):
+    """Nothing is acknowledged for a question that is not kept: even when storing it is slower
+    than the model's first token, the first piece is sent after the question is stored."""
+    original = tutor._question_save
+
+    def slow(**kwargs):
+        time.sleep(0.5)
+        return original(**kwargs)
+
+    monkeypatch.setattr(tutor, "_question_save", slow)
+    fake_openai.token_delay = 1.0  # the answer is stored seconds after its first piece
+    fake_openai.push(text="quick first piece")
+    sid = str(chat_session.pk)
+    communicator = await connect(user)
+    await communicator.send_json_to({"message": "slow write", "session_id": sid})
+    while (await communicator.receive_json_from(timeout=5))["type"] != "partial":
+        pass
+    assert await messages_of(sid) == [{"role": "user", "content": "slow write", "is_complete": True}]
+    while (await communicator.receive_json_from(timeout=5))["type"] != "final":
+        pass
+    await communicator.disconnect()

@@ -5,7 +5,8 @@ prompt (system prompt + standing context, a token-bounded window of history, the
 the question) -> store the user's message -> ask the model (whole, for REST; streamed, for
 the WebSocket) -> store the answer with its citations, model, tokens and time. The stream
 asks the model before its question is stored and stores it while the model thinks, so the
-write is not part of the time to first token.
+write is rarely part of the time to first token; the first piece is passed on only once the
+question is stored (or, with the database down, queued: chat.durability).
 
 The model call runs outside any database transaction: a transaction held open for the
 seconds a model takes would pin a connection and its locks. So the user's message is
