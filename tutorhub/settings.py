@@ -431,10 +431,11 @@ OCR_MAX_PIXELS = env_int("OCR_MAX_PIXELS", 40_000_000)
 OCR_TIMEOUT_SECONDS = env_int("OCR_TIMEOUT_SECONDS", 120)
 # Extraction (documents, homework files) runs in a child process with these limits
 # (tutorhub/knowledge/sandbox.py): a file that needs more fails with a clear reason instead of
-# holding the worker; the wall clock also bounds OCR and a child stuck on anything else.
+# holding the worker; the wall clock also bounds OCR and a child stuck on anything else, and
+# makes a hostile file fail within 30 s even when a busy machine gives it little CPU.
 EXTRACTION_CPU_SECONDS = env_int("EXTRACTION_CPU_SECONDS", 20)
 EXTRACTION_MEMORY_MB = env_int("EXTRACTION_MEMORY_MB", 1024)
-EXTRACTION_WALL_SECONDS = env_float("EXTRACTION_WALL_SECONDS", 60.0)
+EXTRACTION_WALL_SECONDS = env_float("EXTRACTION_WALL_SECONDS", 30.0)
 # Seed 000 homework files (the upload is refused with 413 above this, before it is read).
 HOMEWORK_MAX_UPLOAD_BYTES = env_int("HOMEWORK_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
 INGEST_URL_ALLOW_PRIVATE = env_bool("INGEST_URL_ALLOW_PRIVATE", False)
