@@ -102,6 +102,7 @@ class SchedulerSettingsSerializer(serializers.ModelSerializer):
     course = VisibleCourseField(required=False, allow_null=True)
     algorithm = serializers.ChoiceField(choices=ALGORITHM_CHOICES)
     desired_retention = serializers.FloatField(min_value=0.7, max_value=0.99, required=False)
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True)  # null until first saved
 
     class Meta:
         model = SchedulerSettings

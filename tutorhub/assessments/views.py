@@ -105,7 +105,7 @@ class FlashcardViewSet(AnnotatedWriteMixin, viewsets.ModelViewSet):
         parameters=[OpenApiParameter("course", str), OpenApiParameter("limit", int)],
         responses=FlashcardSerializer(many=True),
     )
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=None)  # a bare list, documented as one
     def due(self, request):
         """Cards due for review now (never-reviewed first), as a bare list (seed 001)."""
         params = FlashcardDueQuerySerializer(data=request.query_params)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -36,7 +36,15 @@ class SubscriptionView(APIView):
 class SubscriptionUpgradeView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=s.UpgradeRequestSerializer, responses={200: s.UpgradeResponseSerializer, 202: s.UpgradeResponseSerializer})
+    @extend_schema(
+        request=s.UpgradeRequestSerializer,
+        responses={
+            200: s.UpgradeResponseSerializer,
+            202: s.UpgradeResponseSerializer,
+            402: OpenApiResponse(OpenApiTypes.OBJECT, description="The payment was declined (error envelope)."),
+            503: OpenApiResponse(OpenApiTypes.OBJECT, description="The payment processor is unreachable (error envelope)."),
+        },
+    )
     def post(self, request):
         params = s.UpgradeRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)

@@ -36,3 +36,56 @@ def aliased(view: type, operation_prefix: str) -> type:
         if hasattr(view, method)
     }
     return extend_schema_view(**methods)(subclass)
+
+
+# Every API error is the envelope of tutorhub.core.exceptions; a validation error also keeps
+# DRF's field keys at the top level (seed 004), hence additionalProperties.
+ERROR_ENVELOPE = {
+    "type": "object",
+    "description": "The error envelope every API error uses.",
+    "properties": {
+        "detail": {"type": "string"},
+        "error": {"type": "string"},
+        "error_code": {"type": "string", "example": "VALIDATION_ERROR"},
+        "details": {"type": "object", "additionalProperties": True},
+        "request_id": {"type": "string"},
+        "timestamp": {"type": "string", "format": "date-time"},
+    },
+    "required": ["detail", "error_code"],
+    "additionalProperties": True,
+}
+# What any operation can answer before or besides its own logic: malformed or invalid input,
+# missing or refused credentials, objects the caller cannot see, a method the path lacks,
+# bodies too large or of the wrong media type, throttling.
+ERROR_RESPONSES = {
+    "400": "Malformed or invalid request.",
+    "401": "Authentication credentials were not provided or are invalid.",
+    "403": "The caller may not do this.",
+    "404": "Not found (or not visible to the caller).",
+    "405": "Method not allowed.",
+    "413": "Request body too large.",
+    "415": "Unsupported media type.",
+    "429": "Rate limit or usage quota exceeded.",
+}
+# And what a write can meet: a state that forbids it (already confirmed, already on the plan)
+# or content that cannot be used (an unreadable file, no material to generate from).
+WRITE_ERROR_RESPONSES = {
+    "409": "Conflicts with the object's current state.",
+    "422": "The content could not be processed.",
+}
+
+
+def document_error_responses(result, generator, request, public):
+    """drf-spectacular postprocessing hook: add the error envelope for the statuses in
+    ERROR_RESPONSES to every operation, keeping any error response a view declares itself."""
+    result.setdefault("components", {}).setdefault("schemas", {})["ErrorEnvelope"] = ERROR_ENVELOPE
+    reference = {"$ref": "#/components/schemas/ErrorEnvelope"}
+    for operations in result.get("paths", {}).values():
+        for method, operation in operations.items():
+            if method not in {"get", "put", "patch", "post", "delete"}:
+                continue
+            responses = operation.setdefault("responses", {})
+            errors = {**ERROR_RESPONSES, **(WRITE_ERROR_RESPONSES if method != "get" else {})}
+            for code, description in errors.items():
+                responses.setdefault(code, {"description": description, "content": {"application/json": {"schema": reference}}})
+    return result

@@ -6,7 +6,13 @@ from tutorhub.core.files import private_file_url
 from tutorhub.knowledge.models import Document
 
 
+def _source_url_field() -> serializers.CharField:
+    # "" for uploads: declared a plain string, since "" is not a valid "uri" (the model's URLField).
+    return serializers.CharField(read_only=True, help_text="The URL a web document was fetched from; empty for uploads")
+
+
 class DocumentSerializer(serializers.ModelSerializer):
+    source_url = _source_url_field()
     chunk_count = serializers.IntegerField(read_only=True, default=0)
     download_url = serializers.SerializerMethodField(help_text="The stored file (null for pasted text)")
 
@@ -25,6 +31,8 @@ class DocumentSerializer(serializers.ModelSerializer):
 
 
 class DocumentBriefSerializer(serializers.ModelSerializer):
+    source_url = _source_url_field()
+
     class Meta:
         model = Document
         fields = ["id", "name", "document_type", "file_size_bytes", "processing_status", "progress_percentage", "source_url", "created_at"]
