@@ -71,6 +71,9 @@ def _kill_group(process: subprocess.Popen) -> None:
         process.wait(timeout=5)
     except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL is not ignorable
         logger.error("Extraction child %s did not die after SIGKILL", process.pid)
+    for stream in (process.stdin, process.stdout, process.stderr):  # communicate() left them open on a timeout
+        if stream is not None:
+            stream.close()
 
 
 def extract_sandboxed(data: bytes, kind: str) -> Extracted:
