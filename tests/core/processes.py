@@ -102,6 +102,25 @@ def _killpg(pgid: int, signum: int) -> None:
         pass
 
 
+def runall_children(pid: int) -> dict[str, int]:
+    """{"server"|"worker"|"scheduler": pid} of runall's live children, from /proc."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().split(") ", 1)[1].split()
+            if int(stat[1]) != pid or stat[0] == "Z":
+                continue
+            cmd = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for name, arg in (("server", b"runall"), ("worker", b"run_worker"), ("scheduler", b"run_scheduler")):
+            if arg in cmd:
+                found[name] = int(entry.name)
+    return found
+
+
 def wait_for(predicate, timeout: float, interval: float = 0.1):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -10,6 +10,7 @@ import time
 import urllib.request
 from datetime import datetime
 
+import httpx
 import pytest
 from websockets.sync.client import connect
 
@@ -17,9 +18,10 @@ from tests.core.processes import free_port, wait_for
 
 CREATE_USER = """
 from rest_framework_simplejwt.tokens import AccessToken
+from tests.factories import CourseFactory
 from tutorhub.accounts.models import User
 user = User.objects.create_user(username="events", email="events@example.com", password="pw-events-123456")
-print(user.pk, AccessToken.for_user(user))
+print(user.pk, CourseFactory(owner=user).pk, AccessToken.for_user(user))
 """
 
 
@@ -33,7 +35,7 @@ def _healthy(port: int) -> bool:
 
 def test_a_notification_raised_in_the_worker_reaches_the_servers_socket_within_2s(process_site):
     site = process_site(TASK_HEARTBEAT_SECONDS=0.5)
-    user_id, token = site.python(CREATE_USER).split()[-2:]
+    user_id, course_id, token = site.python(CREATE_USER).split()[-3:]
     port = free_port()
     site.start("runall", "--port", str(port), log="runall.log")
     assert wait_for(lambda: _healthy(port), 90, 0.3), site.log("runall.log")
@@ -45,11 +47,28 @@ def test_a_notification_raised_in_the_worker_reaches_the_servers_socket_within_2
         site.python(f"from tests.core.worker_tasks import notify; notify.enqueue({user_id}, 'Homework checked')")
         frame = json.loads(ws.recv(timeout=15))
         received = time.time()
-    assert frame["type"] == "notification" and frame["title"] == "Homework checked"
-    raised = datetime.fromisoformat(frame["created_at"].replace("Z", "+00:00")).timestamp()
-    assert received - raised < 2.0, f"{received - raised:.2f} s from the worker to the socket"
-    ran_by = site.query("SELECT worker_ids FROM django_tasks_database_dbtaskresult WHERE task_path LIKE '%notify'")
-    assert ran_by and json.loads(ran_by[0][0])  # it really went through the worker
+        assert frame["type"] == "notification" and frame["title"] == "Homework checked"
+        raised = datetime.fromisoformat(frame["created_at"].replace("Z", "+00:00")).timestamp()
+        assert received - raised < 2.0, f"{received - raised:.2f} s from the worker to the socket"
+        ran_by = site.query("SELECT worker_ids FROM django_tasks_database_dbtaskresult WHERE task_path LIKE '%notify'")
+        assert ran_by and json.loads(ran_by[0][0])  # it really went through the worker
+
+        # A document uploaded to the server is processed by the worker; its progress comes back.
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/courses/{course_id}/documents/upload/",
+            headers={"Authorization": f"Bearer {token}"},
+            files={"file": ("notes.txt", b"Momentum is mass times velocity. " * 20, "text/plain")}, timeout=30,
+        )
+        assert response.status_code == 201, response.text
+        document_id = response.json()["document"]["id"]
+        progress = []
+        while not progress or progress[-1]["processing_status"] not in ("completed", "failed"):
+            frame = json.loads(ws.recv(timeout=30))
+            if frame["type"] == "document_progress" and frame["document_id"] == document_id:
+                progress.append(frame)
+    assert progress[-1]["processing_status"] == "completed" and progress[-1]["progress_percentage"] == 100
+    percentages = [f["progress_percentage"] for f in progress]
+    assert len(percentages) >= 3 and percentages == sorted(percentages)
 
 
 # --- the layer's rules, in one process with two layer instances (two "processes") -----------

@@ -12,26 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.db import InterfaceError, OperationalError
 
-from tests.core.processes import free_port, leftovers, wait_for
-
-
-def _children(pid: int) -> dict[str, int]:
-    """{"server"|"worker"|"scheduler": pid} of runall's live children, from /proc."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text().split(") ", 1)[1].split()
-            if int(stat[1]) != pid or stat[0] == "Z":
-                continue
-            cmd = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        for name, arg in (("server", b"runall"), ("worker", b"run_worker"), ("scheduler", b"run_scheduler")):
-            if arg in cmd:
-                found[name] = int(entry.name)
-    return found
+from tests.core.processes import free_port, leftovers, runall_children, wait_for
 
 
 def _healthy(port: int) -> bool:
@@ -47,13 +28,13 @@ def runall(process_site):
     site = process_site(TASK_HEARTBEAT_SECONDS=0.5)
     port = free_port()
     proc = site.start("runall", "--port", str(port), log="runall.log")
-    assert wait_for(lambda: _healthy(port) and len(_children(proc.pid)) == 3, 90, 0.3), site.log("runall.log")
+    assert wait_for(lambda: _healthy(port) and len(runall_children(proc.pid)) == 3, 90, 0.3), site.log("runall.log")
     return site, proc, port
 
 
 def test_sigterm_stops_runall_and_every_child_within_10s(runall):
     site, proc, port = runall
-    children = _children(proc.pid)
+    children = runall_children(proc.pid)
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     proc.wait(15)
@@ -67,13 +48,13 @@ def test_sigterm_stops_runall_and_every_child_within_10s(runall):
 
 def test_a_crashed_child_is_restarted_and_the_restart_is_logged(runall):
     site, proc, port = runall
-    old = _children(proc.pid)
+    old = runall_children(proc.pid)
     os.kill(old["worker"], signal.SIGKILL)
-    restarted = wait_for(lambda: (_children(proc.pid).get("worker") or old["worker"]) != old["worker"], 20, 0.2)
+    restarted = wait_for(lambda: (runall_children(proc.pid).get("worker") or old["worker"]) != old["worker"], 20, 0.2)
     assert restarted, site.log("runall.log")
     log = site.log("runall.log")
     assert "runall: worker exited with code -9" in log and "runall: restarting worker (restart 1)" in log
-    assert _children(proc.pid)["server"] == old["server"]  # the others were left alone
+    assert runall_children(proc.pid)["server"] == old["server"]  # the others were left alone
     assert _healthy(port)
 
 

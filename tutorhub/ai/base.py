@@ -273,6 +273,7 @@ class VectorStore(ABC):
     def ping(self) -> None:
         """A cheap round trip for /readyz; raises ProviderError when the store cannot answer.
         A store with nothing to reach (in process, in memory) has nothing to check."""
+        return None
 
 
 class SpeechBackend(ABC):

@@ -10,6 +10,8 @@ class NotificationConsumer(JsonConsumer):
     """ws/notifications/: pushes each new notification of the signed-in user as JSON.
 
     Clients may send {"action": "mark_read", "id": <id>}; the answer is {"type": "marked_read", "id": ...}.
+    The user's documents report their processing as {"type": "document_progress", "document_id",
+    "processing_status", "progress_percentage", "stage"} frames.
     """
 
     async def connect(self):
@@ -47,6 +49,10 @@ class NotificationConsumer(JsonConsumer):
             return False
         notification_mark_read(notification=notification)
         return True
+
+    async def document_progress(self, event):
+        """A document of this user moved on (knowledge.services.processing._push_progress)."""
+        await self.send_json({"type": "document_progress", **event["document"]})
 
     async def notification_message(self, event):
         await self.send_json({"type": "notification", "notification": event["notification"], **event["notification"]})

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.dispatch import receiver
 from django_tasks import task
+from django_tasks.base import TaskResultStatus
+from django_tasks.signals import task_finished
 
 from tutorhub.core.scheduler import periodic
 
@@ -18,19 +21,31 @@ def fair_priority(in_flight: int) -> int:
     return max(MIN_TASK_PRIORITY, -in_flight)
 
 
-@task()
-def document_process_task(document_id: str) -> str | None:
-    """Extract, chunk, index, embed and summarise one document (failures are stored on it)."""
+@task(takes_context=True)
+def document_process_task(context, document_id: str) -> str | None:
+    """Extract, chunk, index, embed and summarise one document (failures are stored on it).
+    Its own task id tells a rerun of this task (a dead worker's lease expired) from a rival."""
     from tutorhub.knowledge.services import document_process
 
-    document = document_process(document_id=document_id)
+    document = document_process(document_id=document_id, task_id=context.task_result.id)
     return document.processing_status if document else None
 
 
-@periodic(every=timedelta(minutes=10))
+@receiver(task_finished)
+def _document_task_failed(sender, task_result, **kwargs) -> None:
+    """document_process_task stores its own failures; it fails as a task only when the lease
+    sweep gives up on it (its workers kept dying). The document must not stay 'processing'."""
+    if task_result.status != TaskResultStatus.FAILED or task_result.task.func is not document_process_task.func:
+        return
+    from tutorhub.knowledge.services.maintenance import document_processing_abandoned
+
+    document_processing_abandoned(document_id=task_result.args[0], task_id=task_result.id)
+
+
+@periodic(every=timedelta(minutes=1))
 @task()
 def documents_requeue_stale_task() -> int:
-    """Documents left 'processing' by a worker that died are queued again."""
+    """Documents left pending/processing with no live task are queued again."""
     from tutorhub.knowledge.services import documents_requeue_stale
 
     return documents_requeue_stale()

@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import os
-from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -45,17 +44,48 @@ def _progress(document: Document, percentage: int, stage: str, **metadata) -> No
         progress_percentage=percentage, processing_metadata=document.processing_metadata, updated_at=timezone.now()
     )
 
+    _push_progress(document)
 
-def _claim(document_id) -> Document | None:
-    """Mark the document as processing (unless another worker holds it fresh)."""
+
+def _push_progress(document: Document) -> None:
+    """Tell the owner's open ws/notifications/ sockets how far the document got (best effort:
+    the status endpoint stays the source of truth). From the worker process this crosses to
+    the server through the channel layer (tutorhub.core.channels_db without Redis)."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from tutorhub.engagement.services import notification_group_name
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    event = {
+        "document_id": str(document.pk),
+        "processing_status": document.processing_status,
+        "progress_percentage": document.progress_percentage,
+        "stage": (document.processing_metadata or {}).get("stage"),
+    }
+    try:
+        async_to_sync(layer.group_send)(notification_group_name(document.owner_id), {"type": "document.progress", "document": event})
+    except Exception:  # a down channel layer must not fail the document
+        logger.warning("Live progress of document %s not pushed", document.pk, exc_info=True)
+
+
+def _claim(document_id, task_id) -> Document | None:
+    """Mark the document as processing by task `task_id`, unless another live task holds it.
+    The same task run again (its worker died and the lease sweep requeued it) takes over."""
+    from tutorhub.knowledge.services.maintenance import documents_running
+
     with transaction.atomic():
         document = Document.objects.select_for_update().filter(pk=document_id).first()
         if document is None:
             return None
-        stale = timezone.now() - timedelta(minutes=settings.DOCUMENT_PROCESSING_STALE_MINUTES)
-        if document.processing_status == Document.Status.PROCESSING and document.updated_at > stale:
+        taken_over = task_id is not None and document.processing_task_id == str(task_id)
+        if document.processing_status == Document.Status.PROCESSING and not taken_over and documents_running([document]):
             logger.info("Document %s is already being processed", document_id)
             return None
+        if task_id is not None:
+            document.processing_task_id = str(task_id)[:64]
         document.processing_status = Document.Status.PROCESSING
         document.progress_percentage = 5
         document.processing_error = None
@@ -189,6 +219,8 @@ def _fail(document: Document, message: str) -> Document:
 def _emit(document: Document, event: str) -> None:
     from tutorhub.engagement.webhooks import webhook_event_emit
 
+    _push_progress(document)
+
     payload = {
         "document_id": str(document.id),
         "course_id": str(document.course_id) if document.course_id else None,
@@ -201,10 +233,12 @@ def _emit(document: Document, event: str) -> None:
     webhook_event_emit(user=document.owner, event=event, payload=payload)
 
 
-def document_process(*, document_id) -> Document | None:
-    """Run the whole pipeline for one document. Never raises for a bad document: the failure
-    is stored on it. Returns None when the document is gone or another worker holds it."""
-    document = _claim(document_id)
+def document_process(*, document_id, task_id=None) -> Document | None:
+    """Run the whole pipeline for one document (`task_id`: the queue task running it). Safe to
+    run again after a crash: chunks and vectors are replaced, not added. Never raises for a bad
+    document: the failure is stored on it. Returns None when the document is gone or another
+    live task holds it."""
+    document = _claim(document_id, task_id)
     if document is None:
         return None
     try:

@@ -65,6 +65,7 @@ class LeasedWorker(Worker):
     # --- main loop -------------------------------------------------------------------------
     def run(self) -> None:
         logger.info("Starting worker worker_id=%s queues=%s", self.worker_id, ",".join(self.queue_names))
+        self._beat()  # the row exists before the thread and the claims both write it
         beater = threading.Thread(target=self._beat_loop, name="heartbeat", daemon=True)
         beater.start()
         if self.startup_delay and self.interval:
@@ -121,7 +122,8 @@ class LeasedWorker(Worker):
 
     # --- heartbeat thread ------------------------------------------------------------------
     def _beat_loop(self) -> None:
-        next_beat = next_sweep = 0.0
+        next_beat = time.monotonic() + settings.TASK_HEARTBEAT_SECONDS
+        next_sweep = 0.0
         try:
             while True:
                 now = time.monotonic()
