@@ -448,7 +448,8 @@ CHUNK_OVERLAP_TOKENS = env_int("CHUNK_OVERLAP_TOKENS", 40)
 # (reciprocal rank fusion). benchmarks/retrieval.py measures both.
 RETRIEVAL_FUSION = env_str("RETRIEVAL_FUSION", "score")
 RETRIEVAL_DENSE_ALPHA = env_float("RETRIEVAL_DENSE_ALPHA", 0.7)
-# A document left in "processing" longer than this (a worker died) may be reprocessed.
+# Only for a task backend without leases (not the database queue, whose task leases decide):
+# a document with no progress for this long is taken to have lost its worker.
 DOCUMENT_PROCESSING_STALE_MINUTES = env_int("DOCUMENT_PROCESSING_STALE_MINUTES", 30)
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 5)
@@ -617,12 +618,8 @@ LOGGING = {
     "filters": {"redact_tokens": {"()": "tutorhub.core.log_filters.RedactTokensFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_tokens"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        # Loggers with their own handlers (uvicorn's, runserver's) get the filter directly;
-        # uvicorn's own logging config later replaces handlers but keeps logger filters.
-        **{name: {"filters": ["redact_tokens"]} for name in (
-            "uvicorn.access", "uvicorn.error", "django.server", "django.channels.server", "daphne.server"
-        )},
-    },
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# dictConfig(LOGGING), then the same filter on the servers' access loggers, which write
+# through their own handlers (uvicorn's logging config replaces handlers, keeps filters).
+LOGGING_CONFIG = "tutorhub.core.log_filters.configure_logging"

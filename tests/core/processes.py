@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,6 +120,15 @@ def runall_children(pid: int) -> dict[str, int]:
             if arg in cmd:
                 found[name] = int(entry.name)
     return found
+
+
+def http_ok(port: int, path: str = "/healthz") -> bool:
+    """Whether the server on `port` answers `path` with 200 now."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.1):

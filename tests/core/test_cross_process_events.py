@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import urllib.request
 from datetime import datetime
 
 import httpx
 import pytest
 from websockets.sync.client import connect
 
-from tests.core.processes import free_port, wait_for
+from tests.core.processes import free_port, http_ok, wait_for
 
 CREATE_USER = """
 from rest_framework_simplejwt.tokens import AccessToken
@@ -25,20 +24,12 @@ print(user.pk, CourseFactory(owner=user).pk, AccessToken.for_user(user))
 """
 
 
-def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 def test_a_notification_raised_in_the_worker_reaches_the_servers_socket_within_2s(process_site):
     site = process_site(TASK_HEARTBEAT_SECONDS=0.5)
     user_id, course_id, token = site.python(CREATE_USER).split()[-3:]
     port = free_port()
     site.start("runall", "--port", str(port), log="runall.log")
-    assert wait_for(lambda: _healthy(port), 90, 0.3), site.log("runall.log")
+    assert wait_for(lambda: http_ok(port, "/readyz"), 90, 0.3), site.log("runall.log")
     assert wait_for(lambda: site.query("SELECT count(*) FROM core_workerheartbeat")[0][0], 30, 0.2)
 
     with connect(f"ws://127.0.0.1:{port}/ws/notifications/?token={token}", open_timeout=20) as ws:

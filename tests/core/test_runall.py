@@ -5,22 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.db import InterfaceError, OperationalError
 
-from tests.core.processes import free_port, leftovers, runall_children, wait_for
-
-
-def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
+from tests.core.processes import free_port, http_ok, leftovers, runall_children, wait_for
 
 
 @pytest.fixture
@@ -28,7 +19,7 @@ def runall(process_site):
     site = process_site(TASK_HEARTBEAT_SECONDS=0.5)
     port = free_port()
     proc = site.start("runall", "--port", str(port), log="runall.log")
-    assert wait_for(lambda: _healthy(port) and len(runall_children(proc.pid)) == 3, 90, 0.3), site.log("runall.log")
+    assert wait_for(lambda: http_ok(port) and len(runall_children(proc.pid)) == 3, 90, 0.3), site.log("runall.log")
     return site, proc, port
 
 
@@ -55,7 +46,7 @@ def test_a_crashed_child_is_restarted_and_the_restart_is_logged(runall):
     log = site.log("runall.log")
     assert "runall: worker exited with code -9" in log and "runall: restarting worker (restart 1)" in log
     assert runall_children(proc.pid)["server"] == old["server"]  # the others were left alone
-    assert _healthy(port)
+    assert http_ok(port)
 
 
 def test_children_die_with_a_killed_runall(runall):

@@ -40,16 +40,22 @@ def _task_row(site, task_id: str):
     return (rows[0][0], json.loads(rows[0][1]), rows[0][2]) if rows else None
 
 
+def _busy_worker(site, seconds: float):
+    """A worker that has started a sleepy task: (the worker process, the marker file, task id)."""
+    marker = site.data_dir / "marker.txt"
+    worker = site.start(*WORKER, log="worker1.log")
+    task_id = _enqueue(site, marker, seconds)
+    assert wait_for(lambda: _starts(marker), 30), site.log("worker1.log")
+    return worker, marker, task_id
+
+
 def _starts(marker) -> list[str]:
     return [line.split()[1] for line in marker.read_text().splitlines() if line.startswith("start")] if marker.exists() else []
 
 
 def test_a_task_whose_worker_was_killed_runs_again_on_another_worker_within_60s(process_site):
     site = process_site(**FAST_LEASES)
-    marker = site.data_dir / "marker.txt"
-    first = site.start(*WORKER, log="worker1.log")
-    task_id = _enqueue(site, marker, 3)
-    assert wait_for(lambda: _starts(marker), 30), site.log("worker1.log")
+    first, marker, task_id = _busy_worker(site, 3)
     os.kill(first.pid, signal.SIGKILL)  # kill -9 mid-task: no chance to clean up
     first.wait(5)
     killed_at = time.monotonic()
@@ -69,10 +75,7 @@ def test_a_task_whose_worker_was_killed_runs_again_on_another_worker_within_60s(
 
 def test_sigterm_hands_the_running_task_back_and_exits_within_seconds(process_site):
     site = process_site(WORKER_SHUTDOWN_GRACE_SECONDS=1, **FAST_LEASES)
-    marker = site.data_dir / "marker.txt"
-    worker = site.start(*WORKER, log="worker1.log")
-    task_id = _enqueue(site, marker, 60)
-    assert wait_for(lambda: _starts(marker), 30), site.log("worker1.log")
+    worker, _, task_id = _busy_worker(site, 60)
     started = time.monotonic()
     worker.send_signal(signal.SIGTERM)
     worker.wait(10)
@@ -85,10 +88,7 @@ def test_sigterm_hands_the_running_task_back_and_exits_within_seconds(process_si
 
 def test_sigterm_lets_a_short_task_finish(process_site):
     site = process_site(WORKER_SHUTDOWN_GRACE_SECONDS=5, **FAST_LEASES)
-    marker = site.data_dir / "marker.txt"
-    worker = site.start(*WORKER, log="worker1.log")
-    task_id = _enqueue(site, marker, 1)
-    assert wait_for(lambda: _starts(marker), 30), site.log("worker1.log")
+    worker, _, task_id = _busy_worker(site, 1)
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(10) == 0
     assert _task_row(site, task_id)[0] == "SUCCESSFUL"
