@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -58,6 +59,9 @@ FAULTS = [
     Fault("refused", "connection refused (model down)", [], [], refuse=True),
     Fault("drop", "stream dropped after 3 pieces", [{"text": "one two three four five six", "drop_after": 3}], None),
     Fault("500", "HTTP 500 on every attempt", [{"status": 500}] * 3, [{"status": 500}] * 3),
+    # kill -9 of the server while it streams (3 pieces sent, the rest 1 s apart), then a restart
+    # and the periodic job that marks answers lost to a crash (run at once here).
+    Fault("crash", "server killed mid-stream, restarted", [{"text": "one two three four five six seven eight"}], None),
 ]
 
 
@@ -130,12 +134,35 @@ class Server:
         out = subprocess.run([python, "manage.py", "shell", "-c", script], cwd=root, env=self.env, check=True,
                              capture_output=True, text=True)
         self.token = out.stdout.strip().splitlines()[-1]
+        self.start()
+
+    def start(self) -> None:
         self.process = subprocess.Popen(
-            [python, "manage.py", "runall", "--server-only", "--host", "127.0.0.1", "--port", str(self.port),
+            [sys.executable, "manage.py", "runall", "--server-only", "--host", "127.0.0.1", "--port", str(self.port),
              "--log-level", "warning"],
-            cwd=root, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=self.root, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group, so a crash can kill server and children
         )
         wait_for_port(self.port)
+
+    def crash(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # until the port is free again
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) != 0:
+                    return
+            time.sleep(0.1)
+
+    def mark_unanswered(self) -> str:
+        """What the periodic job chat.tasks.chat_unanswered_mark does, without waiting for its
+        age threshold."""
+        script = ("from datetime import timedelta; from tutorhub.chat.durability import chat_unanswered_mark as m;"
+                  "print(m(older_than=timedelta(0)))")
+        out = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=self.root, env=self.env,
+                             capture_output=True, text=True)
+        return out.stdout.strip().splitlines()[-1] if out.returncode == 0 else "no such job"
 
     def stop(self) -> None:
         self.process.terminate()
@@ -165,6 +192,24 @@ def stored_state(server: Server, session_id: str, question: str) -> tuple[str, s
 def _reservations(server: Server) -> int:
     now = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
     return server.db("SELECT COUNT(*) FROM billing_quotareservation WHERE expires_at > ?", (now,))[0][0]
+
+
+async def ws_crash_turn(url: str, payload: dict, server: Server) -> tuple[float, str]:
+    """Send a message, kill the server after the third piece; returns (seconds, what the client saw)."""
+    from websockets.asyncio.client import connect
+
+    started = time.monotonic()
+    pieces = 0
+    async with connect(url, max_queue=None) as ws:
+        await ws.send(json.dumps(payload))
+        try:
+            while True:
+                frame = json.loads(await ws.recv())
+                pieces += frame.get("type") == "partial"
+                if pieces == 3:
+                    await asyncio.to_thread(server.crash)
+        except Exception as exc:  # the connection dies with the server
+            return time.monotonic() - started, f"{pieces} pieces, then {type(exc).__name__}"
 
 
 async def ws_turn(url: str, payload: dict, cap: float) -> tuple[float, dict | None, list[dict]]:
@@ -215,7 +260,14 @@ def run_fault(fault: Fault, via: str, server: Server, model: Model, cap: float) 
         model.stop()
     else:
         model.script(fault.ws_script if via == "ws" else fault.rest_script)
-    if via == "ws":
+    if fault.key == "crash":
+        model.server.token_delay = 1.0
+        url = f"ws://127.0.0.1:{server.port}/ws/chat/?token={server.token}"
+        seconds, got = asyncio.run(ws_crash_turn(url, {"message": question, "session_id": session_id}, server))
+        model.server.token_delay = 0.0
+        server.start()
+        got += f"; restarted, job marked {server.mark_unanswered()}"
+    elif via == "ws":
         url = f"ws://127.0.0.1:{server.port}/ws/chat/?token={server.token}"
         seconds, frame, before = asyncio.run(ws_turn(url, {"message": question, "session_id": session_id}, cap))
         waiting = sum(1 for f in before if f.get("value") == "waiting")
