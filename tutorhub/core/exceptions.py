@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.utils import timezone
@@ -51,6 +52,12 @@ class ServiceError(exceptions.APIException):
             self.error_code = error_code
         if status_code:
             self.status_code = status_code
+
+
+class PayloadTooLarge(ServiceError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    error_code = "PAYLOAD_TOO_LARGE"
+    default_detail = "The request body is too large."
 
 
 class Conflict(ServiceError):
@@ -103,6 +110,11 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        # Raised while DRF reads request.data / request.body past DATA_UPLOAD_MAX_MEMORY_SIZE.
+        exc = PayloadTooLarge()
+    elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        exc = exceptions.ParseError(str(exc))
 
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -137,23 +149,38 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     return response
 
 
+# The envelope's text and code for errors raised outside DRF (URL resolution, CSRF, Django's
+# own 4xx/5xx pages); used by the handlers below and tutorhub.core.middleware.
+GENERIC_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("Bad request.", "BAD_REQUEST"),
+    403: ("You do not have permission to perform this action.", "PERMISSION_DENIED"),
+    404: ("Not found.", "RESOURCE_NOT_FOUND"),
+    405: ("Method not allowed.", "METHOD_NOT_ALLOWED"),
+    413: (PayloadTooLarge.default_detail, PayloadTooLarge.error_code),
+    500: ("A server error occurred.", "INTERNAL_ERROR"),
+}
+
+
 def json_error_response(request, *, status_code: int, detail: str, error_code: str) -> JsonResponse:
     return JsonResponse(error_body(detail=detail, error_code=error_code), status=status_code)
 
 
+def generic_error_response(status_code: int) -> JsonResponse:
+    detail, code = GENERIC_ERRORS.get(status_code, ("The request failed.", "ERROR"))
+    return JsonResponse(error_body(detail=detail, error_code=code), status=status_code)
+
+
 def handler404(request, exception=None):
-    return json_error_response(request, status_code=404, detail="Not found.", error_code="RESOURCE_NOT_FOUND")
+    return generic_error_response(404)
 
 
 def handler500(request):
-    return json_error_response(request, status_code=500, detail="A server error occurred.", error_code="INTERNAL_ERROR")
+    return generic_error_response(500)
 
 
 def handler403(request, exception=None):
-    return json_error_response(
-        request, status_code=403, detail="You do not have permission to perform this action.", error_code="PERMISSION_DENIED"
-    )
+    return generic_error_response(403)
 
 
 def handler400(request, exception=None):
-    return json_error_response(request, status_code=400, detail="Bad request.", error_code="BAD_REQUEST")
+    return generic_error_response(413 if isinstance(exception, RequestDataTooBig) else 400)

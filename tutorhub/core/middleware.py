@@ -1,5 +1,6 @@
 """Request ids (X-Request-ID on every response, same as the error body's request_id) and
-rate-limit headers recorded by the throttles."""
+rate-limit headers recorded by the throttles; request body size limits; the JSON error
+envelope for every /api/ error; the Content-Security-Policy on HTML pages."""
 
 from __future__ import annotations
 
@@ -61,3 +62,202 @@ class RequestIDMiddleware:
             return self._finish(request, await self.get_response(request))
         finally:
             _request_id.reset(token)
+
+
+class _ResponseMiddleware:
+    """Base for the cheap, I/O-free middleware below: `before` may answer the request itself,
+    `after` adjusts the response. Runs natively in both sync and async stacks (no thread hop
+    per request, which MiddlewareMixin's async path would add)."""
+
+    async_capable = True
+    sync_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def before(self, request):
+        return None
+
+    def after(self, request, response):
+        return response
+
+    def __call__(self, request):
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        return self.before(request) or self.after(request, self.get_response(request))
+
+    async def __acall__(self, request):
+        return self.before(request) or self.after(request, await self.get_response(request))
+
+
+# --- Request body size ---------------------------------------------------------------------
+
+def request_body_limit(content_type: str) -> int:
+    """The largest body accepted with this Content-Type: uploads may be as large as the
+    largest upload limit, anything else as large as DATA_UPLOAD_MAX_MEMORY_SIZE."""
+    from django.conf import settings
+
+    if content_type.lower().startswith("multipart/"):
+        return settings.MAX_UPLOAD_BODY_BYTES
+    return settings.MAX_REQUEST_BODY_BYTES
+
+
+def payload_too_large_body(limit: int, request_id: str | None = None) -> dict:
+    # Imported here: tutorhub.core.exceptions imports this module (get_request_id).
+    from tutorhub.core.exceptions import error_body
+
+    return error_body(
+        detail=f"The request body is larger than the {limit // (1024 * 1024)} MB this endpoint accepts.",
+        error_code="PAYLOAD_TOO_LARGE",
+        details={"max_bytes": limit},
+        request_id=request_id,
+    )
+
+
+class RequestBodyLimitMiddleware(_ResponseMiddleware):
+    """413 from the Content-Length header, before the body is read (WSGI and the test client;
+    under ASGI, RequestBodyLimitASGI below refuses it before Django spools it)."""
+
+    def before(self, request):
+        from django.http import JsonResponse
+
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return None  # the server or the parser rejects a malformed length
+        limit = request_body_limit(request.META.get("CONTENT_TYPE", ""))
+        if length > limit:
+            return JsonResponse(payload_too_large_body(limit), status=413)
+        return None
+
+
+class RequestBodyLimitASGI:
+    """ASGI wrapper around the Django application: Django's ASGI handler reads the whole body
+    into a temporary file before any middleware runs, so an oversized upload must be refused
+    here. A declared Content-Length over the limit is answered 413 without reading a byte; a
+    body without one (chunked) is cut off as soon as it passes the limit."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or ())
+        limit = request_body_limit(headers.get(b"content-type", b"").decode("latin-1"))
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            if declared.isdigit() and int(declared) > limit:
+                return await self._refuse(send, limit)
+            return await self.app(scope, receive, send)  # the server stops at the declared length
+
+        received = 0
+        exceeded = False
+        started = False
+
+        async def limited_receive():
+            nonlocal received, exceeded
+            if exceeded:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # Django's handler treats a disconnect while reading as an aborted request
+                    # and returns without answering; the 413 is sent below.
+                    exceeded = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def tracking_send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        await self.app(scope, limited_receive, tracking_send)
+        if exceeded and not started:
+            await self._refuse(send, limit)
+
+    @staticmethod
+    async def _refuse(send, limit: int) -> None:
+        import json
+
+        request_id = new_request_id()
+        body = json.dumps(payload_too_large_body(limit, request_id)).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"x-request-id", request_id.encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+# --- API errors are always JSON ------------------------------------------------------------
+
+API_PATH_PREFIXES = ("/api/", "/ws/")
+
+
+class ApiErrorEnvelopeMiddleware(_ResponseMiddleware):
+    """An HTML error page for an /api/ or /ws/ path (Django's DEBUG 404 page listing every URL
+    pattern, its DEBUG 500 traceback, the CSRF failure page) becomes the JSON error envelope.
+    Pages outside the API keep their HTML."""
+
+    def after(self, request, response):
+        if (
+            response.status_code < 400
+            or not request.path.startswith(API_PATH_PREFIXES)
+            or not response.get("Content-Type", "").startswith("text/html")
+        ):
+            return response
+        from tutorhub.core.exceptions import generic_error_response
+
+        replacement = generic_error_response(response.status_code)
+        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+            if header in response:
+                replacement[header] = response[header]
+        return replacement
+
+
+# --- Security headers on HTML pages --------------------------------------------------------
+
+class SecurityHeadersMiddleware(_ResponseMiddleware):
+    """Content-Security-Policy on every HTML response: settings.CONTENT_SECURITY_POLICY plus
+    the additions of the longest matching prefix in settings.CONTENT_SECURITY_POLICY_PATHS.
+    (Referrer-Policy and nosniff come from Django's SecurityMiddleware, on every response.)"""
+
+    def __init__(self, get_response):
+        from django.conf import settings
+
+        super().__init__(get_response)
+        base = settings.CONTENT_SECURITY_POLICY
+        self.default_policy = self._render(base)
+        # Longest prefix first, so the most specific one matches.
+        self.path_policies = [
+            (prefix, self._render({**base, **extra}))
+            for prefix, extra in sorted(settings.CONTENT_SECURITY_POLICY_PATHS.items(), key=lambda item: -len(item[0]))
+        ]
+
+    @staticmethod
+    def _render(policy: dict[str, list[str]]) -> str:
+        return "; ".join(f"{directive} {' '.join(sources)}" for directive, sources in policy.items())
+
+    def policy_for(self, path: str) -> str:
+        for prefix, policy in self.path_policies:
+            if path.startswith(prefix):
+                return policy
+        return self.default_policy
+
+    def after(self, request, response):
+        if "Content-Security-Policy" not in response and response.get("Content-Type", "").startswith("text/html"):
+            response["Content-Security-Policy"] = self.policy_for(request.path)
+        return response
