@@ -531,3 +531,28 @@ def test_make_dev_is_development_mode(tmp_path):
             assert api.status_code == 404 and api.json()["error_code"] == "RESOURCE_NOT_FOUND"
     finally:
         _stop(process)
+
+
+def test_no_view_parses_json_without_the_depth_limit():
+    """A view that lists its own parser_classes must use tutorhub.core.parsers.JSONParser."""
+    from django.urls import get_resolver
+    from rest_framework.parsers import JSONParser as PlainJSONParser
+
+    def callbacks(resolver):
+        for pattern in resolver.url_patterns:
+            if hasattr(pattern, "url_patterns"):
+                yield from callbacks(pattern)
+            else:
+                yield pattern.callback
+
+    offenders = []
+    for callback in callbacks(get_resolver()):
+        view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+        if view is None:
+            continue
+        parsers = list(getattr(view, "parser_classes", []))
+        for action in (getattr(callback, "actions", None) or {}).values():
+            parsers += getattr(getattr(view, action, None), "kwargs", {}).get("parser_classes", [])
+        if PlainJSONParser in parsers:
+            offenders.append(view.__qualname__)
+    assert offenders == []

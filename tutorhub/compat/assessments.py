@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,6 +19,7 @@ from tutorhub.assessments.serializers import (
     Seed000QuizSubmitResultSerializer,
     Seed000QuizSubmitSerializer,
 )
+from tutorhub.core.parsers import JSONParser  # depth-limited (JSON_MAX_DEPTH)
 from tutorhub.core.uploads import refuse_oversized_body
 
 Seed000Question = inline_serializer(

@@ -7,12 +7,13 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tutorhub.ai import usage_scope
 from tutorhub.core.files import file_download_schema, serve_private_file, wants_inline
+from tutorhub.core.parsers import JSONParser  # depth-limited (JSON_MAX_DEPTH)
 from tutorhub.courses.selectors import course_list_visible
 from tutorhub.knowledge import selectors, services
 from tutorhub.knowledge.extraction import KINDS

@@ -9,12 +9,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tutorhub.core.files import file_download_schema, serve_private_file
+from tutorhub.core.parsers import JSONParser  # depth-limited (JSON_MAX_DEPTH)
 from tutorhub.core.permissions import is_admin
 from tutorhub.core.uploads import refuse_oversized_body
 from tutorhub.learning import analytics, dashboards, selectors, services
