@@ -246,3 +246,19 @@ def test_malformed_or_absurd_ids_in_bodies_are_400(school, value):
         "/api/v1/lessons/", {"group": value, "scheduled_date": "2026-01-12", "start_time": "10:00"}, format="json"
     )
     assert res.status_code == 400 and "group" in res.json()["details"]
+
+
+def test_foreign_ids_in_a_knowledge_search_are_refused_like_missing_ones(api_client, other_user):
+    from tests.factories import CourseFactory
+    from tutorhub.knowledge.models import Document
+
+    theirs = Document.objects.create(owner=other_user, name="Their notes", processing_status="completed")
+    their_course = CourseFactory(owner=other_user)
+    url = "/api/v1/knowledge/search/"
+    res = api_client.post(url, {"query": "notes", "document_ids": [str(theirs.pk)]}, format="json")
+    assert res.status_code == 400
+    assert res.json()["details"]["document_ids"] == [f'Invalid pk "{theirs.pk}" - object does not exist.']
+    res = api_client.post(url, {"query": "notes", "course_ids": [str(their_course.pk)]}, format="json")
+    assert res.status_code == 400
+    assert res.json()["details"]["course_ids"] == [f'Invalid pk "{their_course.pk}" - object does not exist.']
+    assert api_client.post(url, {"query": "notes", "document_ids": [], "course_ids": []}, format="json").status_code == 200

@@ -29,7 +29,7 @@ from tutorhub.wsgi import application
 CONFIG = schemathesis.Config.from_dict(
     {
         "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}},
-        "generation": {"max-examples": 4, "deterministic": True, "database": "none", "mode": "all"},
+        "generation": {"max-examples": 3, "deterministic": True, "database": "none", "mode": "all"},
     }
 )
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application, config=CONFIG)
@@ -55,7 +55,7 @@ def student_bearer(db, keep_test_transaction) -> dict[str, str]:
 
 
 @schema.parametrize()
-@settings(deadline=None, suppress_health_check=list(HealthCheck), max_examples=4)
+@settings(deadline=None, suppress_health_check=list(HealthCheck), max_examples=3)
 def test_responses_conform_to_the_schema(case, student_bearer):
     try:
         case.call_and_validate(headers=student_bearer, checks=CHECKS)

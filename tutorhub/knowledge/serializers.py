@@ -3,7 +3,11 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from tutorhub.core.files import private_file_url
+from tutorhub.core.serializers import ScopedPrimaryKeyRelatedField
+from tutorhub.courses.models import Course
+from tutorhub.courses.selectors import course_list_visible
 from tutorhub.knowledge.models import Document
+from tutorhub.knowledge.selectors import document_list_visible
 
 
 def _source_url_field() -> serializers.CharField:
@@ -97,8 +101,12 @@ class SearchRequestSerializer(serializers.Serializer):
     query = serializers.CharField(max_length=2000)
     k = serializers.IntegerField(min_value=1, max_value=50, default=5)
     mode = serializers.ChoiceField(choices=["hybrid", "lexical", "dense"], default="hybrid")
-    course_ids = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=100)
-    document_ids = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=500)
+    course_ids = ScopedPrimaryKeyRelatedField(
+        selector=course_list_visible, model=Course, as_pk=True, many=True, required=False, max_length=100
+    )
+    document_ids = ScopedPrimaryKeyRelatedField(
+        selector=document_list_visible, model=Document, as_pk=True, many=True, required=False, max_length=500
+    )
     include_course_context = serializers.BooleanField(default=True)
 
 

@@ -181,7 +181,7 @@ class KnowledgeSearchView(APIView):
 
     @extend_schema(request=SearchRequestSerializer, responses={200: SearchResponseSerializer, 400: OpenApiResponse()})
     def post(self, request):
-        serializer = SearchRequestSerializer(data=request.data)
+        serializer = SearchRequestSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         with usage_scope(user=request.user, feature="retrieval"):
