@@ -130,16 +130,15 @@ class Server:
         with open(self.log_path, "rb") as f:
             f.seek(since)
             text = f.read().decode("utf-8", "replace")
-        # One traceback can name its error several times (the chained exceptions): count the
-        # "Internal Server Error" records, each classified by the first kind its traceback shows.
+        # Each failed request logs one traceback; its last line (at column 0) is the exception the
+        # request failed with (Django's own, wrapping the driver's as "The above exception was the
+        # direct cause"). Count those lines, by kind.
         counts: Counter = Counter()
-        for record in re.split(r"(?=Internal Server Error:)", text)[1:]:
-            kind = next((k for k, rx in LOG_KINDS.items() if rx.search(record)), None)
-            if kind is None:
-                # Anything else: named by the last exception line of its traceback.
-                raised = re.findall(r"^([\w.]+(?:Error|Exception|Timeout)\b.*)$", record, re.M)
-                kind = "other: " + (raised[-1][:100] if raised else record.splitlines()[0][:100])
-            counts[kind] += 1
+        for line in re.findall(r"^(?:django\.db\.utils\.|psycopg\S*\.|sqlite3\.)?\w*(?:Error|Exception)\b.*$", text, re.M):
+            if not line.startswith("django.db.utils.") and "django.db.utils." in text and "psycopg" in line:
+                continue  # the driver's cause of a Django error counted on its own line
+            kind = next((k for k, rx in LOG_KINDS.items() if rx.search(line)), None)
+            counts[kind or "other: " + line[:100]] += 1
         return counts
 
     def stop(self) -> None:
@@ -292,6 +291,7 @@ def main() -> None:
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the server (repeatable)")
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--json", help="also write the summaries here")
+    parser.add_argument("--keep-log", help="copy the server's log here at the end")
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",")]
     if not 0 < args.seconds <= 600 or not all(0 < n <= 1000 for n in levels):
@@ -339,6 +339,8 @@ def main() -> None:
             poller.close()
         if server:
             server.stop()
+            if args.keep_log:
+                shutil.copy(server.log_path, args.keep_log)
         shutil.rmtree(data_dir, ignore_errors=True)
     if args.json:
         Path(args.json).write_text(json.dumps(summaries, indent=2))

@@ -131,14 +131,15 @@ if DATABASE_URL:
         # threads, not with load: 20 users held 53-143 connections and a stock server
         # (max_connections=100) refused them (issue 12). With the pool, each request, Channels
         # call and worker thread borrows a connection and returns it when Django closes it;
-        # beyond DB_POOL_MAX a request waits up to DB_POOL_TIMEOUT seconds for one. Budget:
+        # beyond DB_POOL_MAX a request waits up to DB_POOL_TIMEOUT seconds for one (then 503
+        # DATABASE_BUSY with Retry-After; long enough to queue through a burst). Budget:
         # processes (server workers + task worker + scheduler) x DB_POOL_MAX < max_connections.
         # DB_POOL_MAX=0 turns the pool off (then DB_CONN_MAX_AGE applies, e.g. behind PgBouncer).
         DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django requires it with a pool
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env_int("DB_POOL_MIN", 2),
             "max_size": env_int("DB_POOL_MAX", 10),
-            "timeout": env_float("DB_POOL_TIMEOUT", 10.0),
+            "timeout": env_float("DB_POOL_TIMEOUT", 30.0),
             # Connections idle this long are closed down to min_size; none lives longer than
             # an hour, so server-side memory growth and failovers are picked up.
             "max_idle": 300,

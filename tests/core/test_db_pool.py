@@ -6,11 +6,14 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections
+from psycopg_pool import PoolTimeout
+from rest_framework.views import APIView
 
+from tutorhub.core.exceptions import exception_handler
 from tutorhub.settings import DATABASES as PRODUCTION_DATABASES
 
-pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the pool is PostgreSQL's")
+postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="the pool is PostgreSQL's")
 
 
 def _backends() -> int:
@@ -21,6 +24,7 @@ def _backends() -> int:
         return cursor.fetchone()[0]
 
 
+@postgresql_only
 def test_production_settings_pool_postgresql_connections():
     db = PRODUCTION_DATABASES["default"]
     assert db["CONN_MAX_AGE"] == 0  # Django refuses persistent connections with a pool
@@ -28,6 +32,7 @@ def test_production_settings_pool_postgresql_connections():
     assert connection.pool is not None and connection.pool.max_size == db["OPTIONS"]["pool"]["max_size"]
 
 
+@postgresql_only
 @pytest.mark.django_db(transaction=True)
 def test_forty_threads_share_at_most_max_size_connections():
     max_size = connection.pool.max_size
@@ -57,3 +62,18 @@ def test_forty_threads_share_at_most_max_size_connections():
     assert not errors, errors[:3]
     # This process's pool plus the main thread's own (test) connection, nothing per thread.
     assert 0 < peak[0] <= max_size + 1, peak[0]
+
+
+def test_an_exhausted_pool_is_a_503_with_retry_after_not_a_500():
+    # What Django raises when getconn() times out: its OperationalError caused by the pool's.
+    try:
+        try:
+            raise PoolTimeout("couldn't get a connection after 30.00 sec")
+        except PoolTimeout as cause:
+            raise OperationalError(str(cause)) from cause
+    except OperationalError as exc:
+        response = exception_handler(exc, {"view": APIView()})
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert response.data["error_code"] == "DATABASE_BUSY"
+    other = exception_handler(OperationalError("server closed the connection"), {"view": APIView()})
+    assert other.status_code == 500  # only pool exhaustion is overload

@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
 from tutorhub.accounts.loginlimit import LoginAttempt
+from tutorhub.core.db import release_pooled_connection
 
 
 class UsernameOrEmailBackend(ModelBackend):
@@ -25,6 +26,7 @@ class UsernameOrEmailBackend(ModelBackend):
             user = User._default_manager.filter(username__iexact=identifier).first()
         attempt = LoginAttempt(identifier=identifier, user_pk=user.pk if user else None, request=request)
         attempt.check()
+        release_pooled_connection()  # hashing takes a second or more and needs no connection
         if user is None:
             User().set_password(password)  # same work as a real check: no timing oracle for unknown users
         elif user.check_password(password) and self.user_can_authenticate(user):

@@ -71,6 +71,23 @@ class ServiceUnavailable(ServiceError):
     default_detail = "An upstream service is unavailable; try again shortly."
 
 
+class DatabaseBusy(ServiceUnavailable):
+    """Every pooled database connection stayed busy for DB_POOL_TIMEOUT: overload, not a bug."""
+
+    error_code = "DATABASE_BUSY"
+    default_detail = "The server is busy; try again shortly."
+    wait = 5  # sent as Retry-After by DRF's handler
+
+
+def _pool_exhausted(exc: Exception) -> bool:
+    try:
+        from psycopg_pool import PoolTimeout
+    except ImportError:  # no pool installed: it cannot be exhausted
+        return False
+    # Django wraps the pool's error in django.db.OperationalError, the pool's as its cause.
+    return isinstance(exc, PoolTimeout) or isinstance(exc.__cause__, PoolTimeout)
+
+
 def error_body(
     *, detail: str, error_code: str, details: dict | None = None, request_id: str | None = None
 ) -> dict[str, Any]:
@@ -115,6 +132,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         exc = PayloadTooLarge()
     elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
         exc = exceptions.ParseError(str(exc))
+    elif _pool_exhausted(exc):
+        logger.warning("No database connection free within DB_POOL_TIMEOUT in %s: 503", context.get("view").__class__.__name__)
+        exc = DatabaseBusy()
 
     response = drf_exception_handler(exc, context)
     if response is None:
