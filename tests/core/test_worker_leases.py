@@ -196,3 +196,30 @@ def test_the_worker_loop_survives_database_errors(db_queue, monkeypatch):
     worker.run()
     assert calls["n"] == 3
     assert sleeps == [1.0, 2.0]  # backoff doubling, and no exit
+
+
+def test_worker_and_scheduler_outlive_a_locked_database(process_site):
+    """SQLite's outage: another process holds the write lock for longer than busy_timeout."""
+    import sqlite3
+
+    site = process_site(**FAST_LEASES)
+    worker = site.start(*WORKER, log="worker1.log")
+    scheduler = site.start("run_scheduler", "--interval", "1", log="scheduler.log")
+    assert wait_for(lambda: site.query("SELECT count(*) FROM core_workerheartbeat")[0][0], 60, 0.2)
+    assert wait_for(lambda: "scheduler:" in site.log("scheduler.log"), 60, 0.2)
+    lock = sqlite3.connect(site.db, timeout=30, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    # The scheduler may just have enqueued a job: it must go and try again while the lock holds.
+    lock.execute("DELETE FROM core_scheduledjobrun")
+    time.sleep(14)  # > busy_timeout (5 s) twice over: claims, beats and scheduler rounds fail
+    lock.execute("ROLLBACK")
+    lock.close()
+    released = timezone.now()
+    assert worker.poll() is None and scheduler.poll() is None  # neither exited
+    # The worker beats again once the lock is gone (then the queue is calm enough to enqueue).
+    assert wait_for(lambda: site.query("SELECT max(heartbeat_at) FROM core_workerheartbeat")[0][0] > released.strftime("%Y-%m-%d %H:%M:%S.%f"), 60, 0.2)
+
+    marker = site.data_dir / "marker.txt"
+    task_id = _enqueue(site, marker, 0)
+    assert wait_for(lambda: _task_row(site, task_id)[0] == "SUCCESSFUL", 60, 0.2), site.log("worker1.log")
+    assert "database is locked" in site.log("worker1.log") + site.log("scheduler.log")
