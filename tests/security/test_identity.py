@@ -182,6 +182,18 @@ def test_account_locks_after_failures_from_rotating_trusted_addresses_and_unlock
 
 
 @pytest.mark.django_db
+def test_a_guesser_elsewhere_cannot_lock_the_owner_out_of_their_usual_address(limits, user):
+    limits(trusted=["127.0.0.1"])
+    client = APIClient()
+    home = {"HTTP_X_FORWARDED_FOR": "203.0.113.50"}
+    assert login(client, user.username, PASSWORD, **home).status_code == 200  # the owner, earlier
+    for i in range(6):
+        login(client, user.username, f"guess-{i}", **xff(i))
+    assert login(client, user.username, PASSWORD, **xff(40)).status_code == 429  # locked for strangers
+    assert login(client, user.username, PASSWORD, **home).status_code == 200
+
+
+@pytest.mark.django_db
 def test_lockout_looks_the_same_for_unknown_accounts(limits, user):
     limits(trusted=["127.0.0.1"])
     client = APIClient()

@@ -9,7 +9,9 @@ at most one try per lockout. Locks expire by themselves and the failure count is
 LOGIN_FAILURE_WINDOW_SECONDS after the last failure, so nobody can lock a user out for
 longer than the cap per failed attempt they make; a correct password clears the account's
 count (not the address's: otherwise logging into one's own account would reset a guesser's
-budget).
+budget). An address the account has logged in from before (in the last KNOWN_ADDRESS_SECONDS)
+is not held back by the account's lock, only by its own: someone guessing from elsewhere can
+then keep the account locked for strangers but not for its owner's usual network.
 
 Identifiers that match no account are counted too, under their normalised spelling, so a
 lockout answers the same whether or not the account exists. Counters live in the default
@@ -30,6 +32,7 @@ from tutorhub.core.clientip import client_ip
 from tutorhub.core.throttling import CACHE_ERRORS, warn_cache_down
 
 PREFIX = "loginlimit"
+KNOWN_ADDRESS_SECONDS = 30 * 24 * 3600
 
 
 class LoginLocked(exceptions.Throttled):
@@ -88,21 +91,26 @@ class LoginAttempt:
         self.address = (
             _Key(f"addr:{client_ip(request)}", settings.LOGIN_ADDRESS_FREE_FAILURES) if request is not None else None
         )
+        self.known = f"{PREFIX}:known:{self.account.name}:{self.address.name}" if self.address is not None else None
 
     @property
     def _keys(self) -> list[_Key]:
         return [self.account] if self.address is None else [self.account, self.address]
 
     def check(self) -> None:
-        """Raise LoginLocked while the account or the address is locked."""
+        """Raise LoginLocked while the address is locked, or the account is and this address
+        has not logged into it before."""
         if not _enabled():
             return
         try:
-            locks = cache.get_many([key.until for key in self._keys])
+            found = cache.get_many([key.until for key in self._keys] + ([self.known] if self.known else []))
         except CACHE_ERRORS as exc:
             warn_cache_down("Login limiting", exc)
             return
-        wait = max(locks.values(), default=0) - time.time()
+        locks = [found.get(self.address.until, 0)] if self.address is not None else []
+        if not (self.known and found.get(self.known)):
+            locks.append(found.get(self.account.until, 0))
+        wait = max(locks) - time.time()
         if wait > 0:
             raise LoginLocked(wait)
 
@@ -124,6 +132,8 @@ class LoginAttempt:
             return
         try:
             cache.delete_many([self.account.count, self.account.until])
+            if self.known:
+                cache.set(self.known, 1, timeout=KNOWN_ADDRESS_SECONDS)
         except CACHE_ERRORS as exc:
             warn_cache_down("Login limiting", exc)
 
