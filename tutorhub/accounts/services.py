@@ -3,6 +3,7 @@ parent↔child links. Views parse input, call one of these, and serialize the re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,21 +109,29 @@ def user_register(
     return IssuedTokens(user=user, access=access, refresh=refresh)
 
 
-def user_registration_attempt_email_send(*, user_id: int) -> bool:
-    """Tell an account's owner that someone tried to sign up with their email address (the
-    sign-up itself was refused without saying why). Returns False if the user is gone."""
+def _email_active_user(user_id: int, subject: str, compose: Callable[[User], str]) -> bool:
+    """Mail `compose(user)` after a greeting to an active user with an address (Django's email
+    backend: console unless EMAIL_HOST is set). Returns False if there is nobody to mail."""
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None or not user.email:
         return False
-    body = (
-        f"Hello {user.first_name or user.username},\n\n"
-        f"Someone tried to create a new TutorHub account with this email address. You already have an "
-        f"account with the username {user.username}, so no new account was made.\n\n"
-        f"If it was you, log in at {settings.FRONTEND_URL.rstrip('/')}/ or reset your password there.\n"
-        f"If it was not you, you can ignore this email: your account has not changed.\n"
-    )
-    send_mail("Sign-up attempt with your email address", body, None, [user.email])
+    send_mail(subject, f"Hello {user.first_name or user.username},\n\n{compose(user)}", None, [user.email])
     return True
+
+
+def user_registration_attempt_email_send(*, user_id: int) -> bool:
+    """Tell an account's owner that someone tried to sign up with their email address (the
+    sign-up itself was refused without saying why). Returns False if the user is gone."""
+
+    def compose(user: User) -> str:
+        return (
+            f"Someone tried to create a new TutorHub account with this email address. You already have an "
+            f"account with the username {user.username}, so no new account was made.\n\n"
+            f"If it was you, log in at {settings.FRONTEND_URL.rstrip('/')}/ or reset your password there.\n"
+            f"If it was not you, you can ignore this email: your account has not changed.\n"
+        )
+
+    return _email_active_user(user_id, "Sign-up attempt with your email address", compose)
 
 
 def user_login(*, identifier: str, password: str, request: Any = None) -> IssuedTokens:
@@ -222,23 +231,21 @@ def user_password_reset_email_send(*, user_id: int) -> bool:
 
     The token is made here, at send time: it is bound to the password hash and last login,
     so it stops working once the password changes. Returns False if the user is gone."""
-    user = User.objects.filter(pk=user_id, is_active=True).first()
-    if user is None or not user.email:
-        return False
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
-    link = f"{settings.FRONTEND_URL.rstrip('/')}/reset-password?uid={uid}&token={token}"
-    hours = settings.PASSWORD_RESET_TIMEOUT // 3600
-    body = (
-        f"Hello {user.first_name or user.username},\n\n"
-        f"Someone asked to reset the password of your TutorHub account. Open this link to choose a new one:\n\n"
-        f"{link}\n\n"
-        f"Or send uid={uid} and token={token} with your new password to "
-        f"POST /api/v1/accounts/password-reset-confirm/.\n\n"
-        f"The link is valid for {hours} hours. If you did not ask for this, ignore this email.\n"
-    )
-    send_mail("Reset your TutorHub password", body, None, [user.email])
-    return True
+
+    def compose(user: User) -> str:
+        uid = urlsafe_base64_encode(force_bytes(user.pk))
+        token = default_token_generator.make_token(user)
+        link = f"{settings.FRONTEND_URL.rstrip('/')}/reset-password?uid={uid}&token={token}"
+        hours = settings.PASSWORD_RESET_TIMEOUT // 3600
+        return (
+            f"Someone asked to reset the password of your TutorHub account. Open this link to choose a new one:\n\n"
+            f"{link}\n\n"
+            f"Or send uid={uid} and token={token} with your new password to "
+            f"POST /api/v1/accounts/password-reset-confirm/.\n\n"
+            f"The link is valid for {hours} hours. If you did not ask for this, ignore this email.\n"
+        )
+
+    return _email_active_user(user_id, "Reset your TutorHub password", compose)
 
 
 def user_password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
