@@ -19,9 +19,11 @@ from tutorhub.settings import STORAGES  # noqa: E402
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 # Fast hashing: thousands of users are created; the real hasher is exercised in tests/accounts.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-# One process: the in-memory layer. The cross-process database layer (the default stack's) is
-# tested with real processes in tests/core/test_cross_process_events.py.
-CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Without Redis, one process: the in-memory layer. The default stack's cross-process database
+# layer is tested with real processes in tests/core/test_cross_process_events.py; with
+# REDIS_URL (CI's second run) tests keep the production channels-redis layer.
+if not REDIS_URL:  # noqa: F405
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 # Tests exercise throttling explicitly (override_settings / the settings fixture).
 THROTTLING_ENABLED = False
 # No collectstatic before tests: templates resolve {% static %} without a manifest.
