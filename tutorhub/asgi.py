@@ -11,16 +11,20 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from tutorhub.core.clientip import ClientAddressMiddleware  # noqa: E402
 from tutorhub.core.middleware import RequestBodyLimitASGI  # noqa: E402
 from tutorhub.core.ws_auth import TokenAuthMiddleware  # noqa: E402
 from tutorhub.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        # Oversized bodies are refused before Django spools them (413).
-        "http": RequestBodyLimitASGI(django_asgi_app),
-        "websocket": AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns))),
-    }
+# The client address is resolved once, from TRUSTED_PROXIES, for HTTP and WebSockets alike.
+application = ClientAddressMiddleware(
+    ProtocolTypeRouter(
+        {
+            # Oversized bodies are refused before Django spools them (413).
+            "http": RequestBodyLimitASGI(django_asgi_app),
+            "websocket": AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns))),
+        }
+    )
 )
 
 # Import what requests would import on first use (the AI SDKs), then move everything loaded so

@@ -432,3 +432,20 @@ def test_register_holds_no_write_lock_while_hashing():
 
 def _ok(response) -> None:
     assert response.status_code in (200, 201), response.content
+
+
+async def test_asgi_scope_carries_the_resolved_client(settings):
+    """Django's REMOTE_ADDR and Channels consumers see what the throttles see."""
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append(scope["client"])
+
+    middleware = clientip.ClientAddressMiddleware(app)
+    scope = {"type": "websocket", "client": ("127.0.0.1", 5000), "headers": [(b"x-forwarded-for", b"203.0.113.9")]}
+    settings.TRUSTED_PROXIES = []
+    await middleware(scope, None, None)
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+    await middleware(scope, None, None)
+    assert seen == [("127.0.0.1", 5000), ("203.0.113.9", 5000)]
+    assert scope["client"] == ("127.0.0.1", 5000)  # the server's own scope is left alone

@@ -84,3 +84,21 @@ def scope_client_ip(scope) -> str:
     client = scope.get("client") or (None, None)
     forwarded = b",".join(value for name, value in scope.get("headers", []) if name == b"x-forwarded-for")
     return resolve(client[0], forwarded.decode("latin-1") or None)
+
+
+class ClientAddressMiddleware:
+    """ASGI middleware: `scope["client"]` becomes the resolved client address, so Django's
+    REMOTE_ADDR, Channels consumers and anything else reading the scope agree with the
+    throttles, whichever ASGI server runs the app and whatever it trusts on its own.
+
+    Resolving again later (client_ip on REMOTE_ADDR) gives the same answer: an address that is
+    not a trusted proxy is taken as it is, and a trusted one re-reads the same header."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket") and scope.get("client"):
+            port = scope["client"][1] if len(scope["client"]) > 1 else 0
+            scope = {**scope, "client": (scope_client_ip(scope), port)}
+        return await self.app(scope, receive, send)
