@@ -449,3 +449,18 @@ async def test_asgi_scope_carries_the_resolved_client(settings):
     await middleware(scope, None, None)
     assert seen == [("127.0.0.1", 5000), ("203.0.113.9", 5000)]
     assert scope["client"] == ("127.0.0.1", 5000)  # the server's own scope is left alone
+
+
+@pytest.mark.parametrize(
+    "trusted, proxy_headers, allowed",
+    [([], False, None), (["10.0.0.1", "192.168.0.0/16"], True, ["10.0.0.1", "192.168.0.0/16"])],
+)
+def test_runall_lets_uvicorn_trust_only_the_configured_proxies(settings, trusted, proxy_headers, allowed):
+    from tutorhub.core.management.commands.runall import Command
+
+    settings.TRUSTED_PROXIES = trusted
+    with mock.patch("uvicorn.run") as run:
+        Command().serve(host="127.0.0.1", port=8000, workers=1, log_level="warning")
+    kwargs = run.call_args.kwargs
+    assert kwargs["proxy_headers"] is proxy_headers
+    assert kwargs["forwarded_allow_ips"] == allowed
