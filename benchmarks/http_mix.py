@@ -53,7 +53,7 @@ PASSWORD = "bench-Password-1"
 CARDS_PER_USER = 5
 WEIGHTS = {"session_list": 25, "send_message": 20, "flashcard_review": 20, "document_list": 25, "login": 10}
 LOG_KINDS = {
-    "locked": re.compile(r"database is locked"),
+    "locked": re.compile(r"database is locked"),  # 500s before 503 DATABASE_BUSY; logged either way
     "slots": re.compile(r"too many clients|remaining connection slots|connection slots"),
     "pool": re.compile(r"PoolTimeout|couldn't get a connection after"),
 }
@@ -135,10 +135,13 @@ class Server:
         # direct cause"). Count those lines, by kind.
         counts: Counter = Counter()
         for line in re.findall(r"^(?:django\.db\.utils\.|psycopg\S*\.|sqlite3\.)?\w*(?:Error|Exception)\b.*$", text, re.M):
-            if not line.startswith("django.db.utils.") and "django.db.utils." in text and "psycopg" in line:
-                continue  # the driver's cause of a Django error counted on its own line
+            if line.startswith(("psycopg", "sqlite3.")) and "django.db.utils." in text:
+                continue  # the driver's error, the cause of a Django error counted on its own line
             kind = next((k for k, rx in LOG_KINDS.items() if rx.search(line)), None)
             counts[kind or "other: " + line[:100]] += 1
+        # Answered 503 DATABASE_BUSY (tutorhub.core.exceptions): one warning line, no traceback.
+        for reason in re.findall(r"Database busy in \w+ \((.*)\): 503", text):
+            counts[next((k for k, rx in LOG_KINDS.items() if rx.search(reason)), "other: " + reason[:100])] += 1
         return counts
 
     def stop(self) -> None:

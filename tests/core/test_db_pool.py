@@ -64,7 +64,7 @@ def test_forty_threads_share_at_most_max_size_connections():
     assert 0 < peak[0] <= max_size + 1, peak[0]
 
 
-def test_an_exhausted_pool_is_a_503_with_retry_after_not_a_500():
+def test_an_exhausted_pool_or_a_busy_sqlite_is_a_503_with_retry_after_not_a_500():
     # What Django raises when getconn() times out: its OperationalError caused by the pool's.
     try:
         try:
@@ -75,5 +75,7 @@ def test_an_exhausted_pool_is_a_503_with_retry_after_not_a_500():
         response = exception_handler(exc, {"view": APIView()})
     assert response.status_code == 503 and response["Retry-After"] == "5"
     assert response.data["error_code"] == "DATABASE_BUSY"
+    locked = exception_handler(OperationalError("database is locked"), {"view": APIView()})  # SQLite's busy_timeout
+    assert locked.status_code == 503 and locked.data["error_code"] == "DATABASE_BUSY"
     other = exception_handler(OperationalError("server closed the connection"), {"view": APIView()})
-    assert other.status_code == 500  # only pool exhaustion is overload
+    assert other.status_code == 500  # only waiting too long for the database is overload

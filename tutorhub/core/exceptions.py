@@ -14,6 +14,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import OperationalError as DjangoOperationalError
 from django.http import Http404, JsonResponse
 from django.utils import timezone
 from rest_framework import exceptions, status
@@ -72,14 +73,17 @@ class ServiceUnavailable(ServiceError):
 
 
 class DatabaseBusy(ServiceUnavailable):
-    """Every pooled database connection stayed busy for DB_POOL_TIMEOUT: overload, not a bug."""
+    """Overload, not a bug: every pooled PostgreSQL connection stayed busy for DB_POOL_TIMEOUT, or
+    SQLite's write lock stayed taken for DB_SQLITE_BUSY_TIMEOUT_MS."""
 
     error_code = "DATABASE_BUSY"
     default_detail = "The server is busy; try again shortly."
     wait = 5  # sent as Retry-After by DRF's handler
 
 
-def _pool_exhausted(exc: Exception) -> bool:
+def _database_busy(exc: Exception) -> bool:
+    if isinstance(exc, DjangoOperationalError) and "database is locked" in str(exc):
+        return True  # SQLite: waited busy_timeout for the write lock
     try:
         from psycopg_pool import PoolTimeout
     except ImportError:  # no pool installed: it cannot be exhausted
@@ -132,8 +136,8 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         exc = PayloadTooLarge()
     elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
         exc = exceptions.ParseError(str(exc))
-    elif _pool_exhausted(exc):
-        logger.warning("No database connection free within DB_POOL_TIMEOUT in %s: 503", context.get("view").__class__.__name__)
+    elif _database_busy(exc):
+        logger.warning("Database busy in %s (%s): 503", context.get("view").__class__.__name__, exc)
         exc = DatabaseBusy()
 
     response = drf_exception_handler(exc, context)
