@@ -262,3 +262,37 @@ def test_foreign_ids_in_a_knowledge_search_are_refused_like_missing_ones(api_cli
     assert res.status_code == 400
     assert res.json()["details"]["course_ids"] == [f'Invalid pk "{their_course.pk}" - object does not exist.']
     assert api_client.post(url, {"query": "notes", "document_ids": [], "course_ids": []}, format="json").status_code == 200
+
+
+def test_attendance_ids_of_no_user_and_of_another_groups_student_get_one_answer(school, lesson):
+    from tutorhub.courses.models import Attendance
+
+    teacher = school.client("teacher")
+    url = "/api/v1/attendance/bulk-mark/"
+    entries = [{"student": school.other_student.pk, "status": "present"}, {"student": 10**9, "status": "present"}]
+    res = teacher.post(url, {"lesson_id": lesson.pk, "attendance_data": entries}, format="json")
+    assert res.status_code == 400
+    assert res.json()["details"]["attendance_data"] == [f"Students not in this lesson's group: {sorted([school.other_student.pk, 10**9])}."]
+    assert not Attendance.objects.exists()
+
+
+def test_attendance_students_are_looked_up_in_one_query(school, lesson):
+    from tests.factories import UserFactory
+
+    many = UserFactory.create_batch(8, role="student")
+    school.group.students.add(*many)
+    teacher = school.client("teacher")
+    url = "/api/v1/attendance/bulk-mark/"
+
+    def mark(students):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as queries:
+            body = {"lesson_id": lesson.pk, "attendance_data": [{"student": s.pk, "status": "present"} for s in students]}
+            assert teacher.post(url, body, format="json").status_code == 200
+        # Whole-user reads (the per-student coin updates read only their balance, by design).
+        return [q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "accounts_user"."id", "accounts_user"."password"')]
+
+    # Looking the students up does not grow with the list (it once did: one query per entry).
+    assert len(mark(many[:2])) == len(mark(many))

@@ -119,7 +119,8 @@ class AttendanceSerializer(serializers.ModelSerializer):
 
 
 class AttendanceEntrySerializer(serializers.Serializer):
-    student = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
+    # An id, checked against the lesson's group by the service (in one query for the whole list).
+    student = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     status = serializers.ChoiceField(choices=Attendance.Status.choices)
     notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
 

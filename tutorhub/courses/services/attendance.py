@@ -38,7 +38,7 @@ def _attendance_coins_reconcile(*, record: Attendance, reason: str) -> None:
 def attendance_bulk_mark(*, lesson: Lesson, marked_by, entries: list[dict]) -> list[Attendance]:
     """Mark (or re-mark) attendance for several students of the lesson's group, all or nothing.
 
-    entries: [{"student": User, "status": ..., "notes": ...}]. Every student must belong to the
+    entries: [{"student": user id, "status": ..., "notes": ...}]. Every student must belong to the
     group and appear once; otherwise nothing is written (400). Marking completes the lesson,
     awards the attendance coins once per lesson and student, notifies the students (and parents
     of absent ones) and re-evaluates achievements.
@@ -46,19 +46,22 @@ def attendance_bulk_mark(*, lesson: Lesson, marked_by, entries: list[dict]) -> l
     lesson = Lesson.objects.select_for_update().select_related("group").get(pk=lesson.pk)
     if lesson.status == Lesson.Status.CANCELLED:
         raise ValidationError({"lesson_id": ["The lesson is cancelled."]})
-    ids = [e["student"].pk for e in entries]
+    ids = [e["student"] for e in entries]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         raise ValidationError({"attendance_data": [f"Students listed more than once: {duplicates}."]})
-    members = set(lesson.group.students.filter(pk__in=ids).values_list("pk", flat=True))
-    foreign = sorted(set(ids) - members)
+    # One query for all of them; an id of no user at all gets the same answer as another
+    # group's student, so the list cannot be used to probe which user ids exist.
+    members = {student.pk: student for student in lesson.group.students.filter(pk__in=ids)}
+    foreign = sorted(set(ids) - set(members))
     if foreign:
         raise ValidationError({"attendance_data": [f"Students not in this lesson's group: {foreign}."]})
 
     existing = {a.student_id: a for a in Attendance.objects.filter(lesson=lesson, student_id__in=ids)}
     records: list[Attendance] = []
     for entry in entries:
-        record = existing.get(entry["student"].pk) or Attendance(lesson=lesson, student=entry["student"])
+        record = existing.get(entry["student"]) or Attendance(lesson=lesson)
+        record.student = members[entry["student"]]  # the loaded user: no query per record later
         record.status, record.notes, record.marked_by = entry["status"], entry.get("notes", ""), marked_by
         record.save()
         records.append(record)
