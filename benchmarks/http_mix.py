@@ -111,7 +111,7 @@ class Server:
              "--log-level", "warning"],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a loaded 2-core machine takes over a minute
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise SystemExit("server exited:\n" + self.log_path.read_text())
