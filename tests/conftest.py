@@ -109,3 +109,18 @@ def fake_openai(fake_openai_server, settings):
         }
     }
     return fake_openai_server
+
+
+@pytest.fixture
+def keep_test_transaction():
+    """For tests that call the WSGI app directly (schemathesis): Django's handler closes "obsolete"
+    connections around each request, which on PostgreSQL would drop the test's transaction;
+    Django's own test client unhooks the same signals."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)

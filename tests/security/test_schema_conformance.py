@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from django.core import signals
-from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework_simplejwt.tokens import RefreshToken
 from schemathesis.checks import (
@@ -34,17 +32,6 @@ CONFIG = schemathesis.Config.from_dict(
 )
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application, config=CONFIG)
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance]
-
-
-@pytest.fixture
-def keep_test_transaction():
-    """Django's WSGI handler closes "obsolete" connections around each request, which on
-    PostgreSQL would drop the test's transaction (the same unhooking Django's test client does)."""
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    yield
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
