@@ -68,3 +68,10 @@ def test_throttling_off_means_no_headers(anon_client, settings):
     settings.THROTTLING_ENABLED = False
     response = anon_client.post("/api/token/refresh/", {}, format="json")
     assert "X-RateLimit-Limit" not in response
+
+
+def test_payment_webhooks_have_their_own_per_address_budget(anon_client, rates):
+    # Signed callbacks have no user: before, they had no throttle at all.
+    rates(webhooks="2/min", anon="100/min")
+    statuses = [anon_client.post("/api/v1/billing/webhooks/stripe/", {}, format="json").status_code for _ in range(3)]
+    assert statuses[2] == 429 and 429 not in statuses[:2]
