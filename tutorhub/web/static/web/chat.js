@@ -226,7 +226,8 @@
       return;
     }
     if (data.type === "status") {
-      setTyping(data.value === "typing");
+      // "waiting" repeats every few seconds while the model has not started answering.
+      setTyping(data.value === "typing" || data.value === "waiting");
       return;
     }
     if (!pending) return;
