@@ -301,6 +301,13 @@ def main() -> None:
         parser.error("levels must be 1-1000 users and --seconds 0-600")
 
     data_dir = Path(tempfile.mkdtemp(prefix="tutorhub-httpmix-"))
+    try:
+        run(args, levels, data_dir)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, levels: list[int], data_dir: Path) -> None:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "LLM_", "TASKS_", "DATABASE_URL"))},
         "DJANGO_SETTINGS_MODULE": "tutorhub.settings",
@@ -344,7 +351,6 @@ def main() -> None:
             server.stop()
             if args.keep_log:
                 shutil.copy(server.log_path, args.keep_log)
-        shutil.rmtree(data_dir, ignore_errors=True)
     if args.json:
         Path(args.json).write_text(json.dumps(summaries, indent=2))
 
