@@ -56,7 +56,7 @@ ERROR_ENVELOPE = {
 }
 # What any operation can answer before or besides its own logic: malformed or invalid input,
 # missing or refused credentials, objects the caller cannot see, a method the path lacks,
-# bodies too large or of the wrong media type, throttling.
+# bodies too large or of the wrong media type, throttling, a busy database.
 ERROR_RESPONSES = {
     "400": "Malformed or invalid request.",
     "401": "Authentication credentials were not provided or are invalid.",
@@ -66,6 +66,7 @@ ERROR_RESPONSES = {
     "413": "Request body too large.",
     "415": "Unsupported media type.",
     "429": "Rate limit or usage quota exceeded.",
+    "503": "Temporarily unavailable (a busy database, an unreachable upstream); retry after Retry-After.",
 }
 # And what a write can meet: a state that forbids it (already confirmed, already on the plan)
 # or content that cannot be used (an unreadable file, no material to generate from).
