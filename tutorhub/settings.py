@@ -380,6 +380,7 @@ CONTENT_SECURITY_POLICY = {
     "script-src": ["'self'"],
     "style-src": ["'self'"],
     "img-src": ["'self'", "data:"],
+    "media-src": ["'self'", "blob:"],  # the chat's "Listen" plays fetched speech from a blob: URL
     "font-src": ["'self'"],
     "connect-src": ["'self'"],  # plus this host's ws:/wss: origin, added per request
     "object-src": ["'none'"],

@@ -295,9 +295,15 @@ def test_upload_watch_progress_then_ask_with_citations_and_listen(page: Page, tm
     answer.get_by_role("button", name=re.compile("Listen")).click()
     audio = answer.locator("audio")
     expect(audio).to_have_count(1, timeout=30_000)
+    # Bounded: an audio element the page may not load (CSP, bad bytes) fires "error", not
+    # "loadedmetadata"; either way the test ends within 15 s instead of hanging the suite.
     duration = audio.evaluate(
-        """a => new Promise(resolve => a.readyState >= 1 ? resolve(a.duration)
-                                                     : a.addEventListener('loadedmetadata', () => resolve(a.duration)))"""
+        """a => new Promise((resolve, reject) => {
+             if (a.readyState >= 1) return resolve(a.duration);
+             a.addEventListener('loadedmetadata', () => resolve(a.duration));
+             a.addEventListener('error', () => reject(new Error('audio failed to load')));
+             setTimeout(() => reject(new Error('no audio metadata within 15 s')), 15000);
+           })"""
     )
     assert duration > 0.5
     expect(page.locator("[data-error]")).to_be_hidden()
