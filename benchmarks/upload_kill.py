@@ -19,32 +19,17 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listening on {port}")
+from benchmarks.chat_stream import free_port, wait_for_port  # noqa: E402
 
 
 def noisy_png(size_kb: int) -> bytes:
@@ -130,7 +115,7 @@ def trial(args, python: str, png: bytes) -> dict:
                 kill()
 
     try:
-        wait_for_port(port)
+        wait_for_port(port, timeout=60)
         with ThreadPoolExecutor(max_workers=args.uploads) as pool:
             list(pool.map(upload, range(args.uploads)))
         kill()
