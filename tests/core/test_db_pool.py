@@ -79,3 +79,24 @@ def test_an_exhausted_pool_or_a_busy_sqlite_is_a_503_with_retry_after_not_a_500(
     assert locked.status_code == 503 and locked.data["error_code"] == "DATABASE_BUSY"
     other = exception_handler(OperationalError("server closed the connection"), {"view": APIView()})
     assert other.status_code == 500  # only waiting too long for the database is overload
+
+
+def test_a_refused_or_dropped_postgresql_connection_is_a_503_database_unavailable():
+    psycopg = pytest.importorskip("psycopg")
+    from django.db import InterfaceError
+
+    # What Django raises when PostgreSQL is stopped: its OperationalError caused by psycopg's.
+    try:
+        try:
+            raise psycopg.OperationalError('connection to server at "127.0.0.1" failed: Connection refused')
+        except psycopg.OperationalError as cause:
+            raise OperationalError(str(cause)) from cause
+    except OperationalError as exc:
+        response = exception_handler(exc, {"view": APIView()})
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert response.data["error_code"] == "DATABASE_UNAVAILABLE"
+    closed = exception_handler(InterfaceError("connection already closed"), {"view": APIView()})
+    assert closed.status_code == 503 and closed.data["error_code"] == "DATABASE_UNAVAILABLE"
+    # SQLite's OperationalError also means bugs ("no such table"): those stay 500s.
+    bug = exception_handler(OperationalError("no such table: chat_message"), {"view": APIView()})
+    assert bug.status_code == 500

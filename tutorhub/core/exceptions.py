@@ -14,6 +14,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError as DjangoInterfaceError
 from django.db import OperationalError as DjangoOperationalError
 from django.http import Http404, JsonResponse
 from django.utils import timezone
@@ -81,6 +82,29 @@ class DatabaseBusy(ServiceUnavailable):
     wait = 5  # sent as Retry-After by DRF's handler
 
 
+class DatabaseUnavailable(ServiceUnavailable):
+    """PostgreSQL refused or dropped the connection (stopped, restarting, network cut): an outage
+    the client should retry after, not a server bug (it was a 500 INTERNAL_ERROR, issue 12)."""
+
+    error_code = "DATABASE_UNAVAILABLE"
+    default_detail = "The database is unavailable; try again shortly."
+    wait = 5  # sent as Retry-After by DRF's handler
+
+
+def _database_unavailable(exc: Exception) -> bool:
+    if isinstance(exc, DjangoInterfaceError):
+        return True  # a connection that was closed under us ("connection already closed")
+    if not isinstance(exc, DjangoOperationalError):
+        return False
+    try:
+        import psycopg
+    except ImportError:
+        return False
+    # Only psycopg's connection-level errors: SQLite's OperationalError also covers bugs such as
+    # "no such table", which must stay 500s.
+    return isinstance(exc.__cause__, (psycopg.OperationalError, psycopg.InterfaceError))
+
+
 def _database_busy(exc: Exception) -> bool:
     if isinstance(exc, DjangoOperationalError) and "database is locked" in str(exc):
         return True  # SQLite: waited busy_timeout for the write lock
@@ -139,6 +163,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     elif _database_busy(exc):
         logger.warning("Database busy in %s (%s): 503", context.get("view").__class__.__name__, exc)
         exc = DatabaseBusy()
+    elif _database_unavailable(exc):
+        logger.warning("Database unavailable in %s (%s): 503", context.get("view").__class__.__name__, exc)
+        exc = DatabaseUnavailable()
 
     response = drf_exception_handler(exc, context)
     if response is None:
