@@ -19,6 +19,18 @@ def _isolated_storage(settings, tmp_path):
     }
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """A new channel layer for every test. pytest-asyncio gives each test its own event loop,
+    and channels-redis refuses a receive() while one started on another loop is still marked
+    in progress (a consumer cut off when its test's loop closed). Production has one loop per
+    process, so this only matters here."""
+    yield
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _close_worker_thread_connections(django_db_setup):
     """Async code's database threads (Channels' one and the chat's writes thread) keep their
