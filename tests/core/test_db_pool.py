@@ -100,3 +100,21 @@ def test_a_refused_or_dropped_postgresql_connection_is_a_503_database_unavailabl
     # SQLite's OperationalError also means bugs ("no such table"): those stay 500s.
     bug = exception_handler(OperationalError("no such table: chat_message"), {"view": APIView()})
     assert bug.status_code == 500
+
+
+def test_a_busy_database_is_not_retried_on_a_fresh_connection():
+    """Reconnecting cures a dead connection, not a taken lock or an exhausted pool: a second try
+    would only make the caller wait out the same timeout twice."""
+    from django.db import OperationalError
+
+    from tutorhub.core.db import call_reconnecting
+
+    calls = []
+
+    def locked():
+        calls.append(1)
+        raise OperationalError("database is locked")
+
+    with pytest.raises(OperationalError):
+        call_reconnecting(locked)
+    assert len(calls) == 1

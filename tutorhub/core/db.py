@@ -22,13 +22,43 @@ T = TypeVar("T")
 LOST_CONNECTION_ERRORS = (OperationalError, InterfaceError)
 
 
+def database_busy(exc: Exception) -> bool:
+    """Overload, not a lost connection: SQLite's write lock stayed taken for its busy timeout, or
+    every pooled PostgreSQL connection stayed busy for DB_POOL_TIMEOUT."""
+    if isinstance(exc, OperationalError) and "database is locked" in str(exc):
+        return True
+    try:
+        from psycopg_pool import PoolTimeout
+    except ImportError:  # no pool installed: it cannot be exhausted
+        return False
+    # Django wraps the pool's error in django.db.OperationalError, the pool's as its cause.
+    return isinstance(exc, PoolTimeout) or isinstance(exc.__cause__, PoolTimeout)
+
+
+def database_unavailable(exc: Exception) -> bool:
+    """PostgreSQL refused or dropped the connection (stopped, restarting, network cut)."""
+    if isinstance(exc, InterfaceError):
+        return True  # a connection that was closed under us ("connection already closed")
+    if not isinstance(exc, OperationalError):
+        return False
+    try:
+        import psycopg
+    except ImportError:
+        return False
+    # Only psycopg's connection-level errors: SQLite's OperationalError also covers bugs such as
+    # "no such table", which must stay 500s.
+    return isinstance(exc.__cause__, (psycopg.OperationalError, psycopg.InterfaceError))
+
+
 def call_reconnecting(func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """func(*args, **kwargs), retried once on a fresh connection if the kept one has broken.
-    Inside a transaction there is nothing to retry: a broken connection fails the block."""
+    Inside a transaction there is nothing to retry: a broken connection fails the block. A busy
+    database is not a broken connection: retrying would only make the caller wait out the pool
+    or lock timeout a second time."""
     try:
         return func(*args, **kwargs)
     except LOST_CONNECTION_ERRORS as exc:
-        if connection.in_atomic_block:
+        if connection.in_atomic_block or database_busy(exc):
             raise
         logger.warning("database connection lost (%s: %s); reconnecting and retrying once", type(exc).__name__, exc)
         connection.close()

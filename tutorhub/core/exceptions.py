@@ -14,8 +14,6 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError as DjangoInterfaceError
-from django.db import OperationalError as DjangoOperationalError
 from django.http import Http404, JsonResponse
 from django.utils import timezone
 from rest_framework import exceptions, status
@@ -23,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from tutorhub.core.db import database_busy, database_unavailable
 from tutorhub.core.middleware import get_request_id
 
 logger = logging.getLogger("tutorhub.errors")
@@ -91,31 +90,6 @@ class DatabaseUnavailable(ServiceUnavailable):
     wait = 5  # sent as Retry-After by DRF's handler
 
 
-def _database_unavailable(exc: Exception) -> bool:
-    if isinstance(exc, DjangoInterfaceError):
-        return True  # a connection that was closed under us ("connection already closed")
-    if not isinstance(exc, DjangoOperationalError):
-        return False
-    try:
-        import psycopg
-    except ImportError:
-        return False
-    # Only psycopg's connection-level errors: SQLite's OperationalError also covers bugs such as
-    # "no such table", which must stay 500s.
-    return isinstance(exc.__cause__, (psycopg.OperationalError, psycopg.InterfaceError))
-
-
-def _database_busy(exc: Exception) -> bool:
-    if isinstance(exc, DjangoOperationalError) and "database is locked" in str(exc):
-        return True  # SQLite: waited busy_timeout for the write lock
-    try:
-        from psycopg_pool import PoolTimeout
-    except ImportError:  # no pool installed: it cannot be exhausted
-        return False
-    # Django wraps the pool's error in django.db.OperationalError, the pool's as its cause.
-    return isinstance(exc, PoolTimeout) or isinstance(exc.__cause__, PoolTimeout)
-
-
 def error_body(
     *, detail: str, error_code: str, details: dict | None = None, request_id: str | None = None
 ) -> dict[str, Any]:
@@ -160,10 +134,10 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         exc = PayloadTooLarge()
     elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
         exc = exceptions.ParseError(str(exc))
-    elif _database_busy(exc):
+    elif database_busy(exc):
         logger.warning("Database busy in %s (%s): 503", context.get("view").__class__.__name__, exc)
         exc = DatabaseBusy()
-    elif _database_unavailable(exc):
+    elif database_unavailable(exc):
         logger.warning("Database unavailable in %s (%s): 503", context.get("view").__class__.__name__, exc)
         exc = DatabaseUnavailable()
 
