@@ -115,6 +115,17 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing listening on {port}")
 
 
+def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout` (the server's own shutdown
+    takes a few seconds; a benchmark must never leave it running)."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 # --- client ----------------------------------------------------------------------------------------
 async def conversation(index: int, url: str, turns: int, delay: float, results: list, errors: list, progress) -> None:
     from websockets.asyncio.client import connect

@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.chat_stream import free_port, wait_for_port  # noqa: E402
+from benchmarks.chat_stream import free_port, stop_process, wait_for_port  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAIServer  # noqa: E402
 
 HANG = 3600.0  # a model that never answers (within any cap)
@@ -150,12 +150,7 @@ class Server:
         return out.stdout.strip().splitlines()[-1] if out.returncode == 0 else "no such job"
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
     def db(self, sql: str, params=()) -> list:
         with sqlite3.connect(f"file:{self.workdir / 'db.sqlite3'}?mode=ro", uri=True, timeout=10) as conn:

@@ -35,7 +35,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,6 +48,10 @@ from urllib.parse import urlparse
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.chat_stream import free_port  # noqa: E402
+
 PASSWORD = "bench-Password-1"
 CARDS_PER_USER = 5
 WEIGHTS = {"session_list": 25, "send_message": 20, "flashcard_review": 20, "document_list": 25, "login": 10}
@@ -83,12 +86,6 @@ for user in User.objects.filter(username__startswith=prefix).order_by("username"
                 "session": str(session.pk), "cards": card_ids}})
 print("BENCH-USERS " + json.dumps(out))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def manage(*args: str, env: dict, capture: bool = False) -> subprocess.CompletedProcess:
