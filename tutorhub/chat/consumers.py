@@ -26,7 +26,6 @@ import base64
 import json
 import logging
 import math
-from types import SimpleNamespace
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
@@ -40,19 +39,7 @@ from tutorhub.chat import selectors, services
 from tutorhub.chat.serializers import MAX_MESSAGE_CHARS
 from tutorhub.core.consumers import JsonConsumer
 from tutorhub.core.db import call_reconnecting
-from tutorhub.core.throttling import ScopedRateThrottle
-
-AI_GENERATION_SCOPE = SimpleNamespace(throttle_scope="ai_generation")  # what the throttle reads of a view
-
-
-def ai_generation_wait(user) -> float | None:
-    """Count one AI generation for `user` with REST's own throttle (same scope, rate and cache
-    key, so REST and the WebSocket share one counter). Returns None when allowed, else the
-    seconds until the next one is. Blocking (the cache may be Redis): call from a thread."""
-    throttle = ScopedRateThrottle()
-    if throttle.allow_request(SimpleNamespace(user=user, META={}), AI_GENERATION_SCOPE):
-        return None
-    return throttle.wait() or 1.0
+from tutorhub.core.throttling import scope_wait
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +87,7 @@ class ChatConsumer(JsonConsumer):
             )
             return
         sid = str(session_id) if session_id else None
-        wait = await sync_to_async(ai_generation_wait, thread_sensitive=False)(self.user)
+        wait = await sync_to_async(scope_wait, thread_sensitive=False)(self.user, "ai_generation")
         if wait is not None:
             await self.send_error(
                 "Too many AI requests; try again later.", session_id=sid, code="RATE_LIMITED", retry_after=math.ceil(wait)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from types import SimpleNamespace
 
 from django.conf import settings
 from rest_framework import throttling
@@ -94,3 +95,14 @@ class WebhookRateThrottle(AnonRateThrottle):
     retries yet still bounds a flood of forged calls (each costs a signature check)."""
 
     scope = "webhooks"
+
+
+def scope_wait(user, scope: str) -> float | None:
+    """Count one request of `user` against a throttle scope outside a DRF view (the chat
+    WebSocket's answers count against "ai_generation" like REST's, on the same cache key).
+    Returns None when allowed, else the seconds until the next one is. Blocking (the cache may
+    be Redis): call it from a thread, not the event loop."""
+    throttle = ScopedRateThrottle()
+    if throttle.allow_request(SimpleNamespace(user=user, META={}), SimpleNamespace(throttle_scope=scope)):
+        return None
+    return throttle.wait() or 1.0
