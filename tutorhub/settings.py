@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 from tutorhub.core.env import (
     env_bool,
@@ -19,12 +20,13 @@ from tutorhub.core.env import (
     env_list,
     env_str,
     generated_secret_key,
-    load_dotenv,
     weak_secret_key_reason,
 )
+from tutorhub.core.errortracking import configure_error_tracking
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-load_dotenv(BASE_DIR / ".env")
+# A `.env` beside manage.py fills in variables the environment does not set (never overrides).
+load_dotenv(BASE_DIR / ".env", override=False)
 
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
 DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -91,6 +93,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# X-Query-Count on every response, for benchmarks/http_api.py only (never on by default).
+if env_bool("QUERY_COUNT_HEADER", False):
+    MIDDLEWARE.insert(0, "tutorhub.core.middleware.QueryCountMiddleware")
 
 ROOT_URLCONF = "tutorhub.urls"
 WSGI_APPLICATION = "tutorhub.wsgi.application"
@@ -626,6 +631,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# Unhandled errors go to an error tracker (Sentry protocol) when SENTRY_DSN is set.
+configure_error_tracking(
+    env_str("SENTRY_DSN"),
+    environment=env_str("SENTRY_ENVIRONMENT"),
+    release=env_str("SENTRY_RELEASE"),
+    traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0),
+)
 # dictConfig(LOGGING), then the same filter on the servers' access loggers, which write
 # through their own handlers (uvicorn's logging config replaces handlers, keeps filters).
 LOGGING_CONFIG = "tutorhub.core.log_filters.configure_logging"

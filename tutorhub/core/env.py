@@ -1,25 +1,9 @@
-"""Small typed readers for settings from the environment (and an optional `.env` file)."""
+"""Small typed readers for settings from the environment (python-dotenv loads `.env` first)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-
-
-def load_dotenv(path: Path) -> None:
-    """Load KEY=VALUE lines from `path` into os.environ without overriding real variables."""
-    if not path.is_file():
-        return
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        key = key.strip().removeprefix("export ").strip()
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        os.environ.setdefault(key, value)
 
 
 def env_str(name: str, default: str = "") -> str:

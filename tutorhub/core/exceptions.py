@@ -14,6 +14,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.signals import got_request_exception
 from django.http import Http404, JsonResponse
 from django.utils import timezone
 from rest_framework import exceptions, status
@@ -144,6 +145,12 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("Unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
+        # Django sends this signal for any exception that escapes a view; DRF handles them here
+        # instead, so send it ourselves: error trackers (Sentry's Django integration, see
+        # tutorhub.core.errortracking) and the test client listen to it. We are still inside
+        # DRF's `except` block, so receivers see the exception in sys.exc_info().
+        request = context.get("request")
+        got_request_exception.send(sender=None, request=getattr(request, "_request", request))
         body = error_body(detail="A server error occurred.", error_code="INTERNAL_ERROR")
         return Response(body, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
 
