@@ -261,3 +261,46 @@ class SecurityHeadersMiddleware(_ResponseMiddleware):
         if "Content-Security-Policy" not in response and response.get("Content-Type", "").startswith("text/html"):
             response["Content-Security-Policy"] = self.policy_for(request.path)
         return response
+
+
+# --- Query counting for benchmarks ---------------------------------------------------------
+
+_query_count: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("query_count", default=None)
+
+
+def _count_query(execute, sql, params, many, context):
+    counter = _query_count.get()
+    if counter is not None:
+        counter[0] += 1
+    return execute(sql, params, many, context)
+
+
+def _install_query_counter(sender, connection, **kwargs):
+    if _count_query not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_count_query)
+
+
+class QueryCountMiddleware(_ResponseMiddleware):
+    """X-Query-Count: the SQL statements a request ran (benchmarks/http_api.py reads it). Only in
+    MIDDLEWARE with QUERY_COUNT_HEADER=1, never by default: it tells a client about the server's
+    internals. The count lives in a context variable holding a list, so statements run by the
+    view in asgiref's worker thread (which gets a copy of this context) add to the same list;
+    each connection gets the counting wrapper once, when it opens."""
+
+    def __init__(self, get_response):
+        from django.db import connections
+        from django.db.backends.signals import connection_created
+
+        super().__init__(get_response)
+        connection_created.connect(_install_query_counter, dispatch_uid="tutorhub-query-count")
+        for connection in connections.all(initialized_only=True):
+            _install_query_counter(None, connection)
+
+    def before(self, request):
+        request._query_count_token = _query_count.set([0])
+        return None
+
+    def after(self, request, response):
+        response["X-Query-Count"] = str(_query_count.get()[0])
+        _query_count.reset(request._query_count_token)
+        return response
