@@ -173,6 +173,23 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
+def added_latencies(results: list, timings: dict, errors: list) -> tuple[list[float], list[float], list[float]]:
+    """What TutorHub added to each turn (the client's times minus the upstream's): to the first
+    token, to the last token and to the final event. A turn without upstream timings or tokens
+    is appended to `errors`. (benchmarks/cluster_capacity.py reads its runs through nginx with this.)"""
+    added_first, added_last, added_final = [], [], []
+    for marker, sent, first, last, final in results:
+        up = timings.get(marker)
+        if not up or first is None:
+            errors.append(f"{marker}: no upstream timing / no tokens")
+            continue
+        received, up_first, up_last = up
+        added_first.append((first - sent) - (up_first - received))
+        added_last.append((last - sent) - (up_last - received))
+        added_final.append((final - sent) - (up_last - received))
+    return added_first, added_last, added_final
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--conversations", "-n", type=int, default=100)
@@ -266,16 +283,7 @@ def main() -> int:
 
     if args.dump:
         Path(args.dump).write_text(json.dumps({"client": results, "upstream": timings}))
-    added_first, added_last, added_final = [], [], []
-    for marker, sent, first, last, final in results:
-        up = timings.get(marker)
-        if not up or first is None:
-            errors.append(f"{marker}: no upstream timing / no tokens")
-            continue
-        received, up_first, up_last = up
-        added_first.append((first - sent) - (up_first - received))
-        added_last.append((last - sent) - (up_last - received))
-        added_final.append((final - sent) - (up_last - received))
+    added_first, added_last, added_final = added_latencies(results, timings, errors)
 
     def ms(values, p):
         return f"{percentile(values, p) * 1000:7.1f} ms"
