@@ -526,7 +526,11 @@ LLM_BACKENDS = {
         "BACKEND": "tutorhub.ai.backends.openai.OpenAILLM"
         if (LLM_BASE_URL or LLM_API_KEY)
         else "tutorhub.ai.backends.offline.OfflineLLM",
-        "OPTIONS": {**_openai_options, "model": LLM_MODEL} if (LLM_BASE_URL or LLM_API_KEY) else {},
+        # OFFLINE_LLM_STREAM_DELAY: seconds between the offline tutor's streamed pieces (0: as
+        # fast as it can), to watch or test streaming and the stop button at a model's pace.
+        "OPTIONS": {**_openai_options, "model": LLM_MODEL}
+        if (LLM_BASE_URL or LLM_API_KEY)
+        else {"stream_delay": env_float("OFFLINE_LLM_STREAM_DELAY", 0.0)},
     }
 }
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL")

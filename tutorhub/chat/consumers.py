@@ -1,13 +1,22 @@
 """`ws/chat/` (seed 000): stream the tutor's answer token by token.
 
-Client -> server: {"message": "...", "session_id": "<uuid>"|null, "tts": bool}
+Client -> server:
+    {"message": "...", "session_id": "<uuid>"|null, "tts": bool, ["replace_last": bool]}
+        ask; with replace_last (regenerate, or an edited last question) the session's last
+        question and its answer are removed and this one answered in their place
+    {"type": "stop"}
+        stop the answer being streamed: the model stream is closed, what arrived is stored
+        (is_complete false, charged for what was generated) and the turn ends with a final
+        frame carrying "stopped": true
+One answer streams at a time per connection: a message sent while one streams is refused
+with an error frame CONFLICT (the stream goes on).
 Server -> client:
     {"type": "status", "value": "typing", "session_id"}
     {"type": "status", "value": "waiting", "elapsed_ms", "session_id"}   every few seconds until
                                                                           the first piece
     {"type": "partial", "text": "<piece>", "session_id"}        one per piece, as it arrives
-    {"type": "final", "reply", "session_id", "message_id", "citations", "model", "is_complete",
-     ["audio_b64", "content_type"]}
+    {"type": "final", "reply", "session_id", "session_title", "message_id", "citations", "model",
+     "is_complete", "stopped", ["audio_b64", "content_type"]}
     {"type": "error", "error": "...", "error_code", "session_id", ["retry_after" (s), "message_id"]}
 
 A message counts against the same AI-generation rate limit (scope `ai_generation`, one counter
@@ -17,11 +26,13 @@ per user) as REST's send_message: past it the answer is an error frame RATE_LIMI
 Authentication happens in tutorhub.core.ws_auth (JWT `?token=`, Authorization header, or the
 session cookie); anonymous connections are refused at the handshake. Database work runs through
 database_sync_to_async, the model streams through its async client, speech runs in a worker
-thread: nothing blocks the event loop.
+thread: nothing blocks the event loop. Each turn runs as a task of its own, so the consumer
+keeps reading frames (a stop) while it streams.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -44,8 +55,16 @@ from tutorhub.core.throttling import scope_wait
 logger = logging.getLogger(__name__)
 
 
+# The event loop keeps only weak references to tasks: a turn that outlives its consumer (the
+# client left; the answer is still stored) is held here until it ends.
+_running_turns: set[asyncio.Task] = set()
+
+
 class ChatConsumer(JsonConsumer):
     client_gone = False
+    turn: asyncio.Task | None = None  # the answer being streamed
+    turn_started = False  # the model has been asked: a stop now keeps a partial answer
+    stop_requested = False
 
     async def connect(self) -> None:
         self.user = self.scope.get("user")
@@ -76,6 +95,41 @@ class ChatConsumer(JsonConsumer):
         await self.receive_json(content)
 
     async def receive_json(self, content: dict, **kwargs) -> None:
+        if content.get("type") == "stop":
+            self.stop()
+            return
+        if self.turn is not None:
+            await self.send_error("An answer is still being written; stop it first.",
+                                  session_id=self.session_id, code="CONFLICT")
+            return
+        self.turn_started = self.stop_requested = False
+        self.turn = asyncio.create_task(self.answer(content))
+        _running_turns.add(self.turn)
+        self.turn.add_done_callback(self._turn_done)
+
+    def _turn_done(self, task: asyncio.Task) -> None:
+        _running_turns.discard(task)
+        if self.turn is task:
+            self.turn = None
+
+    def stop(self) -> None:
+        """Cancel the turn's task once the model has been asked (ChatReplyStopped then keeps
+        the partial answer). Before that, the cancel waits for the "started" event: cancelling
+        the session lookup would leave a new session without its question."""
+        if self.turn is None or self.stop_requested:
+            return
+        self.stop_requested = True
+        if self.turn_started:
+            self.turn.cancel()
+
+    async def answer(self, content: dict) -> None:
+        try:
+            await self._answer(content)
+        finally:
+            if self.turn is asyncio.current_task():
+                self.turn = None  # free for the next message as soon as this one's frames are out
+
+    async def _answer(self, content: dict) -> None:
         session_id = content.get("session_id") or self.session_id
         text = content.get("message")
         if not isinstance(text, str) or not text.strip():
@@ -93,19 +147,52 @@ class ChatConsumer(JsonConsumer):
                 "Too many AI requests; try again later.", session_id=sid, code="RATE_LIMITED", retry_after=math.ceil(wait)
             )
             return
-        answer = None
+        answer = session = None
+        relayed: list[str] = []  # what the client has been sent, for a stop that lands late
+        stream = services.chat_reply_stream(
+            user=self.user, session_id=session_id, content=text, replace_last=content.get("replace_last") is True
+        )
         try:
-            async for event in services.chat_reply_stream(user=self.user, session_id=session_id, content=text):
-                if event.kind == "delta":
-                    await self.relay({"type": "partial", "text": event.text, "session_id": sid})
-                elif event.kind == "started":
-                    sid = str(event.session.pk)
-                    self.session_id = sid  # later messages without a session_id continue this chat
-                    await self.relay({"type": "status", "value": "typing", "session_id": sid})
-                elif event.kind == "waiting":
-                    await self.relay({"type": "status", "value": "waiting", "elapsed_ms": event.elapsed_ms, "session_id": sid})
-                elif event.kind == "final":
-                    answer = event.message
+            try:
+                async for event in stream:
+                    if event.kind == "delta":
+                        relayed.append(event.text)
+                        await self.relay({"type": "partial", "text": event.text, "session_id": sid})
+                    elif event.kind == "started":
+                        session = event.session
+                        sid = str(session.pk)
+                        self.session_id = sid  # later messages without a session_id continue this chat
+                        await self.relay({"type": "status", "value": "typing", "session_id": sid})
+                        self.turn_started = True
+                        if self.stop_requested:  # lands at the stream's next wait, inside it
+                            self.turn.cancel()
+                    elif event.kind == "waiting":
+                        await self.relay({"type": "status", "value": "waiting", "elapsed_ms": event.elapsed_ms, "session_id": sid})
+                    elif event.kind == "final":
+                        answer = event.message
+                        self.turn_started = False  # the answer is whole and stored: a stop is too late
+            except asyncio.CancelledError:
+                # The stop landed here (sending a frame), not inside the stream: hand it on to
+                # where the stream is paused, which stores the partial answer.
+                if not self.stop_requested:
+                    raise
+                try:
+                    await stream.athrow(asyncio.CancelledError())
+                except StopAsyncIteration:  # the stream had already ended
+                    pass
+                raise
+        except services.ChatReplyStopped as exc:
+            answer = exc.assistant_message
+        except asyncio.CancelledError:
+            if not self.stop_requested:
+                raise
+            # The stop landed outside the model stream (before it was asked, or while its end
+            # was being stored): nothing partial was kept by the tutor; close the turn anyway.
+            if not self.client_gone:
+                await self.send_json({"type": "final", "reply": "".join(relayed), "session_id": sid,
+                                      "session_title": session.title if session is not None else None,
+                                      "message_id": None, "citations": [], "is_complete": False, "stopped": True})
+            return
         except (Http404, ValidationError):
             await self.send_error("Chat session not found.", session_id=session_id, code="RESOURCE_NOT_FOUND")
             return
@@ -136,6 +223,9 @@ class ChatConsumer(JsonConsumer):
             "token_count": answer.token_count,
             "processing_time_ms": answer.processing_time_ms,
             "is_complete": answer.is_complete,
+            "stopped": bool(answer.context_used.get("stopped")),
+            # A new chat is named after its first question: the page shows it without a reload.
+            "session_title": session.title if session is not None else None,
         }
         if content.get("tts") is True:
             final.update(await self.speak(answer))
@@ -161,6 +251,11 @@ class ChatConsumer(JsonConsumer):
 
     async def disconnect(self, code) -> None:
         self.client_gone = True
+        if self.turn is not None:
+            # The answer is still stored in full; the connection's life ends with its turn (as
+            # when the turn ran in the receive handler). wait() neither raises the turn's
+            # error nor cancels it if this is cancelled.
+            await asyncio.wait({self.turn})
 
     async def send_error(self, error: str, *, session_id=None, code: str = "ERROR", **extra) -> None:
         await self.send_json({"type": "error", "error": error, "error_code": code, "session_id": session_id,

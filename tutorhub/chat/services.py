@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from tutorhub.chat.models import ChatContext, ChatSession, Message, TutoringSession
@@ -89,6 +90,15 @@ def chat_session_get_or_create(*, user, session_id=None, title_hint: str = "") -
     if session_id:
         return chat_session_get(user=user, session_id=session_id)
     return chat_session_create(user=user, title=title_from_text(title_hint) if title_hint else DEFAULT_TITLE)
+
+
+@transaction.atomic
+def chat_last_exchange_delete(*, session: ChatSession) -> None:
+    """Remove the session's last question and its answer (regenerate, or edit the last
+    question: the new turn takes their place)."""
+    last = session.messages.filter(role=Message.Role.USER).order_by("-created_at", "-id").first()
+    if last is not None:
+        Message.objects.filter(Q(pk=last.pk) | Q(reply_to=last)).delete()
 
 
 def title_from_text(text: str, limit: int = 60) -> str:
@@ -223,11 +233,13 @@ def message_audio(*, message: Message) -> tuple[bytes, str]:
     return speech["default"].synthesize(message.content)
 
 
-from tutorhub.chat.tutor import ChatReplyFailed, chat_message_send, chat_reply_stream  # noqa: E402
+from tutorhub.chat.tutor import ChatReplyFailed, ChatReplyStopped, chat_message_send, chat_reply_stream  # noqa: E402
 
 __all__ = [
     "ChatReplyFailed",
+    "ChatReplyStopped",
     "chat_context_add",
+    "chat_last_exchange_delete",
     "chat_message_send",
     "chat_reply_stream",
     "chat_session_create",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -45,9 +46,46 @@ MAX_PASSAGE_CHARS = 1500  # per passage in the prompt
 
 BASE_SYSTEM_PROMPT = (
     "You are TutorHub, a patient tutor. Answer the student's question using the numbered study "
-    "passages when they are relevant, and cite them as [1], [2]. If the passages do not cover the "
+    "passages when they are relevant. Cite each passage you use by its number in square brackets, "
+    "like [1] or [2][3], right after the sentence it supports; cite only passages you used, and do "
+    "not list the sources at the end (the app shows them). If the passages do not cover the "
     "question, say so plainly before answering from general knowledge. Be clear and concise."
 )
+# The prompt's last system note when retrieval found nothing: the two cases get different
+# words, as the offline tutor's NO_MATERIAL and NO_MATCH answers do.
+NO_MATERIAL_NOTE = "The student has no study material to search yet."
+NO_MATCH_NOTE = "Nothing in the student's study material matches this question."
+_MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+
+
+def cited_markers(text: str, count: int) -> list[int]:
+    """The passage numbers (1..count) that `text` cites with [n] or [n, m] markers, in order
+    of first citation, each once; numbers outside the prompt's passages are ignored. Parsed
+    on the whole answer, so a marker split across streamed pieces still counts."""
+    seen: dict[int, None] = {}
+    for group in _MARKER.findall(text or ""):
+        for part in group.split(","):
+            n = int(part)
+            if 1 <= n <= count:
+                seen.setdefault(n, None)
+    return list(seen)
+
+
+def cited_context(context_used: dict, text: str) -> dict:
+    """`context_used` with its citations narrowed to the passages the answer cites.
+
+    Sources are given once, in this structured field (the answer text carries only [n]
+    markers, each citation its `marker`). An answer that cites nothing has no citations: the
+    passages it was given but did not use stay listed under `retrieved` (what the tutor read,
+    for a "passages consulted" view), never presented as its sources."""
+    retrieved = context_used.get("retrieved") or []
+    citations = [retrieved[n - 1] for n in cited_markers(text, len(retrieved))]
+    return {
+        **context_used,
+        "citations": citations,
+        "documents_referenced": list(dict.fromkeys(c["document_id"] for c in citations if c.get("document_id"))),
+        "course_concepts": _concepts(citations),
+    }
 
 
 # A stream's own writes (its question, then its answer and usage) run on a database thread of
@@ -71,6 +109,15 @@ UPSTREAM_ERRORS = {
     "upstream": (503, "SERVICE_UNAVAILABLE"),
     "refused": (502, "UPSTREAM_ERROR"),
 }
+
+
+class ChatReplyStopped(Exception):
+    """The turn's task was cancelled (the student pressed stop): the model stream is closed and
+    what arrived is stored as `assistant_message`, marked incomplete."""
+
+    def __init__(self, assistant_message: Message):
+        super().__init__("The answer was stopped.")
+        self.assistant_message = assistant_message
 
 
 class ChatReplyFailed(ServiceError):
@@ -127,6 +174,14 @@ def _retrieve(*, user, query: str, document_ids: list[str], include_course_conte
     )
 
 
+def _has_material(*, user, document_ids: list[str], include_course_context: bool) -> bool:
+    from tutorhub.knowledge.retrieval import searchable_documents
+
+    return searchable_documents(
+        user=user, document_ids=document_ids or None, include_course_context=include_course_context
+    ).exists()
+
+
 def _active_contexts(session: ChatSession) -> list[ChatContext]:
     now = timezone.now()
     return list(session.contexts.filter(Q(expiration_date__isnull=True) | Q(expiration_date__gt=now)))
@@ -142,7 +197,8 @@ def _concepts(citations: list[dict]) -> list[str]:
 
 
 def build_prompt(
-    *, session: ChatSession, history: list[dict[str, str]], contexts: list[ChatContext], passages: list, question: str
+    *, session: ChatSession, history: list[dict[str, str]], contexts: list[ChatContext], passages: list, question: str,
+    has_material: bool = True,
 ) -> list[dict[str, str]]:
     system = [BASE_SYSTEM_PROMPT]
     if session.system_prompt:
@@ -161,6 +217,8 @@ def build_prompt(
             where = ", ".join(str(x) for x in (p.document_title, p.page and f"p. {p.page}", p.section) if x)
             lines.append(f"[{n}] ({where})\n{p.text[:MAX_PASSAGE_CHARS]}")
         messages.append({"role": "system", "content": "Study passages:\n\n" + "\n\n".join(lines)})
+    else:
+        messages.append({"role": "system", "content": NO_MATCH_NOTE if has_material else NO_MATERIAL_NOTE})
     messages.append({"role": "user", "content": question})
     return messages
 
@@ -169,10 +227,10 @@ def tutor_quota_check(*, user, content: str):
     """Raise QuotaExceeded (429) unless the user's plan allows a turn of this size: the
     question, the history window and the longest answer, before any work or storage.
     Returns the reservation (settled by the answer's usage, released if the answer fails)."""
-    from tutorhub.billing.services import quota_check
+    from tutorhub.billing.services import ai_tokens_check
 
-    return quota_check(
-        user=user, kind="ai_tokens", amount=estimate_tokens(content) + HISTORY_TOKEN_BUDGET + MAX_REPLY_TOKENS
+    return ai_tokens_check(
+        user=user, amount=estimate_tokens(content) + HISTORY_TOKEN_BUDGET + MAX_REPLY_TOKENS, backend=llm["default"]
     )
 
 
@@ -201,23 +259,33 @@ def tutor_turn_prepare(
             document_ids=document_ids,
             include_course_context=include_course_context,
         )
+    # Only a miss asks whether there was anything to search: "no material yet" and "nothing
+    # in your material matches" are different answers.
+    has_material = bool(passages) or _has_material(
+        user=user, document_ids=document_ids, include_course_context=include_course_context
+    )
     # The question is not stored yet, so the window is everything before it.
     history = [] if fresh else history_window(session=session, token_budget=HISTORY_TOKEN_BUDGET)
-    messages = build_prompt(session=session, history=history, contexts=contexts, passages=passages, question=content)
-    citations = [p.citation() for p in passages]
-    for citation in citations:
+    messages = build_prompt(session=session, history=history, contexts=contexts, passages=passages, question=content,
+                            has_material=has_material)
+    retrieved = []
+    for n, passage in enumerate(passages, 1):
+        citation = passage.citation()
         for key in ("document_id", "chunk_id"):
             if citation.get(key) is not None:
                 citation[key] = str(citation[key])
+        retrieved.append({**citation, "marker": n})  # the [n] the prompt gave this passage
     context_used = {
-        "citations": citations,
-        "documents_referenced": list(dict.fromkeys(c["document_id"] for c in citations if c.get("document_id"))),
-        "course_concepts": _concepts(citations),
-        "matched": bool(citations),
+        "citations": [],  # the passages the answer cites: cited_context, once it is written
+        "retrieved": retrieved,
+        "documents_referenced": [],
+        "course_concepts": [],
+        "matched": bool(passages),
         "history_messages": len(history),
     }
     context = {
         "question": content,
+        "has_material": has_material,
         "passages": [
             {"text": p.text, "document_title": p.document_title, "page": p.page, "section": p.section} for p in passages
         ],
@@ -257,17 +325,21 @@ def _question_save(*, turn: Turn) -> None:
 
 
 def tutor_turn_finish(*, turn: Turn, text: str, model: str = "", tokens: int | None = None,
-                      error: ProviderError | None = None, usage: list | None = None) -> Message:
-    """Store the answer (or what arrived of it before `error`, marked incomplete) with the
-    usage its model call collected (usage_deferred), and settle the turn's quota reservation:
-    one trip to the database. A failed answer is charged for what was generated (nothing if
-    nothing was) and gives its reservation back at once.
+                      error: ProviderError | None = None, usage: list | None = None,
+                      stopped: bool = False) -> Message:
+    """Store the answer (or what arrived of it before `error`, or before the student pressed
+    stop - `stopped` - marked incomplete) with the usage its model call collected
+    (usage_deferred), and settle the turn's quota reservation: one trip to the database. A
+    failed or stopped answer is charged for what was generated (nothing if nothing was) and
+    gives its reservation back at once.
 
     If the database cannot be reached the write waits in memory (chat.durability) and the
     message is returned anyway: its id is final."""
-    context_used = dict(turn.context_used)
+    context_used = cited_context(turn.context_used, text)
     if error is not None:
         context_used["error"] = str(error)
+    if stopped:
+        context_used["stopped"] = True
     message = Message(
         session=turn.session,
         role=Message.Role.ASSISTANT,
@@ -277,13 +349,13 @@ def tutor_turn_finish(*, turn: Turn, text: str, model: str = "", tokens: int | N
         processing_time_ms=int((time.perf_counter() - turn.started) * 1000),
         model_used=model,
         context_used=context_used,
-        is_complete=error is None,
+        is_complete=error is None and not stopped,
         reply_to=turn.user_message,
     )
     usage = list(usage or ())
-    if error is not None and text:
+    if (error is not None or stopped) and text:
         usage.append(Completion(text=text, model=model, prompt_tokens=estimate_message_tokens(turn.messages),
-                                completion_tokens=estimate_tokens(text)))
+                                completion_tokens=estimate_tokens(text), billable=llm["default"].billable))
     for completion in usage:
         completion.settles_reservation = False  # settled below by the turn's own reservation
     write_or_queue(_answer_save, what=f"chat answer {message.pk}", turn=turn, message=message, usage=usage,
@@ -348,17 +420,21 @@ def chat_message_send(
     return turn.user_message, answer
 
 
-def _open_turn(*, user, session_id, content: str, **options: Any) -> Turn:
+def _open_turn(*, user, session_id, content: str, replace_last: bool = False, **options: Any) -> Turn:
     """Session lookup (or creation) and turn preparation in one trip to the database thread:
-    every hop there is a queue that the time to first token waits in."""
+    every hop there is a queue that the time to first token waits in. `replace_last`
+    (regenerate, or an edited last question): the session's last exchange is removed once the
+    quota allows the new turn, so it is neither shown nor sent as history."""
     from tutorhub.chat.selectors import chat_session_get
-    from tutorhub.chat.services import chat_session_create, title_from_text
+    from tutorhub.chat.services import chat_last_exchange_delete, chat_session_create, title_from_text
 
     session = chat_session_get(user=user, session_id=session_id) if session_id else None  # 404 first
     reservation = tutor_quota_check(user=user, content=content)  # then refuse before anything is created
     fresh = session is None
     if fresh:
         session = chat_session_create(user=user, title=title_from_text(content))
+    elif replace_last:
+        chat_last_exchange_delete(session=session)
     turn = tutor_turn_prepare(session=session, user=user, content=content, fresh=fresh, **options)
     turn.reservation = reservation
     return turn
@@ -381,6 +457,7 @@ async def chat_reply_stream(
     message_type: str = Message.MessageType.QUESTION,
     context_documents: list | None = None,
     include_course_context: bool = True,
+    replace_last: bool = False,
 ) -> AsyncIterator[TutorEvent]:
     """Stream an answer in the user's session `session_id` (a new session when None): a
     "started" event (carries the session), a "waiting" event every CHAT_WAITING_STATUS_SECONDS
@@ -389,7 +466,9 @@ async def chat_reply_stream(
     passed on.
 
     Raises Http404 for another user's or an unknown session, QuotaExceeded before any work,
-    and ChatReplyFailed after storing the partial answer (is_complete=False)."""
+    and ChatReplyFailed after storing the partial answer (is_complete=False); ChatReplyStopped
+    when the task running it is cancelled once the model was asked (the partial answer is
+    stored the same way)."""
     turn = await database_sync_to_async(call_reconnecting)(
         _open_turn,
         user=user,
@@ -398,6 +477,7 @@ async def chat_reply_stream(
         message_type=message_type,
         context_documents=context_documents,
         include_course_context=include_course_context,
+        replace_last=replace_last,
     )
     # The question is written on the writes thread while the model is asked and thinks, not
     # before the request goes out. The task runs to the end even if this stream is abandoned,
@@ -433,6 +513,15 @@ async def chat_reply_stream(
             turn=turn, text="".join(parts), model=backend.model_name, error=exc
         )
         raise ChatReplyFailed(exc, assistant_message=partial) from exc
+    except asyncio.CancelledError:
+        # Stop: the consumer cancels the task running this turn. The writes are shielded from
+        # that cancellation so the question and the partial answer are both kept; the model
+        # stream is closed below (finally), which ends the provider's request.
+        await asyncio.shield(stored)
+        partial = await asyncio.shield(_stream_write(tutor_turn_finish)(
+            turn=turn, text="".join(parts), model=backend.model_name, stopped=True
+        ))
+        raise ChatReplyStopped(partial) from None
     finally:
         await stream.aclose()
     await stored
