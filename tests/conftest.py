@@ -2,12 +2,46 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+import uuid
+
 import pytest
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from tests.core.processes import processes_with_env
 from tests.factories import PASSWORD, UserFactory
 from tests.fakes.openai_server import FakeOpenAIServer
+
+# Every process the suite starts inherits this id through its environment (even one started
+# with a filtered copy of os.environ, and even after its parent died and it was re-parented),
+# so the session-end check below finds whatever outlives the run (issue 14 item 10). Assigned,
+# not defaulted: a pytest run started by a test checks its own processes, not its parent.
+TEST_RUN_ENV = "TUTORHUB_TEST_RUN"
+os.environ[TEST_RUN_ENV] = uuid.uuid4().hex
+
+
+@pytest.hookimpl(trylast=True)  # after the session fixtures' teardown (runner's sessionfinish)
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run if a process it started is still running; kill it so it cannot linger."""
+    deadline = time.monotonic() + 5  # a process signalled during teardown may still be exiting
+    while (survivors := processes_with_env(TEST_RUN_ENV, os.environ[TEST_RUN_ENV])) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if not survivors:
+        return
+    for pid, _ in survivors:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("processes started by the test run outlived it (killed now):", red=True)
+        for pid, cmdline in survivors:
+            reporter.write_line(f"  {pid}: {cmdline[:300]}", red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True)

@@ -143,8 +143,16 @@ def wait_for(predicate, timeout: float, interval: float = 0.1):
 
 def leftovers(data_dir: Path) -> list[str]:
     """Processes (scanned in /proc) still running with this site's DATA_DIR in their environment."""
+    return [cmdline for _, cmdline in processes_with_env("DATA_DIR", str(data_dir))]
+
+
+def processes_with_env(key: str, value: str) -> list[tuple[int, str]]:
+    """(pid, command line) of live processes (scanned in /proc) whose environment has key=value.
+
+    Environment markers survive what parent links do not: a child re-parented to init after
+    its parent died still carries the DATA_DIR (or test-run id) it was started with."""
     found = []
-    marker = f"DATA_DIR={data_dir}".encode()
+    marker = f"{key}={value}".encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
@@ -152,7 +160,7 @@ def leftovers(data_dir: Path) -> list[str]:
             if (entry / "stat").read_text().split(") ", 1)[1].startswith("Z"):
                 continue  # a zombie is dead; its parent just has not reaped it yet
             if marker in (entry / "environ").read_bytes().split(b"\0"):
-                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+                found.append((int(entry.name), (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")))
         except OSError:
             continue
     return found
