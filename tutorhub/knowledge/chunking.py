@@ -25,6 +25,7 @@ class Block:
     text: str
     page: int | None = None
     section: str | None = None
+    level: int | None = None  # the section heading's outline level, 1 = top (None: no heading)
 
 
 @dataclass

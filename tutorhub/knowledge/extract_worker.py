@@ -3,7 +3,7 @@
 Started by `tutorhub.knowledge.sandbox.extract_sandboxed`, never by hand. Protocol:
 stdin  = one JSON line {"kind", "cpu_seconds", "memory_bytes", "parent_pid", "settings": {...}}
          followed by the file's raw bytes;
-stdout = one JSON object: {"ok": true, "blocks": [...], "pages", "title", "metadata"} or
+stdout = one JSON object: {"ok": true, "blocks": [{"text", "page", "section", "level"}], "pages", "title", "metadata"} or
          {"ok": false, "error": "<message for the user>"}.
 
 The limits are applied to this process itself before a single byte of the file is parsed, so
@@ -67,7 +67,7 @@ def main() -> int:
     else:
         result = {
             "ok": True,
-            "blocks": [{"text": b.text, "page": b.page, "section": b.section} for b in extracted.blocks],
+            "blocks": [{"text": b.text, "page": b.page, "section": b.section, "level": b.level} for b in extracted.blocks],
             "pages": extracted.pages,
             "title": extracted.title,
             "metadata": extracted.metadata,

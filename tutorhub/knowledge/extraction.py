@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -100,12 +101,72 @@ def clean_text(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+class _Sections:
+    """Collects text under the current heading into blocks (one per section run) for every format.
+
+    A heading directly followed by another heading still becomes a block, with no text, so the
+    outline keeps the whole hierarchy (a chapter heading above its first section's heading)."""
+
+    def __init__(self, joiner: str = "\n\n"):
+        self.blocks: list[Block] = []
+        self.section: str | None = None
+        self.level: int | None = None
+        self.page: int | None = None
+        self.lines: list[str] = []
+        self.joiner = joiner
+        self._heading_shown = True
+
+    def heading(self, text: str, level: int) -> None:
+        self.flush()
+        if not self._heading_shown:
+            self.blocks.append(Block(text="", page=self.page, section=self.section, level=self.level))
+        self.section, self.level, self._heading_shown = text, level, False
+
+    def flush(self) -> None:
+        text = clean_text(self.joiner.join(self.lines))
+        if text:
+            self.blocks.append(Block(text=text, page=self.page, section=self.section, level=self.level))
+            self._heading_shown = True
+        self.lines.clear()
+
+    def finish(self) -> list[Block]:
+        self.flush()
+        return self.blocks
+
+
+def _rank_levels(blocks: list[Block]) -> list[Block]:
+    """Renumber heading levels densely from 1 in the order of their depth: a Markdown file that
+    starts at `##` or a PDF whose only headings are its second-largest style still has level 1
+    at its top, and no level is skipped (h1 then h3 becomes 1 then 2)."""
+    used = sorted({b.level for b in blocks if b.level is not None})
+    rank = {level: i for i, level in enumerate(used, start=1)}
+    for block in blocks:
+        if block.level is not None:
+            block.level = rank[block.level]
+    return blocks
+
+
 # --- per format ------------------------------------------------------------------------------
-def _pdf(data: bytes) -> Extracted:
+_BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi", re.I)
+
+
+@dataclass
+class _PdfLine:
+    page: int
+    text: str
+    size: float  # the line's dominant font size, rounded to half points
+    bold: bool
+    top: float
+    bottom: float
+
+
+def _pdf_checks(data: bytes) -> tuple[int, str]:
+    """pypdf gates the file before layout analysis: a password lock, the page limit and a content
+    stream that inflates past pypdf's decompression limit are refused with their own message
+    (pdfminer has no inflate limit; the sandbox's memory cap would be the only stop)."""
     import pypdf
     from pypdf.errors import FileNotDecryptedError, LimitReachedError, PyPdfError
 
-    max_pages = settings.DOCUMENT_MAX_PAGES
     try:
         reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
@@ -116,17 +177,14 @@ def _pdf(data: bytes) -> Extracted:
             except (FileNotDecryptedError, NotImplementedError, PyPdfError):
                 raise ExtractionError("The PDF is password-protected; upload an unlocked copy.") from None
         count = len(reader.pages)
-        if count > max_pages:
-            raise ExtractionError(f"The PDF has {count} pages; the limit is {max_pages}.")
-        blocks = []
-        budget = settings.DOCUMENT_MAX_TEXT_CHARS
-        for number, page in enumerate(reader.pages, start=1):
-            text = clean_text(page.extract_text() or "")
-            budget -= len(text)
-            if budget < 0:
-                raise ExtractionError("The PDF holds more text than the processing limit allows.")
-            if text:
-                blocks.append(Block(text=text, page=number))
+        if count > settings.DOCUMENT_MAX_PAGES:
+            raise ExtractionError(f"The PDF has {count} pages; the limit is {settings.DOCUMENT_MAX_PAGES}.")
+        seen: set[int] = set()
+        for page in reader.pages:
+            contents = page.get_contents()
+            if contents is not None and id(contents) not in seen:
+                seen.add(id(contents))
+                contents.get_data()  # inflates under pypdf's limit (LimitReachedError past it)
         title = ""
         try:
             title = str((reader.metadata or {}).get("/Title") or "")
@@ -138,7 +196,115 @@ def _pdf(data: bytes) -> Extracted:
         raise ExtractionError("The PDF expands beyond the decompression limit (possible zip bomb).") from None
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError, OSError) as exc:
         raise ExtractionError(f"The PDF is damaged or unreadable ({type(exc).__name__}).") from None
-    if not blocks:
+    return count, title
+
+
+def _pdf_lines(data: bytes) -> list[_PdfLine]:
+    """Every text line with its page, dominant font size and weight (pdfminer.six layout)."""
+    from pdfminer.high_level import extract_pages
+    from pdfminer.layout import LAParams, LTChar, LTTextContainer, LTTextLine
+    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+    from pdfminer.pdfparser import PDFSyntaxError
+    from pdfminer.psexceptions import PSException
+
+    lines: list[_PdfLine] = []
+    budget = settings.DOCUMENT_MAX_TEXT_CHARS
+    try:
+        for number, layout in enumerate(extract_pages(io.BytesIO(data), password="", laparams=LAParams()), start=1):
+            for element in layout:
+                if not isinstance(element, LTTextContainer):
+                    continue
+                for line in element:
+                    if not isinstance(line, LTTextLine):
+                        continue
+                    text = " ".join(line.get_text().split())
+                    if not text:
+                        continue
+                    budget -= len(text)
+                    if budget < 0:
+                        raise ExtractionError("The PDF holds more text than the processing limit allows.")
+                    sizes: Counter[float] = Counter()
+                    bold = total = 0
+                    for char in line:
+                        if isinstance(char, LTChar) and not char.get_text().isspace():
+                            sizes[round(char.size * 2) / 2] += 1
+                            bold += bool(_BOLD_FONT.search(char.fontname or ""))
+                            total += 1
+                    if not total:
+                        continue
+                    lines.append(_PdfLine(number, text, sizes.most_common(1)[0][0], bold * 2 > total, line.y1, line.y0))
+    except ExtractionError:
+        raise
+    except (PDFPasswordIncorrect, PDFEncryptionError):
+        raise ExtractionError("The PDF is password-protected; upload an unlocked copy.") from None
+    except (PDFSyntaxError, PSException, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
+        raise ExtractionError(f"The PDF is damaged or unreadable ({type(exc).__name__}).") from None
+    return lines
+
+
+def _pdf_heading_styles(lines: list[_PdfLine]) -> dict[tuple[float, bool], int]:
+    """(font size, bold) of heading lines -> outline level (1 = largest).
+
+    Body text is the size most characters are set in. A heading is a short line that does not
+    read as a sentence, set larger than the body or in bold at body size; its level is the rank
+    of its style among the heading styles (larger first, bold before regular at one size), so a
+    document's own hierarchy is kept whatever sizes it uses."""
+    weight: Counter[float] = Counter()
+    for line in lines:
+        weight[line.size] += len(line.text)
+    if not weight:
+        return {}
+    body = weight.most_common(1)[0][0]
+    styles = {
+        (line.size, line.bold)
+        for line in lines
+        if _pdf_is_heading_text(line.text) and (line.size >= body * 1.15 or (line.bold and line.size >= body * 0.95))
+    }
+    styles.discard((body, False))
+    ranked = sorted(styles, key=lambda s: (-s[0], not s[1]))
+    return {style: min(rank, 6) for rank, style in enumerate(ranked, start=1)}
+
+
+def _pdf_is_heading_text(text: str) -> bool:
+    words = text.split()
+    return 1 <= len(words) <= 14 and len(text) <= 120 and not text.endswith((".", ",", ";", ":")) and any(c.isalpha() for c in text)
+
+
+def _pdf(data: bytes) -> Extracted:
+    count, title = _pdf_checks(data)
+    lines = _pdf_lines(data)
+    levels = _pdf_heading_styles(lines)
+    sections = _Sections()
+    previous: _PdfLine | None = None
+    paragraph: list[str] = []
+
+    def end_paragraph() -> None:
+        # A paragraph's lines are joined with spaces (after undoing end-of-line hyphenation), so a
+        # sentence never holds a line break and paragraphs are separated by a blank line.
+        if paragraph:
+            sections.lines.append(clean_text("\n".join(paragraph)).replace("\n", " "))
+            paragraph.clear()
+
+    for line in lines:
+        heading_level = levels.get((line.size, line.bold)) if _pdf_is_heading_text(line.text) else None
+        if previous is None or line.page != previous.page:
+            end_paragraph()
+            sections.flush()  # a block never spans two pages, so citations keep an exact page
+            sections.page, previous = line.page, None
+        if heading_level is not None:
+            end_paragraph()
+            if previous is not None and previous.text == sections.section and heading_level == sections.level:
+                sections.section = f"{sections.section} {line.text}"  # one heading set on two lines
+            else:
+                sections.heading(line.text, heading_level)
+        elif previous is not None and (previous.bottom - line.top) > 0.8 * line.size:  # wider than normal leading
+            end_paragraph()
+        if heading_level is None:
+            paragraph.append(line.text)
+        previous = line
+    end_paragraph()
+    blocks = sections.finish()
+    if not any(b.text for b in blocks):
         raise ExtractionError("The PDF has no extractable text (scanned pages need OCR; upload them as images).")
     return Extracted(blocks=blocks, pages=count, title=title)
 
@@ -158,6 +324,16 @@ def _check_zip(data: bytes) -> None:
         raise ExtractionError("The Word document expands beyond the decompression limit (possible zip bomb).")
 
 
+def _docx_heading_level(style: str) -> int | None:
+    """Outline level of a paragraph style: "Title" above "Heading 1" .. "Heading 9"."""
+    if style == "Title":
+        return 0
+    if style.startswith("Heading"):
+        number = style.removeprefix("Heading").strip()
+        return int(number) if number.isdigit() else 1
+    return None
+
+
 def _docx(data: bytes) -> Extracted:
     import docx
     from docx.table import Table
@@ -168,16 +344,7 @@ def _docx(data: bytes) -> Extracted:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises bare KeyError/ValueError/lxml errors for bad parts
         raise ExtractionError(f"The Word document is damaged or unreadable ({type(exc).__name__}).") from None
-    blocks: list[Block] = []
-    section: str | None = None
-    lines: list[str] = []
-
-    def flush() -> None:
-        text = clean_text("\n\n".join(lines))
-        if text:
-            blocks.append(Block(text=text, section=section))
-        lines.clear()
-
+    sections = _Sections()
     for child in document.element.body.iterchildren():
         tag = child.tag.rsplit("}", 1)[-1]
         if tag == "p":
@@ -186,17 +353,17 @@ def _docx(data: bytes) -> Extracted:
             text = paragraph.text.strip()
             if not text:
                 continue
-            if style.startswith("Heading") or style == "Title":
-                flush()
-                section = text
+            level = _docx_heading_level(style)
+            if level is not None:
+                sections.heading(text, level)
             else:
-                lines.append(text)
+                sections.lines.append(text)
         elif tag == "tbl":
             for row in Table(child, document).rows:
                 cells = [c.text.strip() for c in row.cells]
-                lines.append(" | ".join(c for c in cells if c))
-    flush()
-    if not blocks:
+                sections.lines.append(" | ".join(c for c in cells if c))
+    blocks = sections.finish()
+    if not any(b.text for b in blocks):
         raise ExtractionError("The Word document contains no text.")
     title = (document.core_properties.title or "").strip()
     return Extracted(blocks=blocks, title=title)
@@ -209,46 +376,37 @@ _MD_LINK = re.compile(r"\[([^\[\]]+)\]\([^()\[\]]*\)")
 _MD_EMPHASIS = re.compile(r"[*_`]{1,3}")
 
 
-def _md_heading(line: str) -> str | None:
-    r"""The text of an ATX heading line (`## Title ##`), else None. String methods, not a regex:
-    the pattern `^(#{1,6})\s+(.+?)\s*#*\s*$` backtracks cubically on a run of spaces (a 1 KB
-    heading line took 18 s of CPU)."""
+def _md_heading(line: str) -> tuple[str, int] | None:
+    r"""(text, level) of an ATX heading line (`## Title ##` -> ("Title", 2)), else None. String
+    methods, not a regex: the pattern `^(#{1,6})\s+(.+?)\s*#*\s*$` backtracks cubically on a
+    run of spaces (a 1 KB heading line took 18 s of CPU)."""
     rest = line.lstrip("#")
-    if not 1 <= len(line) - len(rest) <= 6 or not rest[:1].isspace():
+    level = len(line) - len(rest)
+    if not 1 <= level <= 6 or not rest[:1].isspace():
         return None
     text = rest.strip()
     unclosed = text.rstrip("#")
     if unclosed != text and (not unclosed or unclosed[-1].isspace()):  # a closing run of '#'
         text = unclosed.rstrip()
-    return text or None
+    return (text, level) if text else None
 
 
 def _markdown(data: bytes) -> Extracted:
-    blocks: list[Block] = []
-    section: str | None = None
-    lines: list[str] = []
+    sections = _Sections(joiner="\n")
     in_code = False
-
-    def flush() -> None:
-        text = clean_text("\n".join(lines))
-        if text:
-            blocks.append(Block(text=text, section=section))
-        lines.clear()
-
     for line in decode_text(data).splitlines():
         if line.strip().startswith("```"):
             in_code = not in_code
             continue
         heading = None if in_code else _md_heading(line)
         if heading is not None:
-            flush()
-            section = heading
+            sections.heading(*heading)
             continue
         if not in_code:  # strip inline markup that would pollute the index
             line = _MD_EMPHASIS.sub("", _MD_LINK.sub(r"\1", _MD_IMAGE.sub(r"\1", line)))
-        lines.append(line)
-    flush()
-    if not blocks:
+        sections.lines.append(line)
+    blocks = sections.finish()
+    if not any(b.text for b in blocks):
         raise ExtractionError("The Markdown file contains no text.")
     return Extracted(blocks=blocks, title=blocks[0].section or "")
 
@@ -273,29 +431,22 @@ def html_blocks(markup: str | bytes) -> Extracted:
         or soup.body
         or soup
     )
-    blocks: list[Block] = []
-    section: str | None = None
-    lines: list[str] = []
-
-    def flush() -> None:
-        text = clean_text("\n\n".join(lines))
-        if text:
-            blocks.append(Block(text=text, section=section))
-        lines.clear()
-
+    sections = _Sections()
     for element in root.find_all(_HTML_HEADINGS | _HTML_BLOCKS):
         if element.name in _HTML_HEADINGS:
-            flush()
-            section = element.get_text(" ", strip=True).replace("¶", "").strip() or section
+            heading = element.get_text(" ", strip=True).replace("¶", "").strip()
+            if heading:
+                sections.heading(heading, int(element.name[1]))
         elif not element.find_parent(_HTML_BLOCKS - {"td", "th"}):  # nested blocks are read with their parent
             text = element.get_text(" ", strip=True)
             if text:
-                lines.append(text)
-    flush()
-    if not blocks:
+                sections.lines.append(text)
+    blocks = sections.finish()
+    if not any(b.text for b in blocks):
+        blocks = []
         text = clean_text(root.get_text("\n", strip=True))
         if text:
-            blocks.append(Block(text=text, section=title or None))
+            blocks.append(Block(text=text, section=title or None, level=1 if title else None))
     return Extracted(blocks=blocks, title=title)
 
 
@@ -354,7 +505,9 @@ _EXTRACTORS = {
 def extract(data: bytes, kind: str) -> Extracted:
     """Extract `data` of a sniffed `kind`. Raises ExtractionError only."""
     try:
-        return _EXTRACTORS[kind](data)
+        extracted = _EXTRACTORS[kind](data)
+        _rank_levels(extracted.blocks)
+        return extracted
     except ExtractionError:
         raise
     except MemoryError:  # in the sandbox (tutorhub.knowledge.sandbox): its RLIMIT_AS was reached

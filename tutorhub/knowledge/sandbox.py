@@ -129,7 +129,7 @@ def _result(returncode: int, stdout: bytes, stderr: bytes, *, cpu_seconds: int) 
     if not result.get("ok"):
         raise ExtractionError(str(result.get("error") or "The file could not be read."))
     return Extracted(
-        blocks=[Block(text=b["text"], page=b.get("page"), section=b.get("section")) for b in result["blocks"]],
+        blocks=[Block(text=b["text"], page=b.get("page"), section=b.get("section"), level=b.get("level")) for b in result["blocks"]],
         pages=result.get("pages"),
         title=result.get("title") or "",
         metadata=result.get("metadata") or {},

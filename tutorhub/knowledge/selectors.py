@@ -32,6 +32,7 @@ def document_sections(document: Document, *, max_chars: int = 4000) -> list[dict
     """The document's sections (title + start of their text), from the outline offsets."""
     text = document.extracted_text
     return [
-        {"title": part.get("title"), "page": part.get("page"), "content": text[part["start"] : min(part["end"], part["start"] + max_chars)]}
+        {"title": part.get("title"), "level": part.get("level"), "page": part.get("page"),
+         "content": text[part["start"] : min(part["end"], part["start"] + max_chars)]}
         for part in document.outline or []
     ]

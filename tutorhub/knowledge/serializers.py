@@ -75,8 +75,9 @@ class ProcessingStatusSerializer(serializers.Serializer):
 
 class SectionSerializer(serializers.Serializer):
     title = serializers.CharField(allow_null=True)
+    level = serializers.IntegerField(allow_null=True, help_text="Heading level, 1 = top; null for a page without a heading.")
     page = serializers.IntegerField(allow_null=True)
-    content = serializers.CharField()
+    content = serializers.CharField(allow_blank=True)
 
 
 class DocumentContentSerializer(serializers.Serializer):

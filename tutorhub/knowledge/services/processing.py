@@ -129,13 +129,17 @@ def _outline(extracted: Extracted) -> tuple[str, list[dict]]:
     """The extracted text and its sections as offsets into it."""
     parts, outline, offset = [], [], 0
     for block in extracted.blocks:
+        title = block.section or (f"Page {block.page}" if block.page else None)
+        if not block.text:  # a heading directly above a sub-heading: kept so the outline's hierarchy is whole
+            outline.append({"title": title, "page": block.page, "level": block.level, "start": offset, "end": offset})
+            continue
         if parts:
             offset += 2
-        title = block.section or (f"Page {block.page}" if block.page else None)
         if outline and outline[-1]["title"] == title and outline[-1]["page"] == block.page:
             outline[-1]["end"] = offset + len(block.text)
         else:
-            outline.append({"title": title, "page": block.page, "start": offset, "end": offset + len(block.text)})
+            outline.append({"title": title, "page": block.page, "level": block.level if block.section else None,
+                            "start": offset, "end": offset + len(block.text)})
         parts.append(block.text)
         offset += len(block.text)
     return "\n\n".join(parts), outline

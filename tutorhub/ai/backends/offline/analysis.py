@@ -1,4 +1,4 @@
-"""Offline document analysis: an extractive summary and keyword extraction, no model needed.
+"""Offline document analysis: an extractive summary and key phrases, no model needed.
 
 Task "document_analysis": context {"title": str, "text": str, "max_sentences": int} →
 JSON text {"summary": str, "topics": [str], "key_concepts": [str]}, the same shape a remote
@@ -6,31 +6,28 @@ model is asked for, so the caller validates both the same way.
 
 - summary: the sentences with the highest mean term salience (term frequency damped by the
   sentence-spread of the term, i.e. a TF-IDF over sentences), kept in document order;
-- topics: the most salient single terms; key_concepts: the most frequent salient two- and
-  three-word phrases (no stop word inside), written snake_case as seed 001 shows.
+- topics and key_concepts: noun phrases ranked by YAKE's statistics (see `keyphrases`), written
+  as words ("calvin cycle", not "calvin_cycle"). Topics are the phrases that run through the
+  most sentences; key concepts put the terms the text defines ("X is a ...") first.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from collections import Counter
 
 from tutorhub.ai.backends.offline import offline_task
-from tutorhub.knowledge.indexing import STOPWORDS
-
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
-_TOKEN = re.compile(r"[a-z][a-z0-9'-]*[a-z0-9]|[a-z]")
-_EXTRA_STOP = frozenset("also may might must shall one two use used using like get make many much well".split())
+from tutorhub.ai.backends.offline.generation import find_definitions
+from tutorhub.ai.backends.offline.keyphrases import STOPWORDS, TOKEN, keyphrases, phrase_key, split_sentences
 
 
 def _tokens(text: str) -> list[str]:
-    return [t for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS and t not in _EXTRA_STOP and len(t) > 2]
+    return [t for t in (w.lower() for w in TOKEN.findall(text)) if t not in STOPWORDS and len(t) > 2 and t[0].isalpha()]
 
 
 def analyse(text: str, *, max_sentences: int = 3, topics: int = 8, concepts: int = 8) -> dict:
-    sentences = [s.strip() for s in _SENTENCE.split(" ".join(text.split())) if 20 <= len(s.strip()) <= 600]
+    sentences = [s for s in split_sentences(text) if 20 <= len(s) <= 600]
     tokenised = [_tokens(s) for s in sentences]
     spread = Counter(t for toks in tokenised for t in set(toks))
     frequency = Counter(t for toks in tokenised for t in toks)
@@ -42,20 +39,15 @@ def analyse(text: str, *, max_sentences: int = 3, topics: int = 8, concepts: int
 
     ranked = sorted(range(len(sentences)), key=lambda i: -sentence_score(tokenised[i]))[:max_sentences]
     summary = " ".join(sentences[i] for i in sorted(ranked))
-    # Topics are terms that recur: a word seen once says little about what a document is about.
-    top_terms = [t for t, _ in sorted(salience.items(), key=lambda kv: -kv[1]) if frequency[t] > 1 or n < 4][:topics]
-    phrases: Counter[str] = Counter()
-    for sentence in sentences:
-        words = re.findall(r"[a-z][a-z0-9'-]*", sentence.lower())
-        for size in (2, 3):
-            for i in range(len(words) - size + 1):
-                gram = words[i : i + size]
-                if all(w not in STOPWORDS and w not in _EXTRA_STOP and len(w) > 2 for w in gram):
-                    phrases["_".join(gram)] += 1
-    key_concepts = [p for p, c in phrases.most_common(concepts * 3) if c > 1][:concepts]
-    if len(key_concepts) < concepts:  # short texts: fall back to the most salient terms
-        key_concepts += [t for t in top_terms if t not in key_concepts][: concepts - len(key_concepts)]
-    return {"summary": summary, "topics": top_terms, "key_concepts": key_concepts}
+    phrases = keyphrases(text, limit=max(topics, concepts) * 2)
+    by_spread = sorted(phrases, key=lambda c: (-c.sentences, c.score))  # stable: rank breaks ties
+    defined = {phrase_key(d.term) for d in find_definitions([{"text": text}])}
+    by_definition = sorted(phrases, key=lambda c: c.key not in defined)
+    return {
+        "summary": summary,
+        "topics": [c.text for c in by_spread[:topics]],
+        "key_concepts": [c.text for c in by_definition[:concepts]],
+    }
 
 
 @offline_task("document_analysis")

@@ -2,14 +2,23 @@
 
 Each handler reads the structured `context` its caller built the prompt from and returns the
 JSON text a model would return under the same contract, so the caller validates both backends
-the same way. Every item names the passage it came from (`source`: the passage's `ref`).
+the same way. Every item names the passage it came from (`source`: the passage's `ref`), and
+that passage holds the item's answer.
 
 - flashcards: definitional sentences ("X is a ...", "X refers to ...", "X: ...") become
-  "What is X?" cards; when the material has too few, cloze cards blank a key term.
+  "What is X?" cards; when the material has too few, cloze cards blank a key phrase.
 - quiz_questions: multiple choice from definitions and cloze sentences, with distractors taken
-  from the other key terms / definitions of the same material; true/false by swapping terms.
+  from the other key phrases / definitions of the same material; true/false by swapping terms.
 - homework_feedback: a rubric (relevance = similarity to the student's material, coverage of the
   material's key concepts, development) with feedback naming what is missing.
+
+What makes an item one a teacher would keep (benchmarks/generation.py measures each):
+- built from one sentence of the body text: headings and list labels are never part of it;
+- a cloze never shows its answer (nor a word of it) elsewhere in the question;
+- distractors are key phrases of the same material shaped like the answer (word count, name or
+  common noun, number or not), distinct from each other and the answer, never a repeated word;
+  an item without three such distractors is not made;
+- when fewer items than asked can be made, `shortfall_reason` says why.
 """
 
 from __future__ import annotations
@@ -24,13 +33,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from tutorhub.ai.backends.offline import offline_task
-from tutorhub.knowledge.indexing import STOPWORDS as INDEX_STOPWORDS
-
-# The knowledge index's English stop list, plus words that are never a term worth testing.
-STOPWORDS = INDEX_STOPWORDS | frozenset(
-    """also ours theirs used use uses using called known one two many much may might must shall often usually
-    example examples include includes including within without however therefore thus per via every""".split()
+from tutorhub.ai.backends.offline.keyphrases import (
+    STOPWORDS,
+    is_noun_word,
+    keyphrases,
+    phrase_key,
+    split_sentences,
 )
+
 PRONOUN_SUBJECTS = frozenset("it this that they he she there these those we you i which what who its".split())
 
 DEFINITION_PATTERNS = [
@@ -44,6 +54,7 @@ DEFINITION_PATTERNS = [
     (re.compile(r"^(?P<term>\w+(?:\s\w+)?)\s+(?P<verb>are)\s+(?P<definition>\w+\s+\w+\s+.+)$", re.I), 0.7),
 ]
 WORD = re.compile(r"[A-Za-z][A-Za-z\-']+|\d+(?:\.\d+)?")
+MIN_DISTRACTORS = 3
 
 
 @dataclass
@@ -70,22 +81,52 @@ def content_words(text: str) -> list[str]:
     return [w for w in words(text) if w not in STOPWORDS and len(w) > 2 and not w.isdigit()]
 
 
-def sentences(text: str) -> list[str]:
-    text = re.sub(r"\s+", " ", text or "").strip()
-    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])", text)
-    lines = []
-    for part in parts:
-        # "Term: definition" glossaries keep one entry per line in the source, not per sentence.
-        lines.extend(p.strip() for p in re.split(r"\s(?=[A-Z][\w \-']{1,40}:\s)", part) if p.strip())
-    return [s for s in lines if len(s.split()) >= 4]
+def _is_heading_line(line: str) -> bool:
+    # A line that does not end like a sentence and is short is a heading, label or list caption.
+    return not line.rstrip().endswith((".", "!", "?", ":", ";", '"', ")")) and len(line.split()) <= 12
+
+
+def _strip_headings(sentence: str, headings: list[str]) -> str:
+    """A sentence with a heading glued to its front (text extracted without structure, or a chunk
+    that starts with its heading path) loses the heading: "Overview Photosynthesis is ..."."""
+    for heading in headings:
+        if heading and sentence.startswith(heading + " ") and sentence[len(heading) + 1 : len(heading) + 2].isupper():
+            return sentence[len(heading) + 1 :]
+    return sentence
+
+
+def sentences(text: str, headings: list[str] | None = None) -> list[str]:
+    """The body sentences of a passage: one per line break or sentence end, headings dropped."""
+    found = []
+    for line in (text or "").splitlines():
+        line = " ".join(line.split())
+        if not line or _is_heading_line(line):
+            continue
+        for part in split_sentences(line):
+            # "Term: definition" glossaries keep one entry per line in the source, not per sentence.
+            for piece in re.split(r"\s(?=[A-Z][\w \-']{1,40}:\s)", part):
+                piece = _strip_headings(piece.strip(), headings or [])
+                if len(piece.split()) >= 4:
+                    found.append(piece)
+    return found
+
+
+def _passage_sentences(passage: dict) -> list[str]:
+    headings = [h for h in (passage.get("section"), passage.get("title")) if h]
+    return sentences(passage.get("text", ""), headings)
 
 
 def _clean_term(term: str) -> str | None:
+    """The term of a definition if it is a noun phrase of at most five words, else None."""
     term = re.sub(r"^(?:the|a|an)\s+", "", term.strip(" \"'()"), flags=re.I).strip()
     tokens = term.split()
-    if not 1 <= len(tokens) <= 6 or tokens[0].lower() in PRONOUN_SUBJECTS:
+    if not 1 <= len(tokens) <= 5 or tokens[0].lower() in PRONOUN_SUBJECTS:
         return None
-    if not any(t.lower() not in STOPWORDS for t in tokens):
+    # Nouns and adjectives, with "of" allowed between them ("rate of change"); a verb means the
+    # pattern matched a clause, not a term.
+    if not is_noun_word(tokens[-1]) or not all(is_noun_word(t) or t.lower() == "of" for t in tokens):
+        return None
+    if len({t.lower() for t in tokens}) < len(tokens):
         return None
     return term
 
@@ -94,7 +135,7 @@ def find_definitions(passages: list[dict]) -> list[Definition]:
     found: list[Definition] = []
     seen: set[str] = set()
     for passage in passages:
-        for sentence in sentences(passage.get("text", "")):
+        for sentence in _passage_sentences(passage):
             body = sentence.rstrip(".!? ")
             for pattern, confidence in DEFINITION_PATTERNS:
                 match = pattern.match(body)
@@ -102,51 +143,23 @@ def find_definitions(passages: list[dict]) -> list[Definition]:
                     continue
                 term = _clean_term(match.group("term"))
                 definition = match.group("definition").strip()
-                if term and len(definition.split()) >= 3 and term.lower() not in seen:
-                    seen.add(term.lower())
+                if term and len(definition.split()) >= 3 and phrase_key(term) not in seen:
+                    seen.add(phrase_key(term))
                     verb = match.groupdict().get("verb") or ""
                     found.append(Definition(term, definition, sentence, passage.get("ref"), confidence, verb.lower() == "are"))
                 break
     return found
 
 
-NOUN_CUES = frozenset("the a an of in on from with by into for its their this these each every some any and or".split())
-
-
 def key_terms(passages: list[dict], limit: int = 30) -> list[str]:
-    """Salient terms of the material: defined terms first, then repeated two-word phrases
-    ("carbon dioxide"), capitalised phrases, and content words seen in noun position (after an
-    article or preposition) - a cheap stand-in for a part-of-speech tagger, so verbs like
-    "happen" do not become quiz answers."""
-    counts: Counter[str] = Counter()
-    display: dict[str, str] = {}
-    bigrams: Counter[str] = Counter()
-    for passage in passages:
-        text = passage.get("text", "")
-        for sentence in sentences(text) or [text]:
-            tokens = WORD.findall(sentence)
-            for i, w in enumerate(tokens):
-                lw = w.lower()
-                if lw in STOPWORDS or len(lw) < 4 or lw.isdigit():
-                    continue
-                prev = tokens[i - 1].lower() if i else ""
-                nxt = tokens[i + 1].lower() if i + 1 < len(tokens) else ""
-                if prev in NOUN_CUES or nxt in ("is", "are", "was", "were") or (i and w[0].isupper()):
-                    counts[lw] += 2
-                display.setdefault(lw, w if i and w[0].isupper() else lw)
-                if nxt and nxt not in STOPWORDS and len(nxt) > 3 and not nxt.isdigit():
-                    bigrams[f"{lw} {nxt}"] += 1
-    for phrase, n in bigrams.items():
-        if n >= 2:
-            counts[phrase] += 3 * n
-            display[phrase] = phrase
-    ranked = sorted(counts, key=lambda t: (-(counts[t] * math.log(2 + len(t))), t))
+    """Key phrases of the material (see `keyphrases`), terms it defines first."""
+    text = "\n".join("\n".join(_passage_sentences(p)) for p in passages)
     terms = [d.term for d in find_definitions(passages)]
-    lowered = {t.lower() for t in terms}
-    for t in ranked:
-        if t not in lowered:
-            terms.append(display[t])
-            lowered.add(t)
+    keys = {phrase_key(t) for t in terms}
+    for candidate in keyphrases(text, limit=limit, multiword_first=False):
+        if candidate.key not in keys:
+            terms.append(candidate.text)
+            keys.add(candidate.key)
     return terms[:limit]
 
 
@@ -159,11 +172,27 @@ def _sentence_case(text: str) -> str:
     return text[:1].upper() + text[1:] if text else text
 
 
+def _stem(word: str) -> str:
+    return word.lower()[:5] if len(word) > 5 else word.lower()
+
+
+def shows_answer(question: str, answer: str) -> bool:
+    """Does the question give its answer away: the answer, or one of its content words (any
+    inflection: "cycle"/"cycles"), still visible in the text?"""
+    visible = {_stem(w) for w in content_words(question)}
+    return any(_stem(w) in visible for w in content_words(answer))
+
+
 def _blank(sentence: str, term: str) -> str | None:
+    """The sentence with `term` blanked out, or None if the term is not in it or the blanked
+    sentence would still show the answer."""
     pattern = re.compile(rf"(?<![\w-]){re.escape(term)}(?![\w-])", re.I)
     if not pattern.search(sentence):
         return None
-    return pattern.sub("_____", sentence, count=1)
+    blanked = pattern.sub("_____", sentence, count=1)
+    if shows_answer(blanked, term) or not blanked.strip("_ ."):
+        return None
+    return blanked
 
 
 def _cloze_items(passages: list[dict], terms: list[str], exclude: set[str]) -> list[dict]:
@@ -171,14 +200,14 @@ def _cloze_items(passages: list[dict], terms: list[str], exclude: set[str]) -> l
     items = []
     used_sentences: set[str] = set()
     for term in terms:
-        if term.lower() in exclude:
+        if phrase_key(term) in exclude:
             continue
         for passage in passages:
-            for sentence in sentences(passage.get("text", "")):
+            for sentence in _passage_sentences(passage):
                 if sentence in used_sentences:
                     continue
                 blanked = _blank(sentence, term)
-                if blanked and blanked.strip("_ .") and len(sentence.split()) >= 6:
+                if blanked and len(sentence.split()) >= 6:
                     items.append({"term": term, "sentence": sentence, "blanked": blanked, "ref": passage.get("ref")})
                     used_sentences.add(sentence)
                     break
@@ -192,6 +221,15 @@ def _order_by_difficulty(items: list[dict], wanted: str | None) -> list[dict]:
     if wanted not in ("easy", "medium", "hard"):
         return items
     return sorted(items, key=lambda i: i["difficulty_level"] != wanted)  # stable: keeps source order
+
+
+def _shortfall(made: int, count: int, noun: str, sources: str) -> str:
+    if made >= count:
+        return ""
+    return (
+        f"The material supports {made} {noun} ({sources}); more would repeat items or need facts "
+        "the material does not state. Add material on this topic or ask for fewer."
+    )
 
 
 @offline_task("flashcards")
@@ -211,9 +249,11 @@ def flashcards(messages, context: dict, opts: dict) -> str:
             "confidence": d.confidence,
             "source": d.ref,
         })
+    clozes = []
     if len(cards) < count:
-        exclude = {d.term.lower() for d in definitions}
-        for item in _cloze_items(passages, key_terms(passages), exclude):
+        exclude = {phrase_key(d.term) for d in definitions}
+        clozes = _cloze_items(passages, key_terms(passages), exclude)
+        for item in clozes:
             cards.append({
                 "question": f"Fill in the blank: {item['blanked']}",
                 "answer": item["term"],
@@ -223,15 +263,54 @@ def flashcards(messages, context: dict, opts: dict) -> str:
                 "source": item["ref"],
             })
     cards = _order_by_difficulty(cards, context.get("difficulty_level"))[:count]
-    return json.dumps({"flashcards": cards})
+    reason = _shortfall(len(cards), count, "flashcards",
+                        f"{len(definitions)} definitions and {len(clozes)} sentences with a key phrase to blank")
+    return json.dumps({"flashcards": cards, "shortfall_reason": reason})
 
 
-def _options(correct: str, pool: list[str], rng: random.Random, n: int = 4) -> list[str]:
-    distractors = [p for p in dict.fromkeys(pool) if p.lower() != correct.lower()]
-    rng.shuffle(distractors)
-    # Plausible distractors look like the answer: same number of words first.
-    distractors.sort(key=lambda p: abs(len(p.split()) - len(correct.split())))
-    options = [correct, *distractors[: n - 1]]
+def _shape(phrase: str) -> tuple[int, bool, bool]:
+    """What kind of thing a phrase is, roughly: (words, a name, a number)."""
+    tokens = phrase.split()
+    return len(tokens), any(t[:1].isupper() for t in tokens[1:]) or (len(tokens) == 1 and phrase[:1].isupper()), any(
+        t[:1].isdigit() for t in tokens)
+
+
+def good_distractor(option: str, correct: str) -> bool:
+    """A wrong option that is not the answer in disguise and not a glued fragment."""
+    key, answer_key = phrase_key(option), phrase_key(correct)
+    option_words = option.lower().split()
+    return (
+        bool(option.strip())
+        and key != answer_key
+        and f" {answer_key} " not in f" {key} " and f" {key} " not in f" {answer_key} "
+        and len(set(option_words)) == len(option_words)
+    )
+
+
+def _options(correct: str, pool: list[str], rng: random.Random, n: int = 4, *, similar_shape: bool = True) -> list[str] | None:
+    """The answer and n-1 distractors (shaped like it when `similar_shape`: terms, not whole
+    definitions), shuffled; None if there are too few."""
+    distractors: list[str] = []
+    keys = {phrase_key(correct)}
+    candidates = [p for p in dict.fromkeys(pool) if good_distractor(p, correct)]
+    rng.shuffle(candidates)
+    shape = _shape(correct)
+    # Plausible distractors look like the answer: same kind and word count first, then one off.
+    if similar_shape:
+        candidates.sort(key=lambda p: (_shape(p)[1:] != shape[1:], abs(_shape(p)[0] - shape[0])))
+    for option in candidates:
+        key = phrase_key(option)
+        if key in keys or any(f" {k} " in f" {key} " or f" {key} " in f" {k} " for k in keys):
+            continue
+        if similar_shape and (_shape(option)[2] != shape[2] or abs(_shape(option)[0] - shape[0]) > 1):
+            continue
+        distractors.append(option)
+        keys.add(key)
+        if len(distractors) == n - 1:
+            break
+    if len(distractors) < min(MIN_DISTRACTORS, n - 1):
+        return None
+    options = [correct, *distractors]
     rng.shuffle(options)
     return options
 
@@ -245,10 +324,14 @@ def quiz_questions(messages, context: dict, opts: dict) -> str:
     definitions = find_definitions(passages)
     terms = key_terms(passages)
     questions: list[dict] = []
+    dropped = 0
 
     def add(item: dict) -> None:
-        if len(item.get("options") or []) >= 2 or item["question_type"] == "short_answer":
+        nonlocal dropped
+        if item["question_type"] == "short_answer" or item.get("options"):
             questions.append(item)
+        else:
+            dropped += 1  # not enough distractors of the answer's kind: no item rather than a poor one
 
     defined_terms = [d.term for d in definitions]
     for i, d in enumerate(definitions):
@@ -258,7 +341,7 @@ def quiz_questions(messages, context: dict, opts: dict) -> str:
             add({
                 "question_text": f"What {'are' if d.plural else 'is'} {d.term}?",
                 "question_type": "multiple_choice",
-                "options": _options(_sentence_case(d.definition), others, rng),
+                "options": _options(_sentence_case(d.definition), others, rng, similar_shape=False),
                 "correct_answer": _sentence_case(d.definition),
                 "explanation": d.sentence,
                 "concept": d.term,
@@ -267,10 +350,12 @@ def quiz_questions(messages, context: dict, opts: dict) -> str:
                 "source": d.ref,
             })
         else:
+            question = f"Which term is described as: \"{_sentence_case(d.definition)}\"?"
             add({
-                "question_text": f"Which term is described as: \"{_sentence_case(d.definition)}\"?",
+                "question_text": question,
                 "question_type": "multiple_choice",
-                "options": _options(d.term, defined_terms + terms, rng),
+                "options": None if shows_answer(question, d.term) else _options(
+                    d.term, [t for t in defined_terms + terms if not shows_answer(question, t)], rng),
                 "correct_answer": d.term,
                 "explanation": d.sentence,
                 "concept": d.term,
@@ -278,10 +363,12 @@ def quiz_questions(messages, context: dict, opts: dict) -> str:
                 "confidence": d.confidence,
                 "source": d.ref,
             })
-    for item in _cloze_items(passages, terms, {t.lower() for t in defined_terms}):
+    clozes = _cloze_items(passages, terms, {phrase_key(t) for t in defined_terms})
+    for item in clozes:
         add({
             "question_text": f"Fill in the blank: {item['blanked']}",
             "question_type": "multiple_choice",
+            # A distractor the sentence already contains would read as a second answer.
             "options": _options(item["term"], [t for t in terms if _blank(item["sentence"], t) is None], rng),
             "correct_answer": item["term"],
             "explanation": item["sentence"],
@@ -308,7 +395,10 @@ def quiz_questions(messages, context: dict, opts: dict) -> str:
         })
     questions = _order_by_difficulty(questions, context.get("difficulty_level"))[:count]
     title = f"{topic} Quiz" if topic else "Quiz"
-    return json.dumps({"title": title, "questions": questions})
+    reason = _shortfall(len(questions), count, "questions", (
+        f"{len(definitions)} definitions and {len(clozes)} sentences with a key phrase; "
+        f"{dropped} more lacked three wrong options of the answer's kind"))
+    return json.dumps({"title": title, "questions": questions, "shortfall_reason": reason})
 
 
 # --- homework feedback ------------------------------------------------------------------------
