@@ -32,3 +32,18 @@ class PaymentSerializer(serializers.ModelSerializer):
 class PaymentConfirmSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[("confirmed", "Confirmed"), ("failed", "Failed")], default="confirmed")
     notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class PaymeErrorSerializer(serializers.Serializer):
+    code = serializers.IntegerField(help_text="Payme's error code, e.g. -32504 insufficient privileges")
+    message = serializers.DictField(child=serializers.CharField(), help_text="The message per language (en, ru, uz)")
+    data = serializers.CharField(required=False)
+
+
+class PaymeResponseSerializer(serializers.Serializer):
+    """A JSON-RPC 2.0 answer to Payme's merchant API: `result` or `error` (always HTTP 200)."""
+
+    jsonrpc = serializers.CharField()
+    id = serializers.JSONField(allow_null=True, help_text="The request's id, echoed")
+    result = serializers.DictField(required=False, help_text="The method's result")
+    error = PaymeErrorSerializer(required=False)

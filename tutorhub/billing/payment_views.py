@@ -12,7 +12,11 @@ from rest_framework.views import APIView
 from tutorhub.billing import payment_services as services
 from tutorhub.billing.models import Payment
 from tutorhub.billing.models.payments import overdue_cutoff
-from tutorhub.billing.payment_serializers import PaymentConfirmSerializer, PaymentSerializer
+from tutorhub.billing.payment_serializers import (
+    PaymentConfirmSerializer,
+    PaymentSerializer,
+    PaymeResponseSerializer,
+)
 from tutorhub.core.permissions import IsAdminRole, is_admin
 from tutorhub.core.throttling import WebhookRateThrottle
 
@@ -72,7 +76,7 @@ class PaymeWebhookView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [WebhookRateThrottle]
 
-    @extend_schema(request={"application/json": {"type": "object"}}, responses={200: {"type": "object"}})
+    @extend_schema(request={"application/json": {"type": "object"}}, responses={200: PaymeResponseSerializer})
     def post(self, request):
         body = request.data if isinstance(request.data, dict) else {}
         rpc_id = body.get("id")

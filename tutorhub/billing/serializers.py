@@ -77,7 +77,23 @@ class UsagePercentageSerializer(serializers.Serializer):
     storage = serializers.FloatField(allow_null=True)
 
 
+class FeatureUsageSerializer(serializers.Serializer):
+    feature = serializers.CharField()
+    tokens = serializers.IntegerField(help_text="AI tokens this period, free (offline) work included.")
+    charged_tokens = serializers.IntegerField(help_text="The part that counts against the plan's limit.")
+
+
 class UsageSerializer(serializers.Serializer):
     plan = serializers.CharField()
     current_period = CurrentPeriodSerializer()
     usage_percentage = UsagePercentageSerializer()
+    by_feature = FeatureUsageSerializer(many=True)
+
+
+class ProviderWebhookAckSerializer(serializers.Serializer):
+    """What the payment provider's webhook call gets back (it only needs a 2xx)."""
+
+    received = serializers.BooleanField()
+    duplicate = serializers.BooleanField(required=False, help_text="This event id was handled before")
+    applied = serializers.BooleanField(required=False, help_text="Whether it changed a pending plan change")
+    status = serializers.CharField(required=False, help_text="The plan change's status after the event")

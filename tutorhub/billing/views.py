@@ -72,6 +72,6 @@ class ProviderWebhookView(APIView):
     authentication_classes: list = []
     throttle_classes = [WebhookRateThrottle]
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=s.ProviderWebhookAckSerializer)
     def post(self, request, provider: str):
         return Response(services.provider_webhook_handle(provider_name=provider, body=request.body, headers=request.headers))

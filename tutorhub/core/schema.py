@@ -89,4 +89,10 @@ def document_error_responses(result, generator, request, public):
             errors = {**ERROR_RESPONSES, **(WRITE_ERROR_RESPONSES if method != "get" else {})}
             for code, description in errors.items():
                 responses.setdefault(code, {"description": description, "content": {"application/json": {"schema": reference}}})
+            # An error a view declared with a bare object (to give it a description) is the envelope too.
+            for code, response in responses.items():
+                body = response.get("content", {}).get("application/json")
+                schema = (body or {}).get("schema", {})
+                if code.isdigit() and int(code) >= 400 and schema.get("type") == "object" and not schema.get("properties"):
+                    body["schema"] = reference
     return result

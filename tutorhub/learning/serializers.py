@@ -300,3 +300,238 @@ class WeeklyReportSerializer(serializers.Serializer):
 
     def get_child(self, obj) -> dict:
         return {"id": obj.child_id, "username": obj.child.username, "name": obj.child.get_full_name() or obj.child.username}
+
+
+# --- Output shapes of the analytics, dashboards and progress reads ------------------------------
+# The selectors build these responses as plain dicts (cheap, and several views reshape them);
+# these serializers declare their exact shape for the OpenAPI schema, and
+# tests/learning/test_output_shapes.py checks real responses against them key by key.
+class GoalProgressRowSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+    progress_percentage = serializers.FloatField()
+    expected_progress = serializers.FloatField(allow_null=True, help_text="Where the goal should be by today")
+    target_date = serializers.DateField(allow_null=True)
+    is_overdue = serializers.BooleanField()
+    estimated_hours = serializers.FloatField()
+    mastery = serializers.FloatField(allow_null=True, help_text="0..1 over the goal's key concepts; null without graded work")
+
+
+class StudyPlanProgressSerializer(serializers.Serializer):
+    plan_id = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.CharField(help_text="behind | on_track | ahead | completed")
+    completion_rate = serializers.FloatField()
+    expected_completion_rate = serializers.FloatField()
+    total_goals = serializers.IntegerField()
+    completed_goals = serializers.IntegerField()
+    in_progress_goals = serializers.IntegerField()
+    total_estimated_hours = serializers.FloatField()
+    hours_studied = serializers.FloatField()
+    days_elapsed = serializers.IntegerField()
+    days_remaining = serializers.IntegerField()
+    goals = GoalProgressRowSerializer(many=True)
+
+
+class UpcomingDeadlineSerializer(DeadlineSerializer):
+    id = serializers.CharField()
+    study_plan = serializers.CharField()
+    progress_percentage = serializers.FloatField()
+
+
+class DashboardPlanSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+    completion_rate = serializers.FloatField()
+    expected_completion_rate = serializers.FloatField()
+    end_date = serializers.DateField()
+    goals_total = serializers.IntegerField()
+
+
+class GoalCountsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    in_progress = serializers.IntegerField()
+    overdue = serializers.IntegerField()
+
+
+class TopicMasterySerializer(serializers.Serializer):
+    topic = serializers.CharField()
+    mastery = serializers.FloatField()
+
+
+class LearningDashboardSerializer(serializers.Serializer):
+    active_plans = serializers.IntegerField()
+    plans = DashboardPlanSerializer(many=True)
+    goals = GoalCountsSerializer()
+    study_hours_this_week = serializers.FloatField()
+    sessions_this_week = serializers.IntegerField()
+    study_streak = StreakSerializer()
+    upcoming_deadlines = UpcomingDeadlineSerializer(many=True)
+    todays_schedule = serializers.ListField(child=serializers.DictField(), help_text="Today's blocks of every plan's schedule")
+    active_session = serializers.CharField(allow_null=True)
+    weak_topics = TopicMasterySerializer(many=True)
+
+
+class WeekActivitySerializer(serializers.Serializer):
+    week = serializers.DateField(help_text="Monday of the week")
+    count = serializers.IntegerField()
+    hours = serializers.FloatField()
+    goals_completed = serializers.IntegerField()
+
+
+class VelocitySerializer(serializers.Serializer):
+    current_velocity = serializers.FloatField(help_text="Hours per day studied in the window")
+    target_velocity = serializers.FloatField(help_text="Hours per day the active plans ask for")
+    velocity_ratio = serializers.FloatField(allow_null=True)
+    status = serializers.CharField(help_text="ahead | on_track | behind | no_target")
+
+
+class ProductivityPatternsSerializer(serializers.Serializer):
+    best_hours = HourCountSerializer(many=True)
+    peak_productivity_time = serializers.IntegerField(allow_null=True, help_text="Hour of day (0-23)")
+
+
+class AdviceSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    priority = serializers.CharField()
+    message = serializers.CharField()
+    suggestion = serializers.CharField()
+
+
+class LearningOverviewSerializer(serializers.Serializer):
+    days = serializers.IntegerField()
+    total_study_hours = serializers.FloatField()
+    average_daily_hours = serializers.FloatField()
+    total_sessions = serializers.IntegerField()
+    goals_completed = serializers.IntegerField()
+    completion_rate = serializers.FloatField()
+    progress_by_week = WeekActivitySerializer(many=True)
+    learning_velocity = VelocitySerializer()
+    productivity_patterns = ProductivityPatternsSerializer()
+    recommendations = AdviceSerializer(many=True)
+
+
+class WeekScoresSerializer(serializers.Serializer):
+    week = serializers.DateField()
+    quiz_count = serializers.IntegerField()
+    quiz_average = serializers.FloatField(allow_null=True)
+    flashcards_count = serializers.IntegerField()
+    flashcards_average = serializers.FloatField(allow_null=True)
+    homework_count = serializers.IntegerField()
+    homework_average = serializers.FloatField(allow_null=True)
+    study_minutes = serializers.FloatField()
+    average_mastery = serializers.FloatField(allow_null=True)
+
+
+class TopicTrendSerializer(serializers.Serializer):
+    topic = serializers.CharField()
+    subject = serializers.CharField(allow_blank=True)
+    mastery = serializers.FloatField()
+    previous_mastery = serializers.FloatField(allow_null=True)
+    change = serializers.FloatField(allow_null=True)
+    trend = serializers.CharField(help_text="new | improving | stable | declining")
+    evidence_count = serializers.IntegerField()
+
+
+class PerformanceTrendsSerializer(serializers.Serializer):
+    weeks = serializers.IntegerField()
+    series = WeekScoresSerializer(many=True)
+    topics = TopicTrendSerializer(many=True)
+    overall_trend = serializers.CharField(allow_null=True)
+
+
+class PathGoalSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+    progress_percentage = serializers.FloatField()
+    remaining_hours = serializers.FloatField()
+    prerequisites = serializers.ListField(child=serializers.CharField())
+    blocked_by = serializers.ListField(child=serializers.CharField())
+    is_available = serializers.BooleanField()
+    dependents_waiting = serializers.IntegerField()
+    mastery = serializers.FloatField(allow_null=True)
+    target_date = serializers.DateField(allow_null=True)
+
+
+class PathPlanSerializer(serializers.Serializer):
+    plan_id = serializers.CharField()
+    title = serializers.CharField()
+    remaining_hours = serializers.FloatField()
+    critical_path_hours = serializers.FloatField()
+    recent_pace_hours_per_day = serializers.FloatField()
+    projected_completion_date = serializers.DateField(allow_null=True)
+    end_date = serializers.DateField()
+    on_track = serializers.BooleanField(allow_null=True)
+    next_goals = serializers.ListField(child=serializers.CharField())
+    bottlenecks = serializers.ListField(child=serializers.CharField())
+    goals = PathGoalSerializer(many=True)
+
+
+class LearningPathAnalysisSerializer(serializers.Serializer):
+    plans = PathPlanSerializer(many=True)
+
+
+class TopicStateSerializer(serializers.Serializer):
+    topic = serializers.CharField()
+    subject = serializers.CharField(allow_blank=True)
+    mastery = serializers.FloatField(allow_null=True)
+    confidence = serializers.FloatField()
+    evidence_count = serializers.IntegerField()
+    study_minutes = serializers.FloatField()
+    last_activity = serializers.DateTimeField(allow_null=True)
+    activity = serializers.DictField(child=serializers.IntegerField(), help_text="Events per kind")
+
+
+class SubjectProgressSerializer(serializers.Serializer):
+    subject = serializers.CharField()
+    mastery = serializers.FloatField(allow_null=True)
+    topics = TopicStateSerializer(many=True)
+
+
+class GoalSummarySerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    average_progress = serializers.FloatField(allow_null=True)
+
+
+class ProgressSummarySerializer(serializers.Serializer):
+    overall_mastery = serializers.FloatField(allow_null=True)
+    topics_tracked = serializers.IntegerField()
+    study_minutes_total = serializers.FloatField()
+    subjects = SubjectProgressSerializer(many=True)
+    goals = GoalSummarySerializer()
+
+
+class TopicResourceSerializer(ResourceSerializer):
+    """A resource plus what identifies it: a document's id, matched concepts and snippets, or
+    the flashcards' ids."""
+
+    document_id = serializers.CharField(required=False)
+    matched_concepts = serializers.ListField(child=serializers.CharField(), required=False)
+    snippets = serializers.ListField(child=serializers.CharField(), required=False)
+    flashcard_ids = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class PersonalRecommendationSerializer(serializers.Serializer):
+    topic = serializers.CharField()
+    subject = serializers.CharField(allow_blank=True)
+    mastery = serializers.FloatField()
+    reason = serializers.CharField()
+    priority = serializers.CharField()
+    suggested_difficulty = serializers.CharField()
+    resources = TopicResourceSerializer(many=True)
+
+
+class PersonalRecommendationsSerializer(serializers.Serializer):
+    weak_topics = TopicMasterySerializer(many=True)
+    recommendations = PersonalRecommendationSerializer(many=True)
+
+
+class WeeklyReportsSerializer(serializers.Serializer):
+    week_start = serializers.DateField(allow_null=True)
+    week_end = serializers.DateField(allow_null=True)
+    reports = WeeklyReportSerializer(many=True)

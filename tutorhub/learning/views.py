@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 from django.conf import settings
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, viewsets
 from rest_framework.decorators import action
@@ -50,7 +49,7 @@ class StudyPlanViewSet(viewsets.ModelViewSet):
         unscheduled = sum(u["hours"] for u in result["unscheduled"])
         return Response(result["days"], headers={"X-Unscheduled-Hours": f"{unscheduled:g}"})
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=s.StudyPlanProgressSerializer)
     @action(detail=True, methods=["get"])
     def progress(self, request, pk=None):
         return Response(selectors.study_plan_progress(plan=self.get_object()))
@@ -60,7 +59,7 @@ class StudyPlanViewSet(viewsets.ModelViewSet):
     def recommendations(self, request, pk=None):
         return Response({"recommendations": selectors.study_plan_recommendations(plan=self.get_object())})
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=s.LearningDashboardSerializer)
     @action(detail=False, methods=["get"])
     def dashboard(self, request):
         return Response(dashboards.learning_dashboard(user=request.user))
@@ -147,21 +146,21 @@ class StudySessionViewSet(
 class AnalyticsViewSet(viewsets.ViewSet):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(parameters=[s.DaysQuerySerializer], responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[s.DaysQuerySerializer], responses=s.LearningOverviewSerializer)
     @action(detail=False, methods=["get"])
     def overview(self, request):
         params = s.DaysQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         return Response(analytics.learning_overview(user=request.user, **params.validated_data))
 
-    @extend_schema(parameters=[s.WeeksQuerySerializer], responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[s.WeeksQuerySerializer], responses=s.PerformanceTrendsSerializer)
     @action(detail=False, methods=["get"])
     def performance_trends(self, request):
         params = s.WeeksQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         return Response(analytics.performance_trends(user=request.user, **params.validated_data))
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=s.LearningPathAnalysisSerializer)
     @action(detail=False, methods=["get"])
     def learning_path_analysis(self, request):
         return Response(analytics.learning_path_analysis(user=request.user))
@@ -229,7 +228,7 @@ class FeedbackViewSet(
 class ProgressView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=s.ProgressSummarySerializer)
     def get(self, request):
         return Response(selectors.progress_summary(user=request.user))
 
@@ -237,7 +236,7 @@ class ProgressView(APIView):
 class PersonalRecommendationsView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=s.PersonalRecommendationsSerializer)
     def get(self, request):
         return Response(selectors.personal_recommendations(user=request.user))
 
@@ -248,7 +247,7 @@ class WeeklyReportView(APIView):
     permission_classes = [IsAuthenticated]
     throttle_scope = "ai_generation"
 
-    @extend_schema(parameters=[s.WeeklyReportQuerySerializer], responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[s.WeeklyReportQuerySerializer], responses=s.WeeklyReportsSerializer)
     def get(self, request):
         params = s.WeeklyReportQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
