@@ -4,6 +4,10 @@ A chunk never spans two sections (so a citation's section is exact) nor two PDF 
 its page is exact); inside a section, paragraphs and then sentences are packed up to
 `max_tokens`, and the last `overlap_tokens` worth of sentences is repeated at the start of
 the next chunk so an answer that straddles a boundary is still found whole.
+
+Each chunk also gets its heading path ("Document › Section › Subsection", see
+`assign_heading_paths`): it is indexed and embedded with the chunk, so a question that names a
+section finds that section's passages, while `text` stays exactly the passage shown to users.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class ChunkDraft:
     section: str | None
     position: int
     token_count: int
+    heading_path: str = ""
 
 
 def _pieces(text: str, max_tokens: int) -> list[str]:
@@ -89,4 +94,75 @@ def chunk_blocks(blocks: Iterable[Block], *, max_tokens: int = 200, overlap_toke
         if current:
             text = " ".join(current)
             drafts.append(ChunkDraft(text, block.page, block.section, len(drafts), estimate_tokens(text)))
+    return drafts
+
+
+PATH_SEPARATOR = " › "
+_PAGE_TITLE = re.compile(r"Page \d+")
+
+
+def outline_paths(title: str, outline: list[dict]) -> list[str]:
+    """The heading path of every outline entry, in order.
+
+    An entry's `level` (1 = top) places it under the nearest preceding entry of a smaller level;
+    an entry without a level (older documents, formats with flat sections) sits directly under
+    the document title. "Page N" entries are page markers made when a page has no heading, not
+    headings, so they add nothing to the path. A heading equal to the title (an HTML page's h1)
+    is not repeated."""
+    title = " ".join((title or "").split())
+    stack: list[tuple[int, str]] = []
+    paths = []
+    for entry in outline:
+        heading = " ".join(str(entry.get("title") or "").split())
+        is_heading = heading and not (entry.get("page") and _PAGE_TITLE.fullmatch(heading))
+        if is_heading:
+            level = entry.get("level")
+            level = level if isinstance(level, int) and level > 0 else None
+            if level is None:
+                stack = [(1, heading)]
+            else:
+                while stack and stack[-1][0] >= level:
+                    stack.pop()
+                stack.append((level, heading))
+        parts = [title] if title else []
+        for _level, name in stack if is_heading else []:
+            if not parts or name.casefold() != parts[-1].casefold():
+                parts.append(name)
+        paths.append(PATH_SEPARATOR.join(parts))
+    return paths
+
+
+def _entry_title(section: str | None, page: int | None) -> str | None:
+    # The outline's title for a run of text: its section, else the page marker (see
+    # services.processing._outline).
+    return section or (f"Page {page}" if page else None)
+
+
+def heading_paths(title: str, outline: list[dict], located: Iterable[tuple[str | None, int | None]]) -> list[str]:
+    """The heading path for each (section, page) of a document's chunks, given in document order.
+
+    Chunks and outline entries are both in document order, so each chunk is matched to the next
+    outline entry with its section and page (a section title repeated in two places gets the
+    path of the right one); a chunk the outline does not know falls back to title › section."""
+    paths = outline_paths(title, outline)
+    keys = [(str(e.get("title") or "") or None, e.get("page")) for e in outline]
+    title = " ".join((title or "").split())
+    out, cursor = [], 0
+    for section, page in located:
+        key = (_entry_title(section, page), page)
+        match = next((j for j in range(cursor, len(keys)) if keys[j] == key), None)
+        if match is None:  # an earlier entry (outline out of order) before giving up
+            match = next((j for j in range(cursor) if keys[j] == key), None)
+        if match is not None:
+            cursor = match
+            out.append(paths[match])
+        else:
+            out.append(PATH_SEPARATOR.join(p for p in (title, section) if p))
+    return out
+
+
+def assign_heading_paths(drafts: list[ChunkDraft], *, title: str, outline: list[dict]) -> list[ChunkDraft]:
+    """Set each draft's heading_path from the document's outline (see `heading_paths`)."""
+    for draft, path in zip(drafts, heading_paths(title, outline, ((d.section, d.page) for d in drafts)), strict=True):
+        draft.heading_path = path
     return drafts

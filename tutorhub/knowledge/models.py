@@ -82,6 +82,9 @@ class Chunk(models.Model):
     text = models.TextField()
     page = models.PositiveIntegerField(null=True, blank=True)
     section = models.CharField(max_length=500, null=True, blank=True)
+    # "Document › Section › Subsection" (knowledge.chunking): indexed and embedded with `text` so
+    # a question naming a section finds it; `text` stays the passage shown to users.
+    heading_path = models.TextField(blank=True, default="")
     token_count = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -90,3 +93,8 @@ class Chunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.document_id}#{self.position}"
+
+    @property
+    def embedding_text(self) -> str:
+        """What the embedding model sees: where the passage is, then the passage."""
+        return f"{self.heading_path}\n\n{self.text}" if self.heading_path else self.text

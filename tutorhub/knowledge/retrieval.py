@@ -25,6 +25,8 @@ from tutorhub.knowledge.models import Chunk, Document
 
 logger = logging.getLogger(__name__)
 RRF_K = 60
+# The columns retrieve() reads to build a Passage (see the scope re-check in `retrieve`).
+PASSAGE_FIELDS = ("id", "document_id", "text", "page", "section", "document__name", "document__course_id")
 # Runs the dense half of a hybrid query beside the lexical half (see `retrieve`).
 _dense_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dense-retrieval")
 
@@ -193,9 +195,13 @@ def retrieve(
     if not best:
         return []  # nothing matched: skip building the scope re-check query (most of a miss's CPU)
     # Re-check scope in the database: a vector hit outside it (stale metadata) is dropped.
+    # Only the columns a Passage uses: a chunk row joined to its whole document would carry the
+    # document's extracted_text (megabytes for a book) into every chat turn.
     rows = {
         c.id: c
-        for c in Chunk.objects.filter(id__in=best[: pool], document__in=documents).select_related("document")
+        for c in Chunk.objects.filter(id__in=best[:pool], document__in=documents)
+        .select_related("document")
+        .only(*PASSAGE_FIELDS)
     }
     passages = []
     for chunk_id in best:

@@ -21,7 +21,7 @@ from django.utils import timezone
 from tutorhub.ai import ProviderError, embeddings, llm, usage_scope, vector_stores
 from tutorhub.ai.base import VectorItem
 from tutorhub.billing.services import usage_record
-from tutorhub.knowledge.chunking import chunk_blocks
+from tutorhub.knowledge.chunking import assign_heading_paths, chunk_blocks
 from tutorhub.knowledge.extraction import KINDS, Extracted, ExtractionError, sniff
 from tutorhub.knowledge.fetch import FetchError, safe_request
 from tutorhub.knowledge.models import Chunk, Document
@@ -153,7 +153,8 @@ def _write_chunks(document: Document, drafts) -> list[Chunk]:
     return Chunk.objects.bulk_create(
         [
             Chunk(document=document, position=d.position, text=d.text, page=d.page,
-                  section=(d.section or None) and d.section[:500], token_count=d.token_count)
+                  section=(d.section or None) and d.section[:500], heading_path=d.heading_path,
+                  token_count=d.token_count)
             for d in drafts
         ],
         batch_size=500,
@@ -167,7 +168,7 @@ def _embed(document: Document, chunks: list[Chunk]) -> None:
     store.delete(str(document.id))
     for start in range(0, len(chunks), EMBED_BATCH):
         batch = chunks[start : start + EMBED_BATCH]
-        vectors = backend.embed([c.text for c in batch])
+        vectors = backend.embed([c.embedding_text for c in batch])
         store.upsert(
             VectorItem(
                 id=str(c.pk),
@@ -273,6 +274,7 @@ def _run_pipeline(document: Document) -> Document:
     _progress(document, 35, "chunking", pages_processed=extracted.pages or 1, text_extracted=True,
               ocr=bool(extracted.metadata.get("ocr")))
     drafts = chunk_blocks(extracted.blocks, max_tokens=settings.CHUNK_MAX_TOKENS, overlap_tokens=settings.CHUNK_OVERLAP_TOKENS)
+    assign_heading_paths(drafts, title=document.name, outline=outline)
     if not drafts:
         raise ExtractionError("No text could be extracted from the document.")
     chunks = _write_chunks(document, drafts)

@@ -1,0 +1,152 @@
+"""Heading paths in the index and the embeddings, scoped lexical ranking, and the columns
+retrieve() reads (issue 13 items 2-3, issue 15 item 4, issue 17 item 4)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.factories import UserFactory
+from tutorhub.knowledge.chunking import ChunkDraft, assign_heading_paths, heading_paths, outline_paths
+from tutorhub.knowledge.models import Chunk, Document
+from tutorhub.knowledge.retrieval import retrieve
+from tutorhub.knowledge.services import document_ingest_file, resource_add
+
+pytestmark = pytest.mark.django_db
+
+BIOLOGY_MD = b"""# Photosynthesis
+
+Plants make their own food from sunlight, water and carbon dioxide.
+
+## Light reactions
+
+Chlorophyll absorbs photons; water is split and oxygen is released.
+
+## Calvin cycle
+
+Enzymes in the stroma fix carbon into sugars using ATP and NADPH.
+"""
+
+
+def test_outline_paths_follow_levels_and_fall_back_without_them():
+    outline = [
+        {"title": "Photosynthesis", "page": None, "level": 1},
+        {"title": "Light reactions", "page": None, "level": 2},
+        {"title": "Photosystem II", "page": None, "level": 3},
+        {"title": "Calvin cycle", "page": None, "level": 2},
+        {"title": "Respiration", "page": None, "level": 1},
+    ]
+    assert outline_paths("Biology", outline) == [
+        "Biology › Photosynthesis",
+        "Biology › Photosynthesis › Light reactions",
+        "Biology › Photosynthesis › Light reactions › Photosystem II",
+        "Biology › Photosynthesis › Calvin cycle",
+        "Biology › Respiration",
+    ]
+    # No levels (documents processed before levels existed): each section sits under the title.
+    flat = [{"title": "Intro", "page": None}, {"title": "Methods", "page": None}]
+    assert outline_paths("Paper", flat) == ["Paper › Intro", "Paper › Methods"]
+    # A page marker is not a heading, and an h1 equal to the title is not repeated.
+    assert outline_paths("Scan", [{"title": "Page 3", "page": 3}]) == ["Scan"]
+    assert outline_paths("Guide", [{"title": "guide", "page": None, "level": 1}]) == ["Guide"]
+
+
+def test_heading_paths_match_repeated_section_titles_in_document_order():
+    outline = [
+        {"title": "Cells", "page": 1, "level": 1},
+        {"title": "Examples", "page": 1, "level": 2},
+        {"title": "Tissues", "page": 2, "level": 1},
+        {"title": "Examples", "page": 2, "level": 2},
+    ]
+    located = [("Cells", 1), ("Examples", 1), ("Examples", 1), ("Examples", 2), ("Unknown", 9)]
+    assert heading_paths("Bio", outline, located) == [
+        "Bio › Cells",
+        "Bio › Cells › Examples",
+        "Bio › Cells › Examples",
+        "Bio › Tissues › Examples",
+        "Bio › Unknown",
+    ]
+    drafts = [ChunkDraft("t", 1, "Cells", 0, 1)]
+    assert assign_heading_paths(drafts, title="Bio", outline=outline)[0].heading_path == "Bio › Cells"
+
+
+def test_chunks_store_their_heading_path_and_keep_text_as_the_passage(user):
+    doc = document_ingest_file(user=user, data=BIOLOGY_MD, filename="bio.md", name="Biology notes", background=False)
+    from tutorhub.knowledge.services.processing import document_process
+
+    document_process(document_id=doc.id)
+    chunk = Chunk.objects.get(document=doc, text__contains="stroma")
+    assert chunk.section == "Calvin cycle"
+    assert chunk.heading_path.startswith("Biology notes › ") and chunk.heading_path.endswith("Calvin cycle")
+    assert "Calvin cycle" not in chunk.text  # the passage shown to users is unchanged
+    assert chunk.embedding_text == f"{chunk.heading_path}\n\n{chunk.text}"
+
+
+def test_a_question_naming_a_section_finds_it_and_citations_keep_the_section(user):
+    doc = document_ingest_file(user=user, data=BIOLOGY_MD, filename="bio.md", name="Biology notes", background=False)
+    from tutorhub.knowledge.services.processing import document_process
+
+    document_process(document_id=doc.id)
+    # Neither word of the query is in the passage itself: only its section heading names it.
+    passages = retrieve(user=user, query="calvin cycle", mode="lexical")
+    assert passages and "stroma" in passages[0].text
+    citation = passages[0].citation()
+    assert citation["section"] == "Calvin cycle" and citation["document_id"] == str(doc.id)
+
+
+def test_the_embedder_is_given_the_heading_path(fake_openai, user):
+    resource_add(user=user, title="Cell biology", content="Ribosomes build proteins.")
+    inputs = [body["input"] for path, body in fake_openai.requests if path.endswith("/embeddings")]
+    assert any(isinstance(i, list) and i and i[0].startswith("Cell biology\n\nRibosomes") for i in inputs)
+
+
+def test_heading_path_data_migration_fills_existing_chunks(user):
+    """Migration 0003 recomputes the path of chunks written before the column existed."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    doc = Document.objects.create(owner=user, name="Old notes", processing_status="completed",
+                                  outline=[{"title": "Part one", "page": None, "start": 0, "end": 10, "level": 1}])
+    Chunk.objects.create(document=doc, position=0, text="Some old passage.", section="Part one")
+    migration = import_module("tutorhub.knowledge.migrations.0003_chunk_heading_path")
+    migration.fill_heading_paths(apps, None)
+    assert Chunk.objects.get(document=doc).heading_path == "Old notes › Part one"
+    assert retrieve(user=user, query="part one", mode="lexical")  # and the index follows the update
+
+
+def _big_document(user, name: str) -> Document:
+    text = "\n\n".join(f"Paragraph {i} about osmosis and membranes." for i in range(40))
+    doc = resource_add(user=user, title=name, content=text)
+    Document.objects.filter(pk=doc.pk).update(extracted_text="x" * 200_000, outline=[{"title": "big"}] * 500)
+    return doc
+
+
+def test_retrieve_reads_only_the_columns_a_passage_needs(user):
+    """No large text column on the hot path: the document's extracted_text, outline, summary and
+    the like are never fetched by retrieve() (issue 17: 1.29 s of a 1.34 s retrieve was that)."""
+    _big_document(user, "Osmosis book")
+    with CaptureQueriesContext(connection) as queries:
+        passages = retrieve(user=user, query="osmosis membranes", k=5, mode="lexical")
+    assert passages and passages[0].document_title == "Osmosis book"
+    selects = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
+    assert selects
+    for sql in selects:
+        fetched = sql.split(" FROM ", 1)[0]
+        for column in ("extracted_text", "outline", "summary", "topics", "key_concepts", "processing_metadata",
+                       "description"):
+            assert column not in fetched, (column, sql)
+    chunk_fetch = next(sql for sql in selects if '"knowledge_chunk"."text"' in sql.split(" FROM ", 1)[0])
+    assert '"knowledge_document"."name"' in chunk_fetch
+
+
+def test_lexical_search_only_ranks_the_callers_chunks(user):
+    """Another user's (much larger) matching material never costs the caller: the ranking runs
+    over the caller's chunks, and the caller sees only theirs."""
+    other = UserFactory()
+    for n in range(3):
+        _big_document(other, f"Other osmosis {n}")
+    mine = resource_add(user=user, title="Mine", content="Osmosis moves water across membranes.")
+    passages = retrieve(user=user, query="osmosis membranes water", mode="lexical")
+    assert [p.document_id for p in passages] == [str(mine.id)]
