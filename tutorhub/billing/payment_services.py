@@ -172,71 +172,96 @@ def _state(payment: Payment) -> dict:
     }
 
 
+def _check_perform(params: dict) -> dict:
+    _payable(params)
+    return {"allow": True}
+
+
+def _create(params: dict) -> dict:
+    tx_id = params.get("id")
+    if not isinstance(tx_id, str) or not tx_id:
+        raise PaymeError(-32600, "Transaction id is required.")
+    existing = Payment.objects.select_for_update().filter(provider_transaction_id=tx_id).first()
+    if existing is not None:  # Payme retries a create it did not hear back from: same answer
+        if existing.provider_state != 1:
+            raise PaymeError(-31008, "Transaction cannot be created again.")
+        return {"create_time": existing.provider_create_time, "transaction": str(existing.pk), "state": 1}
+    payment = _payable(params)
+    if payment.provider_state == 1 and payment.provider_transaction_id:
+        raise PaymeError(-31050, "Another transaction is pending for this payment.", "payment_id")
+    payment.provider_transaction_id = tx_id
+    payment.provider_state = 1
+    payment.provider_create_time = params.get("time") if isinstance(params.get("time"), int) else _now_ms()
+    payment.payment_method = Payment.Method.PAYME
+    payment.save()
+    return {"create_time": payment.provider_create_time, "transaction": str(payment.pk), "state": 1}
+
+
+def _perform(params: dict) -> dict:
+    payment = _by_transaction(params)
+    if payment.provider_state == 1:
+        payment.provider_state, payment.provider_perform_time = 2, _now_ms()
+        payment.save()
+        if payment.status != Status.CONFIRMED:
+            payment_confirm(payment=payment, confirmed_by=None, notes="Paid through Payme.")
+            payment.refresh_from_db()
+    elif payment.provider_state != 2:
+        raise PaymeError(-31008, "Transaction was cancelled.")
+    return {"transaction": str(payment.pk), "perform_time": payment.provider_perform_time, "state": 2}
+
+
+def _cancel(params: dict) -> dict:
+    payment = _by_transaction(params)
+    if payment.provider_state in (1, 2):
+        payment.provider_state = -1 if payment.provider_state == 1 else -2
+        payment.provider_cancel_time = _now_ms()
+        payment.provider_cancel_reason = params.get("reason") if isinstance(params.get("reason"), int) else None
+        payment.status = Status.FAILED if payment.provider_state == -1 else Status.PENDING
+        payment.save()
+    return {"transaction": str(payment.pk), "cancel_time": payment.provider_cancel_time, "state": payment.provider_state}
+
+
+def _check(params: dict) -> dict:
+    return _state(_by_transaction(params))
+
+
+def _statement(params: dict) -> dict:
+    start, end = params.get("from"), params.get("to")
+    if not isinstance(start, int) or not isinstance(end, int):
+        raise PaymeError(-32600, "from and to are required.")
+    rows = Payment.objects.filter(provider_create_time__gte=start, provider_create_time__lte=end).exclude(
+        provider_transaction_id=""
+    )
+    return {
+        "transactions": [
+            {
+                "id": p.provider_transaction_id,
+                "time": p.provider_create_time,
+                "amount": int(p.amount * 100),
+                "account": {"payment_id": str(p.pk)},
+                **_state(p),
+            }
+            for p in rows
+        ]
+    }
+
+
+PAYME_METHODS = {
+    "CheckPerformTransaction": _check_perform,
+    "CreateTransaction": _create,
+    "PerformTransaction": _perform,
+    "CancelTransaction": _cancel,
+    "CheckTransaction": _check,
+    "GetStatement": _statement,
+}
+
+
 @transaction.atomic
 def payme_rpc(*, method: str, params: dict) -> dict:
     """Run one Payme Merchant API method. Returns the JSON-RPC `result`; raises PaymeError."""
     if not isinstance(params, dict):
         raise PaymeError(-32600, "Invalid request.")
-    if method == "CheckPerformTransaction":
-        _payable(params)
-        return {"allow": True}
-    if method == "CreateTransaction":
-        tx_id = params.get("id")
-        if not isinstance(tx_id, str) or not tx_id:
-            raise PaymeError(-32600, "Transaction id is required.")
-        existing = Payment.objects.select_for_update().filter(provider_transaction_id=tx_id).first()
-        if existing is not None:
-            if existing.provider_state != 1:
-                raise PaymeError(-31008, "Transaction cannot be created again.")
-            return {"create_time": existing.provider_create_time, "transaction": str(existing.pk), "state": 1}
-        payment = _payable(params)
-        if payment.provider_state == 1 and payment.provider_transaction_id:
-            raise PaymeError(-31050, "Another transaction is pending for this payment.", "payment_id")
-        payment.provider_transaction_id = tx_id
-        payment.provider_state = 1
-        payment.provider_create_time = params.get("time") if isinstance(params.get("time"), int) else _now_ms()
-        payment.payment_method = Payment.Method.PAYME
-        payment.save()
-        return {"create_time": payment.provider_create_time, "transaction": str(payment.pk), "state": 1}
-    if method == "PerformTransaction":
-        payment = _by_transaction(params)
-        if payment.provider_state == 1:
-            payment.provider_state, payment.provider_perform_time = 2, _now_ms()
-            payment.save()
-            if payment.status != Status.CONFIRMED:
-                payment_confirm(payment=payment, confirmed_by=None, notes="Paid through Payme.")
-                payment.refresh_from_db()
-        elif payment.provider_state != 2:
-            raise PaymeError(-31008, "Transaction was cancelled.")
-        return {"transaction": str(payment.pk), "perform_time": payment.provider_perform_time, "state": 2}
-    if method == "CancelTransaction":
-        payment = _by_transaction(params)
-        if payment.provider_state in (1, 2):
-            payment.provider_state = -1 if payment.provider_state == 1 else -2
-            payment.provider_cancel_time = _now_ms()
-            payment.provider_cancel_reason = params.get("reason") if isinstance(params.get("reason"), int) else None
-            payment.status = Status.FAILED if payment.provider_state == -1 else Status.PENDING
-            payment.save()
-        return {"transaction": str(payment.pk), "cancel_time": payment.provider_cancel_time, "state": payment.provider_state}
-    if method == "CheckTransaction":
-        return _state(_by_transaction(params))
-    if method == "GetStatement":
-        start, end = params.get("from"), params.get("to")
-        if not isinstance(start, int) or not isinstance(end, int):
-            raise PaymeError(-32600, "from and to are required.")
-        rows = Payment.objects.filter(provider_create_time__gte=start, provider_create_time__lte=end).exclude(
-            provider_transaction_id=""
-        )
-        return {
-            "transactions": [
-                {
-                    "id": p.provider_transaction_id,
-                    "time": p.provider_create_time,
-                    "amount": int(p.amount * 100),
-                    "account": {"payment_id": str(p.pk)},
-                    **_state(p),
-                }
-                for p in rows
-            ]
-        }
-    raise PaymeError(-32601, "Method not found.")
+    handler = PAYME_METHODS.get(method)
+    if handler is None:
+        raise PaymeError(-32601, "Method not found.")
+    return handler(params)
