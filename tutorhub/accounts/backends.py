@@ -8,7 +8,7 @@ from tutorhub.core.db import release_pooled_connection
 
 
 class UsernameOrEmailBackend(ModelBackend):
-    """Log in with a username or an email address (seed 001 logs in with the email as `username`).
+    """Log in with a username or an email address (canonical API clients send the email as `username`).
 
     Every password check goes through the login limiter here, so all login paths (API and its
     aliases, web form, admin) share one budget per account and per address. Raises LoginLocked

@@ -15,7 +15,7 @@ from tutorhub.accounts.models import ParentChildLink, User
 
 
 class UserBriefSerializer(serializers.ModelSerializer):
-    """The `user` object of seeds 000/001/002/004 login and register responses."""
+    """The `user` object of login and register responses (every dialect that returns one)."""
 
     class Meta:
         model = User
@@ -24,7 +24,7 @@ class UserBriefSerializer(serializers.ModelSerializer):
 
 
 class UserProfileSerializer(serializers.ModelSerializer):
-    """The caller's own profile (seed 001 profile, seed 004 users/me: coins, role, language ...)."""
+    """The caller's own profile (canonical API profile, the web-chat dialect users/me: coins, role, language ...)."""
 
     study_goals = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=50)
 
@@ -52,11 +52,11 @@ class UserAdminSerializer(UserProfileSerializer):
 
 
 class AuthTokensSerializer(serializers.Serializer):
-    """Login response: a superset of every dialect (seed 003 reads `token`, seed 004 `message`)."""
+    """Login response: a superset of every dialect (the token-chat dialect reads `token`, the web-chat dialect `message`)."""
 
     access = serializers.CharField()
     refresh = serializers.CharField()
-    token = serializers.CharField(help_text="Key for `Authorization: Token <token>` (seed 003).")
+    token = serializers.CharField(help_text="Key for `Authorization: Token <token>` (token-chat dialect).")
     user = UserBriefSerializer()
     message = serializers.CharField()
 
@@ -82,7 +82,7 @@ class RefreshResponseSerializer(serializers.Serializer):
 
 def _confirmed_password(attrs: dict[str, Any], *, password_keys: tuple[str, ...], confirm_keys: tuple[str, ...]) -> str:
     """Pick the password and its confirmation out of whichever spelling the client used
-    (seed 000 password/password2, seed 003 password1/password2, seed 004 password/confirm_password)."""
+    (password/password2, password1/password2 or password/confirm_password: each dialect's names)."""
     password = next((attrs[k] for k in password_keys if attrs.get(k)), None)
     if password is None:
         raise serializers.ValidationError({password_keys[0]: ["This field is required."]})
@@ -116,9 +116,9 @@ class RegisterSerializer(serializers.Serializer):
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
     phone_number = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
     language = serializers.CharField(max_length=16, required=False, allow_blank=True, default="en")
-    password = _password_field(help_text="Or `password1` (seed 003).")
+    password = _password_field(help_text="Or `password1` (token-chat dialect).")
     password1 = _password_field()
-    password2 = _password_field(help_text="Confirmation; or `confirm_password` (seed 004).")
+    password2 = _password_field(help_text="Confirmation; or `confirm_password` (web-chat dialect).")
     confirm_password = _password_field()
 
     def validate_email(self, value: str) -> str:

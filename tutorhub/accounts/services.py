@@ -32,7 +32,7 @@ class IssuedTokens:
     user: User
     access: str
     refresh: str
-    token: str | None = None  # DRF authtoken key (seed 003); only login issues one
+    token: str | None = None  # DRF authtoken key (token-chat dialect); only login issues one
 
 
 def _jwt_pair(user: User) -> tuple[str, str]:

@@ -1,4 +1,4 @@
-"""Canonical account paths, relative to /api/v1/ (seed 001 and seed 003)."""
+"""Canonical account paths, relative to /api/v1/ (canonical API and the token-chat dialect)."""
 
 from __future__ import annotations
 

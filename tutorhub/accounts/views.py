@@ -166,7 +166,7 @@ class PasswordResetConfirmView(_PublicAuthView):
 
 @extend_schema(tags=["accounts"])
 class ProfileView(generics.RetrieveUpdateAPIView):
-    """The caller's own profile (also `users/me/` of seed 004)."""
+    """The caller's own profile (also `users/me/` of the web-chat dialect)."""
 
     serializer_class = UserProfileSerializer
     permission_classes = [IsAuthenticated]
@@ -202,7 +202,7 @@ class UserAdminViewSet(
 
 
 class AdminRegisterView(APIView):
-    """Seed 004: an admin creates a teacher or student account (and here a parent account)."""
+    """The web-chat dialect: an admin creates a teacher or student account (and here a parent account)."""
 
     permission_classes = [IsAdminRole]
     role = User.Role.STUDENT

@@ -291,7 +291,7 @@ class GenerationResultSerializer(serializers.Serializer):
     ai_model_used = serializers.CharField()
 
 
-# --- seed 000 ----------------------------------------------------------------------------------
+# --- the chatbot dialect --------------------------------------------------------------------------
 class Seed000QuizGenerateSerializer(serializers.Serializer):
     subject = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
     topic = serializers.CharField(max_length=200)

@@ -1,4 +1,4 @@
-"""Assessment endpoints (seed 001): flashcards, quizzes, attempts, generated assessments."""
+"""Assessment endpoints (canonical API): flashcards, quizzes, attempts, generated assessments."""
 
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ class FlashcardViewSet(AnnotatedWriteMixin, viewsets.ModelViewSet):
     )
     @action(detail=False, methods=["get"], pagination_class=None)  # a bare list, documented as one
     def due(self, request):
-        """Cards due for review now (never-reviewed first), as a bare list (seed 001)."""
+        """Cards due for review now (never-reviewed first), as a bare list (canonical API)."""
         params = FlashcardDueQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         course = _visible_course(request, params.validated_data.get("course"))
@@ -277,7 +277,7 @@ class AssessmentViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Generated study material (seed 001's `assessment_id`). Poll the detail for `status` and
+    """Generated study material (the canonical API's `assessment_id`). Poll the detail for `status` and
     `progress_percentage` while a large run works in the background."""
 
     serializer_class = AssessmentSerializer

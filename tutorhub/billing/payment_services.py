@@ -1,4 +1,4 @@
-"""Tuition payments (seed 002): creation, confirmation, overdue marking and the Payme webhook.
+"""Tuition payments (school dialect): creation, confirmation, overdue marking and the Payme webhook.
 
 Payme Merchant API (JSON-RPC 2.0 over POST, Basic auth "Paycom:<PAYME_KEY>"): amounts are in
 tiyin (1/100 of the sum), the order is identified by account.payment_id, and transaction states

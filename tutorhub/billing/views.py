@@ -1,4 +1,4 @@
-"""Billing API (seed 001): plans, the current subscription, upgrades, usage, provider webhooks."""
+"""Billing API (canonical API): plans, the current subscription, upgrades, usage, provider webhooks."""
 
 from __future__ import annotations
 

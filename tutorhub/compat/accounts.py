@@ -1,4 +1,4 @@
-"""Seed 000 (/api/accounts/..., /api/token/refresh/, /api/logout/) and seeds 002/004
+"""The chatbot dialect (/api/accounts/..., /api/token/refresh/, /api/logout/) and the school and web-chat dialects
 (/api/v1/auth/...) account paths: the canonical views, with the response shape adapted only
 where a document shows a different one."""
 
@@ -16,7 +16,7 @@ from tutorhub.core.schema import aliased
 
 
 class FlatRegisterView(views.RegisterView):
-    """Seed 000 answers a sign-up with the bare user object (the client logs in next)."""
+    """The chatbot dialect answers a sign-up with the bare user object (the client logs in next)."""
 
     @extend_schema(
         tags=["auth"],
@@ -51,7 +51,7 @@ seed_002_004 = [
     path("api/v1/auth/users/me/", views.ProfileView.as_view()),
     path("api/v1/auth/users/", users.as_view({"get": "list"})),
     path("api/v1/auth/users/<int:pk>/", users.as_view({"get": "retrieve", "put": "update", "patch": "partial_update"})),
-    # Seed 004's pagination and search examples use /api/v1/users/.
+    # The web-chat dialect's pagination and search examples use /api/v1/users/.
     path("api/v1/users/", users.as_view({"get": "list"})),
     path("api/v1/auth/register/teacher/", views.AdminRegisterView.as_view(role=User.Role.TEACHER)),
     path("api/v1/auth/register/student/", views.AdminRegisterView.as_view(role=User.Role.STUDENT)),

@@ -1,4 +1,4 @@
-"""Seed 000's quiz and homework loop (paths outside /api/v1/), on the assessments services."""
+"""The chatbot dialect's quiz and homework loop (paths outside /api/v1/), on the assessments services."""
 
 from __future__ import annotations
 

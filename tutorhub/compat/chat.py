@@ -1,6 +1,6 @@
-"""Chat paths of seeds 000, 003 and 004: the chat services and selectors, with each document's
-response shape (seed 000's bare lists and `sender`, seed 003's `{session_id, message}`,
-seed 004's message/response pairs)."""
+"""Chat paths of the chatbot, token-chat and web-chat dialects: the chat services and selectors, with each dialect's
+response shape (the chatbot dialect's bare lists and `sender`, the token-chat dialect's `{session_id, message}`,
+the web-chat dialect's message/response pairs)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from tutorhub.chat.serializers import (
 )
 from tutorhub.core.pagination import StandardPagination
 
-# Seed 000 shows bare lists; they stop at this many items (the newest sessions, the latest messages).
+# The chatbot dialect shows bare lists; they stop at this many items (the newest sessions, the latest messages).
 BARE_LIST_LIMIT = 500
 
 
@@ -38,7 +38,7 @@ def _pair(user_message, answer) -> ChatPair:
     )
 
 
-# --- seed 003 ---------------------------------------------------------------------------------
+# --- the token-chat dialect -----------------------------------------------------------------------
 class QuickChatView(APIView):
     """POST /api/v1/chat/: send a message; a missing or null session_id starts a new session."""
 
@@ -68,7 +68,7 @@ class ChatHistoryView(generics.ListAPIView):
         return selectors.chat_session_list(user=self.request.user)
 
 
-# --- seed 004 ---------------------------------------------------------------------------------
+# --- the web-chat dialect -------------------------------------------------------------------------
 class PairSessionListView(generics.ListCreateAPIView):
     serializer_class = PairSessionSerializer
     filter_backends: list = []
@@ -130,7 +130,7 @@ class PairDetailView(APIView):
         return Response(MessagePairSerializer(pair).data)
 
 
-# --- seed 000 ---------------------------------------------------------------------------------
+# --- the chatbot dialect --------------------------------------------------------------------------
 class SimpleSessionListView(APIView):
     @extend_schema(responses=SimpleSessionSerializer(many=True))
     def get(self, request):
@@ -167,15 +167,15 @@ class SenderMessageListView(APIView):
 
 
 urlpatterns = [
-    # seed 003
+    # the token-chat dialect
     path("api/v1/chat/", QuickChatView.as_view()),
     path("api/v1/chat/chats-history/", ChatHistoryView.as_view()),
-    # seed 004
+    # the web-chat dialect
     path("api/v1/chat/sessions/", PairSessionListView.as_view()),
     path("api/v1/chat/sessions/<uuid:session_id>/", PairSessionDetailView.as_view()),
     path("api/v1/chat/sessions/<uuid:session_id>/chats/", PairListView.as_view()),
     path("api/v1/chat/sessions/<uuid:session_id>/chats/<uuid:pair_id>/", PairDetailView.as_view()),
-    # seed 000
+    # the chatbot dialect
     path("api/sessions/", SimpleSessionListView.as_view()),
     path("api/sessions/<uuid:session_id>/", SimpleSessionDetailView.as_view()),
     path("api/sessions/<uuid:session_id>/messages/", SenderMessageListView.as_view()),

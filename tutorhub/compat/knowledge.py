@@ -1,4 +1,4 @@
-"""Seed 000: `POST /api/resources/add/` (title + content) → {"message": "Resource ingested and indexed."}."""
+"""The chatbot dialect: `POST /api/resources/add/` (title + content) → {"message": "Resource ingested and indexed."}."""
 
 from __future__ import annotations
 

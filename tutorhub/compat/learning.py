@@ -1,4 +1,4 @@
-"""Seed 000's learning paths: progress, personalised recommendations, parents' weekly reports."""
+"""The chatbot dialect's learning paths: progress, personalised recommendations, parents' weekly reports."""
 
 from django.urls import path
 

@@ -68,7 +68,7 @@ def call_reconnecting(func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T
 def release_pooled_connection() -> None:
     """Give this thread's connection back to the pool before slow work that needs no database
     (password hashing, a model call), so the pool's DB_POOL_MAX connections serve requests that
-    are querying rather than waiting on the CPU or the network (issue 12: at 100 users, logins
+    are querying rather than waiting on the CPU or the network (measured at 100 users: logins
     hashing for seconds each held most of the pool and other requests timed out waiting).
     Without a pool (SQLite, DB_POOL_MAX=0) or inside a transaction it does nothing."""
     if getattr(connection, "pool", None) is not None and not connection.in_atomic_block:

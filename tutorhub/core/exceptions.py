@@ -1,9 +1,9 @@
 """One JSON error envelope for every API error.
 
-Shape (a superset of what seeds 001, 002 and 004 show):
+Shape (a superset of what the canonical API, the school and the web-chat dialects show):
     {"detail": "...", "error": "...", "error_code": "VALIDATION_ERROR",
      "details": {field: [msgs]}, "request_id": "...", "timestamp": "..."}
-A validation error also keeps DRF's field keys at the top level (seed 004's shape).
+A validation error also keeps DRF's field keys at the top level (the web-chat dialect's shape).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class DatabaseBusy(ServiceUnavailable):
 
 class DatabaseUnavailable(ServiceUnavailable):
     """PostgreSQL refused or dropped the connection (stopped, restarting, network cut): an outage
-    the client should retry after, not a server bug (it was a 500 INTERNAL_ERROR, issue 12)."""
+    the client should retry after, not a server bug."""
 
     error_code = "DATABASE_UNAVAILABLE"
     default_detail = "The database is unavailable; try again shortly."

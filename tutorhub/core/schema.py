@@ -39,7 +39,7 @@ def aliased(view: type, operation_prefix: str) -> type:
 
 
 # Every API error is the envelope of tutorhub.core.exceptions; a validation error also keeps
-# DRF's field keys at the top level (seed 004), hence additionalProperties.
+# DRF's field keys at the top level (web-chat dialect), hence additionalProperties.
 ERROR_ENVELOPE = {
     "type": "object",
     "description": "The error envelope every API error uses.",

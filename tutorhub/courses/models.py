@@ -8,7 +8,7 @@ from tutorhub.core.models import TimeStampedModel, UUIDModel
 
 
 class Course(UUIDModel):
-    """A course (seed 001). Students reach it through groups (seed 002) or by owning it."""
+    """A course (canonical API). Students reach it through groups (school dialect) or by owning it."""
 
     class Difficulty(models.TextChoices):
         BEGINNER = "beginner", "Beginner"
@@ -41,7 +41,7 @@ class Course(UUIDModel):
 
 
 class Group(TimeStampedModel):
-    """A class of students with one teacher, on one course, between two dates (seed 002)."""
+    """A class of students with one teacher, on one course, between two dates (school dialect)."""
 
     name = models.CharField(max_length=200)
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="groups")

@@ -47,7 +47,7 @@ class AchievementAdmin(admin.ModelAdmin):
     raw_id_fields = ["user"]
 
 
-# --- webhooks (issue 4) ---
+# --- webhooks ---
 from tutorhub.engagement.models import WebhookDelivery, WebhookEndpoint  # noqa: E402
 
 

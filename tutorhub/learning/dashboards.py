@@ -1,4 +1,4 @@
-"""Dashboards: the learning dashboard and seed 001's /api/v1/accounts/dashboard/, from stored rows."""
+"""Dashboards: the learning dashboard and the canonical API's /api/v1/accounts/dashboard/, from stored rows."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
 
-# name -> (start, end) in local time; evening matches seed 001's example slot.
+# name -> (start, end) in local time; evening matches the canonical API's example slot.
 TIME_SLOTS: dict[str, tuple[str, str]] = {
     "early_morning": ("06:00", "08:00"),
     "morning": ("08:00", "12:00"),

@@ -241,7 +241,7 @@ def _text_matches(concepts: list[str]) -> Q:
 
 
 def resources_for_concepts(*, user, concepts: list[str], limit: int = 10) -> list[dict]:
-    """The student's own documents and flashcards that match the concepts (seed 001's shape:
+    """The student's own documents and flashcards that match the concepts (the canonical API's shape:
     type, title, url, estimated_time, difficulty), best matches first."""
     concepts = [c for c in dict.fromkeys(normalize_topic(c) for c in concepts) if c]
     if not concepts:
@@ -323,7 +323,7 @@ def goal_resources(*, goal: LearningGoal) -> list[dict]:
     return resources_for_concepts(user=goal.study_plan.user, concepts=concepts)
 
 
-# --- seed 000: progress and personal recommendations ---------------------------------------
+# --- the chatbot dialect: progress and personal recommendations -----------------------------------
 def progress_summary(*, user) -> dict:
     """Per-subject, per-topic progress from the learner model, plus goal progress."""
     states = sorted(learner_topic_states(user=user).values(), key=lambda s: (s.subject or "", s.topic))

@@ -1,4 +1,4 @@
-"""Learning management API (seed 001): study plans, goals, sessions, analytics, dashboards, feedback."""
+"""Learning management API (canonical API): study plans, goals, sessions, analytics, dashboards, feedback."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class StudyPlanViewSet(viewsets.ModelViewSet):
         params = s.ScheduleRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         result = services.study_plan_schedule_generate(plan=self.get_object(), **params.validated_data)
-        # Seed 001 answers with the list of days; what did not fit is told in a header.
+        # The canonical API answers with the list of days; what did not fit is told in a header.
         unscheduled = sum(u["hours"] for u in result["unscheduled"])
         return Response(result["days"], headers={"X-Unscheduled-Hours": f"{unscheduled:g}"})
 
@@ -224,7 +224,7 @@ class FeedbackViewSet(
         )
 
 
-# --- seed 000 (served at /api/progress/, /api/recommendations/, /api/reports/weekly/) -------
+# --- the chatbot dialect (served at /api/progress/, /api/recommendations/, /api/reports/weekly/) ----
 class ProgressView(APIView):
     permission_classes = [IsAuthenticated]
 

@@ -1,4 +1,4 @@
-"""Seed 000's self-submitted homework: upload (text or file), then text extraction and AI feedback
+"""The chatbot dialect's self-submitted homework: upload (text or file), then text extraction and AI feedback
 in the background."""
 
 from __future__ import annotations

@@ -247,7 +247,7 @@ def _submission_key(questions: list[Question], answers: list[str]) -> str:
 
 
 def quiz_submit_answers(*, user, quiz: Quiz, answers: list[str], now: datetime | None = None) -> QuizAttempt:
-    """Seed 000's one-shot submit: answers in question order, as option texts (or free text).
+    """The chatbot dialect's one-shot submit: answers in question order, as option texts (or free text).
 
     Idempotent on its content: the same answers to the same questions return the attempt they
     created (double click, client retry) instead of a second one. The attempt is started, answered

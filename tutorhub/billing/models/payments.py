@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from tutorhub.core.models import TimeStampedModel
 
-# A pending payment becomes overdue once it is MORE than this many days past its due date (seed 002).
+# A pending payment becomes overdue once it is MORE than this many days past its due date (school dialect).
 OVERDUE_GRACE_DAYS = 5
 
 
@@ -18,7 +18,7 @@ def overdue_cutoff(today=None):
 
 
 class Payment(TimeStampedModel):
-    """A tuition payment a student owes for a group (seed 002)."""
+    """A tuition payment a student owes for a group (school dialect)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

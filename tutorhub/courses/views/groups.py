@@ -21,7 +21,7 @@ from tutorhub.courses.serializers import (
 )
 from tutorhub.courses.views.common import ID_BOUNDS, UUID_RE, require_teaching
 
-# --- courses (seed 001) -----------------------------------------------------------------------
+# --- courses (canonical API) ----------------------------------------------------------------------
 
 
 class CourseViewSet(viewsets.ModelViewSet):
