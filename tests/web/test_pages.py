@@ -84,16 +84,29 @@ def test_register_with_a_taken_email_does_not_name_it(client, user):
     assert not get_user_model().objects.filter(username="someone").exists()
 
 
-def test_login_with_username_or_email_and_logout_by_get(client, user):
+def test_login_with_username_or_email_and_logout_by_post(client, user):
     page = client.get("/accounts/login/")
     assert page.status_code == 200 and b"Username or email" in page.content
     bad = client.post("/accounts/login/", {"username": user.username, "password": "wrong"})
     assert bad.status_code == 200 and b"Please enter a correct" in bad.content
     response = client.post("/accounts/login/", {"username": user.email, "password": PASSWORD})
     assert response.status_code == 302 and response.url == "/"
-    logout = client.get("/accounts/logout/")
+    # Issue 14: a GET (a link, an <img> elsewhere) no longer logs out; it asks to confirm.
+    confirm = client.get("/accounts/logout/")
+    assert confirm.status_code == 200 and b'method="post"' in confirm.content
+    assert client.get("/").status_code == 200
+    logout = client.post("/accounts/logout/")
     assert logout.status_code == 302 and logout.url == "/accounts/login/"
     assert client.get("/").status_code == 302
+
+
+def test_logout_post_needs_the_csrf_token(user):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    assert client.post("/accounts/logout/").status_code == 403
+    assert client.get("/").status_code == 200  # still signed in
 
 
 def test_login_honours_next(client, user):

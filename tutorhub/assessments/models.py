@@ -124,6 +124,7 @@ class SchedulerSettings(TimeStampedModel):
     )
 
     class Meta:
+        verbose_name_plural = "scheduler settings"
         constraints = [
             models.UniqueConstraint(fields=["user", "course"], name="scheduler_settings_user_course"),
             models.UniqueConstraint(
@@ -159,6 +160,7 @@ class Quiz(UUIDModel):
     ai_model_used = models.CharField(max_length=100, blank=True)
 
     class Meta:
+        verbose_name_plural = "quizzes"
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

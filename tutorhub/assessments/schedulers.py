@@ -136,6 +136,30 @@ SCHEDULERS: dict[str, Scheduler] = {s.name: s for s in (FSRSScheduler(), SM2Sche
 ALGORITHM_CHOICES = [("fsrs", "FSRS"), ("sm2", "SM-2")]
 
 
+# The four buttons of a review screen and the grade (0-5) each sends. Again sends 1 ("wrong,
+# answer recognised"): SM-2 and FSRS treat 0-2 alike except for a slightly harsher ease change.
+RATING_BUTTONS: tuple[tuple[str, int], ...] = (("Again", 1), ("Hard", 3), ("Good", 4), ("Easy", 5))
+
+
+def preview_intervals(
+    state: dict[str, Any] | None,
+    *,
+    algorithm: str,
+    reviewed_at: datetime,
+    desired_retention: float = DEFAULT_DESIRED_RETENTION,
+) -> dict[int, float]:
+    """{quality: interval_days} the active scheduler would give for each rating button, computed
+    by the very scheduler a review runs (nothing stored), so a button's label is what pressing it
+    does."""
+    scheduler = SCHEDULERS[algorithm]
+    return {
+        quality: scheduler.review(
+            state, quality=quality, reviewed_at=reviewed_at, desired_retention=desired_retention
+        ).interval_days
+        for _label, quality in RATING_BUTTONS
+    }
+
+
 def review_all(
     states: dict[str, Any] | None,
     *,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from django.db.models import Avg, Case, CharField, Count, F, Prefetch, Q, QuerySet, Value, When
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from tutorhub.assessments.models import (
@@ -17,8 +18,15 @@ from tutorhub.assessments.models import (
     QuizAttempt,
     SchedulerSettings,
 )
+from tutorhub.assessments.schedulers import (
+    DEFAULT_ALGORITHM,
+    DEFAULT_DESIRED_RETENTION,
+    RATING_BUTTONS,
+    preview_intervals,
+)
 from tutorhub.core.permissions import is_admin
 from tutorhub.courses.selectors import course_ids_visible
+from tutorhub.learning.selectors import user_tz
 
 # Mastery levels, from a card's real review history (seed 001's `by_mastery`):
 #   new        never reviewed;
@@ -111,9 +119,48 @@ def flashcard_stats(*, user, course=None, now: datetime | None = None) -> dict:
 
 def scheduler_settings_for(*, user, course_id=None) -> SchedulerSettings | None:
     """The course ("deck") setting wins over the student's default."""
-    rows = list(SchedulerSettings.objects.filter(Q(course_id=course_id) | Q(course__isnull=True), user=user))
-    rows.sort(key=lambda s: s.course_id is None)
-    return rows[0] if rows else None
+    rows = SchedulerSettings.objects.filter(Q(course_id=course_id) | Q(course__isnull=True), user=user)
+    return _settings_for_course(list(rows), course_id)
+
+
+def _settings_for_course(rows: list[SchedulerSettings], course_id) -> SchedulerSettings | None:
+    matching = sorted((s for s in rows if s.course_id in (course_id, None)), key=lambda s: s.course_id is None)
+    return matching[0] if matching else None
+
+
+def flashcard_review_queue(*, user, limit: int, now: datetime | None = None) -> list[Flashcard]:
+    """The due queue for the review page: `flashcard_due` with, on each card, `next_intervals`
+    [(label, quality, interval_days)] from the scheduler that will grade it (two queries,
+    whatever the number of cards or decks)."""
+    now = now or timezone.now()
+    cards = list(flashcard_due(user=user, limit=limit, now=now))
+    rows = list(SchedulerSettings.objects.filter(user=user))
+    for card in cards:
+        chosen = _settings_for_course(rows, card.course_id)
+        algorithm = chosen.algorithm if chosen else DEFAULT_ALGORITHM
+        intervals = preview_intervals(
+            (card.scheduler_state or {}).get(algorithm), algorithm=algorithm, reviewed_at=now,
+            desired_retention=chosen.desired_retention if chosen else DEFAULT_DESIRED_RETENTION,
+        )
+        card.next_intervals = [(label, quality, intervals[quality]) for label, quality in RATING_BUTTONS]
+    return cards
+
+
+def flashcard_due_forecast(*, user, days: int, today: date) -> list[tuple[date, int]]:
+    """[(day, active cards falling due that day)] for `days` days from `today` (the student's
+    time zone); cards already overdue or never reviewed count on `today`."""
+    tz = user_tz(user)
+    end = datetime.combine(today + timedelta(days=days), datetime.min.time(), tzinfo=tz)
+    active = Flashcard.objects.filter(user=user, status=Flashcard.Status.ACTIVE)
+    counts = dict(
+        active.filter(next_review_date__lt=end, next_review_date__isnull=False)
+        .annotate(day=TruncDate("next_review_date", tzinfo=tz))
+        .values_list("day")
+        .annotate(n=Count("id"))
+        .values_list("day", "n")
+    )
+    overdue = sum(n for day, n in counts.items() if day < today) + active.filter(next_review_date__isnull=True).count()
+    return [(day, counts.get(day, 0) + (overdue if day == today else 0)) for day in (today + timedelta(days=i) for i in range(days))]
 
 
 # --- quizzes -------------------------------------------------------------------------------

@@ -111,6 +111,7 @@ class GoalProgressEntry(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name_plural = "goal progress entries"
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

@@ -110,9 +110,14 @@ def register(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def logout_view(request: HttpRequest) -> HttpResponse:
-    # Seed 004 logs out with a GET; logging out is harmless to repeat, so a GET is acceptable here.
-    logout(request)
-    return redirect("web:login")
+    """Log out on a POST (CSRF-checked by the middleware). A GET only shows the confirm button:
+    a link, an <img> or a prefetch on another site must not be able to log anyone out."""
+    if request.method == "POST":
+        logout(request)
+        return redirect("web:login")
+    if not request.user.is_authenticated:
+        return redirect("web:login")
+    return render(request, "web/accounts/logout.html")
 
 
 def _chat_page(request: HttpRequest, *, session=None) -> HttpResponse:

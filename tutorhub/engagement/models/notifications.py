@@ -59,6 +59,7 @@ class NotificationDelivery(TimeStampedModel):
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "notification deliveries"
         ordering = ["created_at"]
         constraints = [models.UniqueConstraint(fields=["notification", "channel"], name="delivery_unique_channel")]
 

@@ -41,6 +41,7 @@ class WebhookDelivery(UUIDModel):
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "webhook deliveries"
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
