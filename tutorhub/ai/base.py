@@ -242,10 +242,17 @@ class EmbeddingBackend(ABC):
         """One vector per text, in order. Raises ProviderError."""
 
 
+    # False once the backend knows it cannot work (a local model that failed to load): callers
+    # then take their lexical path instead of retrying (and warning) on every request.
+    available: bool = True
 @dataclass
 class VectorItem:
     id: str
     vector: list[float]
+    def check(self) -> None:
+        """Cheap start-up validation without network or model load; raises ProviderError."""
+        return  # a remote backend has nothing to check without calling it
+
     document_id: str
     metadata: dict[str, Any] = field(default_factory=dict)
 

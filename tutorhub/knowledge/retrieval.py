@@ -186,7 +186,8 @@ def retrieve(
             rankings["dense"], pending = dense.result()
             usage_flush(pending)
         except ProviderError as exc:
-            logger.warning("Dense retrieval unavailable, answering lexically: %s", exc)
+            if embeddings.configured():  # a model that cannot load has warned once itself, and is now skipped
+                logger.warning("Dense retrieval unavailable, answering lexically: %s", exc)
             if "lexical" not in rankings:
                 rankings["lexical"] = lexical_search(query, documents=documents, k=pool)
 

@@ -49,3 +49,16 @@ def documents_requeue_stale_task() -> int:
     from tutorhub.knowledge.services import documents_requeue_stale
 
     return documents_requeue_stale()
+
+
+@periodic(every=timedelta(minutes=1))
+@task(priority=MIN_TASK_PRIORITY)
+def embeddings_backfill_task() -> int:
+    """Embed documents indexed lexically only, for at most EMBEDDING_BACKFILL_SECONDS per run (the
+    next run continues), at the lowest priority so queued uploads are processed first. The
+    scheduler enqueues it on its first start, so an upgraded install starts embedding at once."""
+    from django.conf import settings
+
+    from tutorhub.knowledge.services import embeddings_backfill
+
+    return embeddings_backfill(seconds=settings.EMBEDDING_BACKFILL_SECONDS).chunks_embedded

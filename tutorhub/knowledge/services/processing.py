@@ -163,9 +163,16 @@ def _write_chunks(document: Document, drafts) -> list[Chunk]:
 
 def _embed(document: Document, chunks: list[Chunk]) -> None:
     """Vectors for every chunk into the vector store (replacing the document's old ones)."""
+    vector_stores["default"].delete(str(document.id))
+    embed_chunks(document, chunks, on_batch=lambda done: _progress(document, 60 + int(20 * done / len(chunks)), "embedding"))
+
+
+def embed_chunks(document: Document, chunks: list[Chunk], *, on_batch=None) -> None:
+    """Upsert the vectors of `chunks` in EMBED_BATCH batches, calling `on_batch(chunks done)` after
+    each. Vector ids are chunk pks, so embedding a chunk again overwrites its vector (the
+    embedding backfill relies on that to resume). Raises ProviderError."""
     store = vector_stores["default"]
     backend = embeddings["default"]
-    store.delete(str(document.id))
     for start in range(0, len(chunks), EMBED_BATCH):
         batch = chunks[start : start + EMBED_BATCH]
         vectors = backend.embed([c.embedding_text for c in batch])
@@ -179,7 +186,8 @@ def _embed(document: Document, chunks: list[Chunk]) -> None:
             )
             for c, v in zip(batch, vectors, strict=True)
         )
-        _progress(document, 60 + int(20 * (start + len(batch)) / len(chunks)), "embedding")
+        if on_batch is not None:
+            on_batch(start + len(batch))
 
 
 def _analyse(document: Document, text: str) -> tuple[dict, str]:

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from tutorhub.ai import ProviderError, embeddings
+from tutorhub.knowledge.services.maintenance import embeddings_backfill, embeddings_backfill_pending
+
+
+class Command(BaseCommand):
+    help = (
+        "Embed every document that was indexed lexically only (processed while no embedding model "
+        "was usable), showing progress. Safe to interrupt and rerun: it resumes where it stopped. "
+        "The worker does the same in the background (knowledge.tasks.embeddings_backfill_task)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--seconds", type=float, default=None, help="stop after about this long (default: run to the end)")
+
+    def handle(self, *args, seconds=None, **options):
+        if not embeddings.configured():
+            raise CommandError("No embedding backend is configured (EMBEDDING_BACKEND=none): nothing to embed with.")
+        try:
+            embeddings["default"].check()
+        except ProviderError as exc:
+            raise CommandError(str(exc)) from exc
+        pending = embeddings_backfill_pending()
+        total = sum(pending.values_list("chunk_total", flat=True))
+        documents = pending.count()
+        if not total:
+            self.stdout.write("Every document with chunks is embedded already.")
+            return
+        self.stdout.write(f"Embedding {total} chunks of {documents} documents.")
+        started = time.monotonic()
+
+        def show(done: int) -> None:
+            rate = done / max(time.monotonic() - started, 1e-9)
+            filled = int(30 * done / total)
+            self.stdout.write(
+                f"\r[{'#' * filled}{' ' * (30 - filled)}] {100 * done // total:3d}% {done}/{total} chunks, {rate:.0f} chunks/s",
+                ending="",
+            )
+            self.stdout.flush()
+
+        result = embeddings_backfill(seconds=seconds, on_progress=show)
+        self.stdout.write("")
+        self.stdout.write(
+            f"Embedded {result.chunks_embedded} chunks; {result.documents_completed} documents completed; "
+            f"{result.chunks_remaining} chunks left."
+        )
+        if result.chunks_remaining and seconds is None:
+            raise CommandError("The backfill stopped early (see the warning above); rerun to resume.")
