@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from tutorhub.ai import ProviderError, estimate_tokens, llm, usage_scope
-from tutorhub.billing.services import quota_check
+from tutorhub.billing.services import ai_tokens_check
 from tutorhub.core.exceptions import ServiceError, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,44 @@ class Material:
         }
 
     def for_model(self) -> dict[str, Any]:
-        return {"ref": self.ref, "text": self.text, "title": self.document_title, "page": self.page}
+        return {"ref": self.ref, "text": self.text, "title": self.document_title, "page": self.page, "section": self.section}
+
+
+# Words that name the kind of study item rather than its subject: "Photosynthesis quiz" is about
+# photosynthesis, and "Week 3 review" names no subject to check the material against.
+_TOPIC_NOISE = frozenset(
+    """quiz quizzes test tests exam exams review revision notes note chapter chapters unit units week weeks lesson
+    lessons lecture lectures module modules part parts introduction intro basics overview practice homework
+    flashcards flashcard questions question assessment midterm final course topic topics study guide""".split()
+)
+
+
+_WORDS = re.compile(r"[^\W_]+")
+
+
+def _word_stem(word: str) -> str:
+    # Inflections share a stem: "derivatives"/"derivative", "integrals"/"integral", "cells"/"cell".
+    return word[:6] if len(word) > 6 else word.removesuffix("s")
+
+
+def topic_terms(topic: str) -> list[str]:
+    """The words of a topic that name its subject (see _TOPIC_NOISE), lowercase."""
+    from tutorhub.knowledge.indexing import query_terms
+
+    return [t for t in query_terms(topic) if t not in _TOPIC_NOISE and not t.isdigit() and len(t) > 2]
+
+
+def material_matches_topic(topic: str, material: list[Material]) -> bool:
+    """Does any passage (its text, section or document title) mention a subject word of the topic?
+    A topic with no subject words matches anything: there is nothing to check."""
+    wanted = {_word_stem(t) for t in topic_terms(topic)}
+    if not wanted:
+        return True
+    for item in material:
+        present = {_word_stem(w) for w in _WORDS.findall(f"{item.document_title} {item.section} {item.text}".lower())}
+        if wanted & present:
+            return True
+    return False
 
 
 def material_gather(
@@ -139,7 +177,7 @@ def generate_structured(
     JSON twice - the second try shows the model its errors.
     """
     prompt = "\n".join(m["content"] for m in messages)
-    quota_check(user=user, kind="ai_tokens", amount=estimate_tokens(prompt) + expected_output_tokens)
+    ai_tokens_check(user=user, amount=estimate_tokens(prompt) + expected_output_tokens, backend=llm["default"])
     timeout = getattr(settings, "AI_GENERATION_TIMEOUT", 120)
     messages = list(messages)
     with usage_scope(user=user, feature="generation"):
@@ -192,6 +230,7 @@ class GeneratedFlashcard(serializers.Serializer):
 
 class FlashcardsOutput(serializers.Serializer):
     flashcards = GeneratedFlashcard(many=True)
+    shortfall_reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
 
 
 class GeneratedQuestion(serializers.Serializer):
@@ -224,6 +263,7 @@ class GeneratedQuestion(serializers.Serializer):
 class QuizOutput(serializers.Serializer):
     title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     questions = GeneratedQuestion(many=True)
+    shortfall_reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
 
 
 class HomeworkFeedbackOutput(serializers.Serializer):
@@ -240,7 +280,8 @@ FLASHCARDS_SYSTEM = (
     "You write study flashcards from course material. Use only facts stated in the passages. "
     'Reply with one JSON object: {"flashcards": [{"question": str, "answer": str, "explanation": str, '
     '"difficulty_level": "easy"|"medium"|"hard", "confidence": number 0-1, '
-    '"source": the number of the passage the card is based on}]}.'
+    '"source": the number of the passage the card is based on}], "shortfall_reason": why there are fewer '
+    'cards than asked, or ""}. Write fewer cards rather than invent facts or repeat a card.'
 )
 QUIZ_SYSTEM = (
     "You write quiz questions from course material. Use only facts stated in the passages; wrong options "
@@ -248,7 +289,8 @@ QUIZ_SYSTEM = (
     '{"title": str, "questions": [{"question_text": str, "question_type": "multiple_choice"|"true_false"|'
     '"short_answer", "options": [str], "correct_answer": str (one of the options), "explanation": str, '
     '"concept": the concept tested, "difficulty_level": "easy"|"medium"|"hard", "confidence": number 0-1, '
-    '"source": the number of the passage the question is based on}]}.'
+    '"source": the number of the passage the question is based on}], "shortfall_reason": why there are '
+    'fewer questions than asked, or ""}. Write fewer questions rather than invent facts or repeat one.'
 )
 
 
@@ -272,17 +314,19 @@ def _items_generate(
     )
 
 
-def flashcards_generate(*, user, count: int, **kwargs) -> tuple[list[dict], str]:
-    """Flashcards from numbered passages (kwargs: topic, instructions, material, difficulty_level)."""
+def flashcards_generate(*, user, count: int, **kwargs) -> tuple[dict, str]:
+    """{"flashcards", "shortfall_reason"} from numbered passages (kwargs: topic, instructions,
+    material, difficulty_level)."""
     data, model = _items_generate(
         user=user, task="flashcards", system=FLASHCARDS_SYSTEM, noun="flashcards", serializer_class=FlashcardsOutput,
         tokens_per_item=80, count=count, **kwargs,
     )
-    return data["flashcards"][:count], model
+    data["flashcards"] = data["flashcards"][:count]
+    return data, model
 
 
 def quiz_questions_generate(*, user, count: int, **kwargs) -> tuple[dict, str]:
-    """A quiz title and questions from numbered passages (same kwargs as flashcards_generate)."""
+    """{"title", "questions", "shortfall_reason"} from numbered passages (same kwargs as flashcards_generate)."""
     data, model = _items_generate(
         user=user, task="quiz_questions", system=QUIZ_SYSTEM, noun="questions", serializer_class=QuizOutput,
         tokens_per_item=120, count=count, **kwargs,

@@ -15,6 +15,7 @@ from tutorhub.assessments.services.ai import (
     Material,
     flashcards_generate,
     material_gather,
+    material_matches_topic,
     quiz_questions_generate,
 )
 from tutorhub.assessments.services.flashcards import flashcard_create
@@ -84,6 +85,35 @@ def _source(material: list[Material], ref: int | None) -> Material | None:
     return material[ref] if ref is not None and 0 <= ref < len(material) else None
 
 
+def _no_material(topic: str) -> ServiceError:
+    return ServiceError(
+        f'None of your course material is about "{topic}": nothing was generated. Upload a document on this '
+        "topic (or name it in document_ids), choose a topic your material covers, or give longer content.",
+        error_code="NO_MATERIAL",
+        status_code=422,
+    )
+
+
+def _require_topic_material(topic: str, material: list[Material]) -> None:
+    """NO_MATERIAL (422, nothing written) when there is material but no passage of it mentions the
+    topic the user named: retrieval returns its nearest passages whether related or not, and items
+    about something else under the topic's title would look like an answer. (With no material at
+    all a real model may still write from general knowledge; the offline one makes nothing.)"""
+    if material and not material_matches_topic(topic, material):
+        raise _no_material(topic)
+
+
+def _count_report(requested: int, made: int, reason: str, noun: str) -> dict[str, Any]:
+    """How many items were asked for and made, and why fewer (None when all were made)."""
+    if made >= requested:
+        return {"requested": requested, "generated": made, "shortfall_reason": None}
+    return {
+        "requested": requested,
+        "generated": made,
+        "shortfall_reason": reason or f"The material supported only {made} of the {requested} {noun} asked for.",
+    }
+
+
 def _confidence(items: list[dict]) -> float | None:
     values = [i["confidence"] for i in items if i.get("confidence") is not None]
     return round(sum(values) / len(values), 3) if values else None
@@ -128,7 +158,8 @@ def assessment_generate_content(*, assessment_id, params: dict[str, Any]) -> Ass
 
 def _generate(assessment: Assessment, params: dict[str, Any]) -> Assessment:
     user = assessment.owner
-    topic = params.get("topic") or assessment.topic or assessment.title
+    named_topic = params.get("topic") or assessment.topic
+    topic = named_topic or assessment.title
     content = params.get("content") or ""
     n_cards, n_questions = params.get("flashcard_count", 10), params.get("quiz_questions", 10)
     difficulty = params.get("difficulty_level") or None
@@ -140,23 +171,25 @@ def _generate(assessment: Assessment, params: dict[str, Any]) -> Assessment:
         user=user, query=f"{topic} {content}".strip(), content=content, document_ids=params.get("document_ids"),
         course_ids=[assessment.course_id] if assessment.course_id else None,
     )
+    if named_topic:  # a title ("Midterm prep") is not a topic to hold the material to
+        _require_topic_material(topic, material)
     _progress(assessment, 10)
     common = {"user": user, "topic": topic, "instructions": content, "material": material, "difficulty_level": difficulty}
-    (cards, card_model), card_ms = _timed(flashcards_generate, count=n_cards, **common) if n_cards else (([], ""), 0)
+    (card_data, card_model), card_ms = (
+        _timed(flashcards_generate, count=n_cards, **common)
+        if n_cards
+        else (({"flashcards": [], "shortfall_reason": ""}, ""), 0)
+    )
+    cards = card_data["flashcards"]
     _progress(assessment, 50)
     (quiz_data, quiz_model), quiz_ms = (
         _timed(quiz_questions_generate, count=n_questions, **common)
         if n_questions
-        else (({"title": "", "questions": []}, ""), 0)
+        else (({"title": "", "questions": [], "shortfall_reason": ""}, ""), 0)
     )
     _progress(assessment, 90)
     if not cards and not quiz_data["questions"]:
-        raise ServiceError(
-            "Nothing could be generated: no course material matched this topic. Upload documents or name them in "
-            "document_ids, or give longer content.",
-            error_code="NO_MATERIAL",
-            status_code=422,
-        )
+        raise _no_material(topic)
 
     with transaction.atomic():
         stored_cards = [
@@ -191,6 +224,7 @@ def _generate(assessment: Assessment, params: dict[str, Any]) -> Assessment:
                         for card, c in zip(stored_cards, cards, strict=True)
                     ],
                     "confidence": _confidence(cards),
+                    **_count_report(n_cards, len(stored_cards), card_data["shortfall_reason"], "flashcards"),
                 },
                 "quiz": {
                     "quiz_id": str(quiz.pk) if quiz else None,
@@ -203,6 +237,7 @@ def _generate(assessment: Assessment, params: dict[str, Any]) -> Assessment:
                         for obj, q in zip(questions, quiz_data["questions"], strict=True)
                     ],
                     "confidence": _confidence(quiz_data["questions"]),
+                    **_count_report(n_questions, len(questions), quiz_data["shortfall_reason"], "questions"),
                 },
             },
             "agent_metadata": {
@@ -240,13 +275,14 @@ def quiz_generate_for_topic(*, user, subject: str, topic: str, count: int = 5) -
     """Seed 000: a quiz on a topic, grounded in the student's own resources.
     Raises ServiceError(NO_MATERIAL, 422) when nothing could be generated."""
     material = material_gather(user=user, query=f"{topic} {subject}".strip(), k=6)
+    _require_topic_material(topic, material)
     data, model = quiz_questions_generate(
         user=user, topic=topic, instructions=f"Subject: {subject}" if subject else "", material=material,
         count=count, difficulty_level=None,
     )
     if not data["questions"]:
         raise ServiceError(
-            "No quiz could be generated for this topic: add a resource about it first (POST /api/resources/add/).",
+            f'No quiz could be generated for "{topic}": add a resource about it first (POST /api/resources/add/).',
             error_code="NO_MATERIAL",
             status_code=422,
         )
