@@ -37,7 +37,13 @@ def test_answers_with_the_matching_sentences_and_their_citations():
     assert "Photosynthesis converts light energy into chemical energy. [1]" in text
     assert "Plants store the chemical energy as glucose. [2]" in text
     assert "French Revolution" not in text  # unrelated sentences are left out
-    assert "[1] Biology notes, p. 3, Photosynthesis" in text and "[2] Plant cells" in text
+    # Sources are listed once, by the chat's citations field, not again in the answer (issue 13).
+    assert "Biology notes" not in text and "Sources" not in text
+
+
+def test_markers_are_the_passages_numbers_in_the_prompt():
+    # Only the second passage matches: it is cited as [2], its number in the prompt.
+    assert ask("Which light does chlorophyll absorb?").text.endswith("Chlorophyll absorbs mostly blue and red light. [2]")
 
 
 def test_says_plainly_when_nothing_matches():
@@ -46,6 +52,13 @@ def test_says_plainly_when_nothing_matches():
 
 def test_says_so_when_there_is_no_material():
     assert ask("What is photosynthesis?", passages=[]).text == NO_MATERIAL
+
+
+def test_material_that_did_not_match_is_not_called_missing():
+    completion = llm["default"].complete(
+        [{"role": "user", "content": "q"}], task="chat", context={"question": "Mona Lisa?", "passages": [], "has_material": True}
+    )
+    assert completion.text == NO_MATCH
 
 
 def test_stopwords_alone_match_nothing():

@@ -8,6 +8,7 @@ import time
 
 import pytest
 from django.db import connection, connections
+from django.db.models import Sum
 from django.utils import timezone
 
 from tests.conftest import client_for
@@ -82,7 +83,8 @@ def test_unlimited_plans_anonymous_and_other_users(user, other_user, small_plan)
     assert quota_check(user=user, kind="ai_tokens", amount=10**12) is None
 
 
-def test_ai_calls_record_usage_and_an_exhausted_quota_stops_ai_work(parent, small_plan):
+def test_ai_calls_record_usage_and_an_exhausted_quota_stops_ai_work(parent, small_plan, fake_openai):
+    # A paid model (the fake OpenAI-compatible server): offline work is free and never refused.
     from tutorhub.accounts.models import ParentChildLink
     from tutorhub.learning.models import WeeklyReport
 
@@ -91,7 +93,7 @@ def test_ai_calls_record_usage_and_an_exhausted_quota_stops_ai_work(parent, smal
     client = client_for(parent)
     assert client.get("/api/reports/weekly/").status_code == 200
     recorded = UsageRecord.objects.get(user=parent, kind="ai_tokens")
-    assert recorded.feature == "reports" and recorded.model == "tutorhub-offline-weekly_report"
+    assert recorded.feature == "reports" and recorded.model == "fake-gpt" and recorded.billable
     assert not QuotaReservation.objects.exists()
     WeeklyReport.objects.all().delete()
     small_plan.ai_tokens_limit = recorded.amount + 10
@@ -194,3 +196,62 @@ def test_parallel_http_requests_at_the_limit():
     assert (429, "QUOTA_EXCEEDED") in codes and (200, None) in codes
     recorded = sum(UsageRecord.objects.filter(user=parent, kind="ai_tokens").values_list("amount", flat=True))
     assert recorded <= limit
+
+
+# --- what costs money (issue 13 item 9) ----------------------------------------------------
+CHAPTER = (
+    "Chapter {n}. Photosynthesis converts light energy into chemical energy in the chloroplasts. "
+    "Chlorophyll absorbs red and blue light, and the Calvin cycle fixes carbon dioxide into sugar. " * 8
+)
+
+
+def test_offline_work_is_recorded_but_never_charged(user, small_plan, settings):
+    settings.EMBEDDING_BACKENDS = {}
+    small_plan.documents_limit = small_plan.storage_limit_bytes = None
+    small_plan.save()
+    client = client_for(user)
+    # Far more offline analysis and chat than the 1,000-token plan holds.
+    for n in range(6):
+        response = client.post("/api/resources/add/", {"title": f"Chapter {n}", "content": CHAPTER.format(n=n)})
+        assert response.status_code in (200, 201), response.json()
+    session = client.post("/api/v1/chat/chats/", {"title": "Study"}).json()
+    for _ in range(3):
+        answer = client.post(f"/api/v1/chat/chats/{session['id']}/send_message/", {"content": "Where is the Calvin cycle?"})
+        assert answer.status_code == 201, answer.json()
+    offline = UsageRecord.objects.filter(user=user, kind="ai_tokens")
+    assert offline.aggregate(total=Sum("amount"))["total"] > small_plan.ai_tokens_limit
+    assert not offline.filter(billable=True).exists() and not QuotaReservation.objects.exists()
+    usage = client.get("/api/v1/billing/usage/").json()
+    assert usage["current_period"]["ai_tokens_used"] == 0
+    features = {row["feature"]: row for row in usage["by_feature"]}
+    assert features["chat"]["tokens"] > 0 and features["chat"]["charged_tokens"] == 0
+    assert features["document_analysis"]["tokens"] > 0 and features["document_analysis"]["charged_tokens"] == 0
+
+
+def test_paid_ingestion_analysis_is_charged_to_the_uploader_as_its_own_feature(user, other_user, small_plan, fake_openai):
+    small_plan.ai_tokens_limit, small_plan.documents_limit, small_plan.storage_limit_bytes = 100_000, None, None
+    small_plan.save()
+    analysis = '{"summary": "Light becomes sugar.", "topics": ["photosynthesis"], "key_concepts": ["Calvin cycle"]}'
+    fake_openai.push(text=analysis)
+    response = client_for(user).post("/api/resources/add/", {"title": "Chapter 1", "content": CHAPTER.format(n=1)})
+    assert response.status_code in (200, 201), response.json()
+    record = UsageRecord.objects.get(kind="ai_tokens", feature="document_analysis")
+    assert record.user == user and record.billable and record.model == "fake-gpt"
+    assert not UsageRecord.objects.filter(user=other_user).exists()
+    usage = client_for(user).get("/api/v1/billing/usage/").json()
+    assert usage["current_period"]["ai_tokens_used"] >= record.amount
+    assert {"feature": "document_analysis", "tokens": record.amount, "charged_tokens": record.amount} in usage["by_feature"]
+
+    # Once the plan is spent, the paid summary waits; the document is still processed and searchable.
+    small_plan.ai_tokens_limit = record.amount + 50
+    small_plan.save()
+    calls = len(fake_openai.requests)
+    response = client_for(user).post("/api/resources/add/", {"title": "Chapter 2", "content": CHAPTER.format(n=2)})
+    assert response.status_code in (200, 201), response.json()
+    from tutorhub.knowledge.models import Document
+
+    document = Document.objects.get(name="Chapter 2")
+    assert document.processing_status == Document.Status.COMPLETED and document.summary == ""
+    assert "AI token limit" in document.processing_metadata["summary_error"]
+    assert not any(path.endswith("/chat/completions") for path, _ in fake_openai.requests[calls:])
+    assert UsageRecord.objects.filter(kind="ai_tokens", feature="document_analysis").count() == 1

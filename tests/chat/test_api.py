@@ -185,6 +185,8 @@ def test_add_context_steers_later_answers(api_client, user, chat_session, add_do
         },
     )
     assert response.status_code == 201, response.json()
+    # Citations are the passages the answer cites (issue 13): the model cites its one passage.
+    fake_openai.push(text="It differentiates composite functions [1].")
     data = api_client.post(f"{CHATS}{chat_session.pk}/send_message/", {"content": "Explain the chain rule"}).json()
     assert data["ai_response"]["context_used"]["documents_referenced"] == [str(doc.pk)]
     system = fake_openai.requests[-1][1]["messages"][0]["content"]

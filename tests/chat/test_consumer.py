@@ -228,7 +228,8 @@ async def test_upstream_faults(user, chat_session, short_timeout, script, partia
     await communicator.disconnect()
 
 
-async def test_quota_exceeded_is_an_error_event(user, chat_session):
+async def test_quota_exceeded_is_an_error_event(user, chat_session, fake_openai):
+    # A paid model (the fake OpenAI-compatible server): offline answers are free and never refused.
     from tutorhub.billing.services import usage_record
 
     await database_sync_to_async(usage_record)(user=user, kind="ai_tokens", amount=10_000_000, feature="test")

@@ -10,6 +10,7 @@ Serves /v1/chat/completions (JSON and SSE streaming), /v1/embeddings, /v1/audio/
     server.push(first_token_delay=5)         # stream: headers at once, first piece 5 s later
     server.push(status=429, retry_after=120) # rate limited, with a Retry-After header
     server.push(text="a b c d", drop_after=2)  # stream 2 pieces, then cut the connection
+    server.push(pieces=["It is [", "1] here."])  # stream exactly these pieces
     closed_port_url()                        # a base URL nobody listens on (connection refused)
     server.token_delay = 0.01                # pace of streamed pieces
     server.transcript = "hello world"        # what /audio/transcriptions returns
@@ -43,6 +44,7 @@ class Scripted:
     body: Any = None  # raw JSON body to return instead of a completion
     first_token_delay: float = 0.0  # streams: seconds between the response headers and the first piece
     retry_after: float | None = None  # sent as Retry-After with an error status
+    pieces: list[str] | None = None  # streams: exactly these pieces (e.g. a [n] marker split in two)
 
 
 def fake_embedding(text: str, dims: int = 64) -> list[float]:
@@ -205,7 +207,7 @@ class FakeOpenAIServer:
                     return self._json(step.status, {"error": {"message": f"fake upstream error {step.status}"}}, headers)
                 if step.body is not None:
                     return self._json(200, step.body)
-                text = step.text if step.text is not None else server.default_reply
+                text = "".join(step.pieces) if step.pieces is not None else step.text if step.text is not None else server.default_reply
                 prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in data.get("messages", []))
                 completion_tokens = len(text.split())
                 model = data.get("model") or server.model
@@ -221,7 +223,7 @@ class FakeOpenAIServer:
                 self.send_header("Cache-Control", "no-cache")
                 self.send_header("Connection", "close")
                 self.end_headers()
-                pieces = re.findall(r"\S+\s*", text) or [""]
+                pieces = step.pieces if step.pieces is not None else re.findall(r"\S+\s*", text) or [""]
 
                 def event(payload: dict) -> None:
                     self.wfile.write(f"data: {json.dumps(payload)}\n\n".encode())

@@ -61,6 +61,9 @@ class Completion:
     # made for model calls; an embedding of the question on the way (retrieval) must not
     # settle the chat's reservation while its answer is still being generated.
     settles_reservation: bool = True
+    # Whether the call cost money. Offline backends do honest work for free: their usage is
+    # recorded (usage by feature shows it) but never counts against a plan's AI-token limit.
+    billable: bool = True
 
     @property
     def total_tokens(self) -> int:
@@ -136,6 +139,7 @@ def _record(completion: Completion) -> None:
         model=completion.model,
         latency_ms=completion.latency_ms,
         settle=completion.settles_reservation,
+        billable=completion.billable,
     )
 
 
@@ -154,9 +158,10 @@ def _release() -> None:
 class LLMStream:
     """Async iterator of text deltas; `.completion` is filled once the stream is exhausted."""
 
-    def __init__(self, source: AsyncIterator[str | Completion], started: float):
+    def __init__(self, source: AsyncIterator[str | Completion], started: float, *, billable: bool = True):
         self._source = source
         self._started = started
+        self._billable = billable
         self.completion: Completion | None = None
         self.first_token_ms: int | None = None
 
@@ -173,6 +178,7 @@ class LLMStream:
                 raise
             if isinstance(item, Completion):
                 item.latency_ms = int((time.perf_counter() - self._started) * 1000)
+                item.billable = self._billable
                 self.completion = item
                 if _deferred.get() is not None:
                     _record(item)  # collected for the caller's own database trip (usage_deferred)
@@ -202,6 +208,8 @@ class LLMBackend(ABC):
     """
 
     model_name: str = "unknown"
+    # False for backends that cost nothing to call (offline): see Completion.billable.
+    billable: bool = True
 
     def __init__(self, **options: Any):
         self.options = options
@@ -221,6 +229,7 @@ class LLMBackend(ABC):
             _release()
             raise
         completion.latency_ms = int((time.perf_counter() - started) * 1000)
+        completion.billable = self.billable
         _record(completion)
         return completion
 
@@ -228,31 +237,31 @@ class LLMBackend(ABC):
         return await sync_to_async(self.complete, thread_sensitive=False)(messages, **opts)
 
     def astream(self, messages: list[Message], **opts: Any) -> LLMStream:
-        return LLMStream(self._astream(messages, **opts), time.perf_counter())
+        return LLMStream(self._astream(messages, **opts), time.perf_counter(), billable=self.billable)
 
 
 class EmbeddingBackend(ABC):
     model_name: str = "unknown"
+    # False once the backend knows it cannot work (a local model that failed to load): callers
+    # then take their lexical path instead of retrying (and warning) on every request.
+    available: bool = True
 
     def __init__(self, **options: Any):
         self.options = options
+
+    def check(self) -> None:
+        """Cheap start-up validation without network or model load; raises ProviderError."""
+        return  # a remote backend has nothing to check without calling it
 
     @abstractmethod
     def embed(self, texts: list[str]) -> list[list[float]]:
         """One vector per text, in order. Raises ProviderError."""
 
 
-    # False once the backend knows it cannot work (a local model that failed to load): callers
-    # then take their lexical path instead of retrying (and warning) on every request.
-    available: bool = True
 @dataclass
 class VectorItem:
     id: str
     vector: list[float]
-    def check(self) -> None:
-        """Cheap start-up validation without network or model load; raises ProviderError."""
-        return  # a remote backend has nothing to check without calling it
-
     document_id: str
     metadata: dict[str, Any] = field(default_factory=dict)
 

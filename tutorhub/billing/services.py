@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 from rest_framework import status
 
@@ -123,10 +123,34 @@ def subscription_current(*, user, now: datetime | None = None) -> tuple[Subscrip
 
 # --- usage and quotas ----------------------------------------------------------------------
 def usage_total(*, user, kind: str, start: datetime, end: datetime | None = None) -> int:
-    qs = UsageRecord.objects.filter(user=user, kind=kind, created_at__gte=start)
+    """What counts against the plan: billable usage of `kind` in [start, end)."""
+    qs = UsageRecord.objects.filter(user=user, kind=kind, created_at__gte=start, billable=True)
     if end is not None:
         qs = qs.filter(created_at__lt=end)
     return int(qs.aggregate(s=Sum("amount"))["s"] or 0)
+
+
+def usage_by_feature(*, user, start: datetime, end: datetime) -> list[dict]:
+    """AI tokens per feature in [start, end), free (offline) work included: `tokens` is all
+    of it, `charged_tokens` what counted against the plan."""
+    rows = (
+        UsageRecord.objects.filter(user=user, kind=UsageRecord.Kind.AI_TOKENS, created_at__gte=start, created_at__lt=end)
+        .values("feature")
+        .annotate(tokens=Sum("amount"), charged_tokens=Sum("amount", filter=Q(billable=True)))
+        .order_by("feature")
+    )
+    return [
+        {"feature": r["feature"] or "other", "tokens": int(r["tokens"] or 0), "charged_tokens": int(r["charged_tokens"] or 0)}
+        for r in rows
+    ]
+
+
+def ai_tokens_check(*, user, amount: int, backend) -> QuotaReservation | None:
+    """quota_check for a call to the LLM `backend`. An offline backend costs nothing, so it
+    reserves nothing and is never refused (its usage is still recorded, as not billable)."""
+    if not getattr(backend, "billable", True):
+        return None
+    return quota_check(user=user, kind="ai_tokens", amount=amount)
 
 
 def _committed_total(*, user, kind: str, start: datetime, end: datetime | None, now: datetime) -> int:
@@ -141,7 +165,7 @@ def _committed_total(*, user, kind: str, start: datetime, end: datetime | None, 
     window = " AND created_at < %s" if end is not None else ""
     sql = (
         f"SELECT (SELECT COALESCE(SUM(amount), 0) FROM {UsageRecord._meta.db_table}"
-        f" WHERE user_id = %s AND kind = %s AND created_at >= %s{window})"
+        f" WHERE user_id = %s AND kind = %s AND billable AND created_at >= %s{window})"
         f" + (SELECT COALESCE(SUM(amount), 0) FROM {QuotaReservation._meta.db_table}"
         " WHERE user_id = %s AND kind = %s AND expires_at > %s)"
     )
@@ -221,9 +245,11 @@ def usage_record(
     latency_ms: int | None = None,
     metadata: dict | None = None,
     settle: bool = True,
+    billable: bool = True,
 ) -> UsageRecord | None:
     """Store one metered event and (`settle`) settle this request's reservation for the same
-    kind. Anonymous/system work (user None) is not metered."""
+    kind. Anonymous/system work (user None) is not metered; `billable=False` work (offline AI)
+    is recorded but never counts against the plan."""
     if user is None or not getattr(user, "pk", None):
         return None
     with transaction.atomic():
@@ -235,6 +261,7 @@ def usage_record(
             model=model,
             latency_ms=latency_ms,
             metadata=metadata or {},
+            billable=billable,
         )
         if settle:
             # Newest first: an entry left by an earlier request on this thread is stale and skipped.
@@ -272,6 +299,7 @@ def usage_summary(*, user, now: datetime | None = None) -> dict:
             "documents": pct(documents, plan.documents_limit),
             "storage": pct(storage, plan.storage_limit_bytes),
         },
+        "by_feature": usage_by_feature(user=user, start=start, end=end),
     }
 
 

@@ -16,7 +16,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from tutorhub.ai import ProviderError, estimate_tokens, llm, usage_scope
-from tutorhub.billing.services import quota_check
+from tutorhub.billing.services import ai_tokens_check
 from tutorhub.core.exceptions import ServiceUnavailable
 from tutorhub.learning.analytics import activity_days, completed_sessions, day_start
 from tutorhub.learning.learner_model import STRONG_THRESHOLD, WEAK_THRESHOLD, learner_topic_states
@@ -81,7 +81,7 @@ def _write(*, parent, facts: dict) -> tuple[str, str]:
         },
         {"role": "user", "content": json.dumps(facts, default=str)},
     ]
-    quota_check(user=parent, kind="ai_tokens", amount=estimate_tokens(messages[1]["content"]) + REPORT_MAX_TOKENS)
+    ai_tokens_check(user=parent, amount=estimate_tokens(messages[1]["content"]) + REPORT_MAX_TOKENS, backend=llm["default"])
     try:
         with usage_scope(user=parent, feature="reports"):
             completion = llm["default"].complete(

@@ -22,6 +22,9 @@ class UsageRecord(models.Model):
     model = models.CharField(max_length=100, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # False for work that cost nothing (offline AI backends): shown in usage, never held
+    # against a plan's limit.
+    billable = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

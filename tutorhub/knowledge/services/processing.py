@@ -19,8 +19,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from tutorhub.ai import ProviderError, embeddings, llm, usage_scope, vector_stores
-from tutorhub.ai.base import VectorItem
-from tutorhub.billing.services import usage_record
+from tutorhub.ai.base import VectorItem, estimate_message_tokens
+from tutorhub.billing.services import QuotaExceeded, ai_tokens_check, usage_record
 from tutorhub.knowledge.chunking import assign_heading_paths, chunk_blocks
 from tutorhub.knowledge.extraction import KINDS, Extracted, ExtractionError, sniff
 from tutorhub.knowledge.fetch import FetchError, safe_request
@@ -191,16 +191,22 @@ def embed_chunks(document: Document, chunks: list[Chunk], *, on_batch=None) -> N
 
 
 def _analyse(document: Document, text: str) -> tuple[dict, str]:
-    completion = llm["default"].complete(
-        [
-            {"role": "system", "content": ANALYSIS_PROMPT},
-            {"role": "user", "content": f"Title: {document.name}\n\n{text[:12000]}"},
-        ],
-        task="document_analysis",
-        context={"title": document.name, "text": text[:ANALYSIS_CHARS]},
-        json_mode=True,
-        max_tokens=800,
-    )
+    messages = [
+        {"role": "system", "content": ANALYSIS_PROMPT},
+        {"role": "user", "content": f"Title: {document.name}\n\n{text[:12000]}"},
+    ]
+    backend = llm["default"]
+    # A paid model's summary is the uploader's spending: checked against their plan first and
+    # shown as its own feature in usage (offline analysis is free and never refused).
+    ai_tokens_check(user=document.owner, amount=estimate_message_tokens(messages) + 800, backend=backend)
+    with usage_scope(user=document.owner, feature="document_analysis"):
+        completion = backend.complete(
+            messages,
+            task="document_analysis",
+            context={"title": document.name, "text": text[:ANALYSIS_CHARS]},
+            json_mode=True,
+            max_tokens=800,
+        )
     data = json.loads(completion.text)
     if not isinstance(data, dict):
         raise ValueError("analysis is not a JSON object")
@@ -302,6 +308,11 @@ def _run_pipeline(document: Document) -> Document:
     analysis, model = {"summary": "", "topics": [], "key_concepts": []}, ""
     try:
         analysis, model = _analyse(document, text)
+    except QuotaExceeded:
+        # The document is still searchable; only the paid summary waits for quota.
+        document.processing_metadata["summary_error"] = (
+            "The summary was not generated: your plan's AI token limit is reached. Reprocess it later."
+        )
     except (ProviderError, ValueError, TypeError) as exc:
         logger.warning("Analysing document %s failed: %s", document.pk, exc)
         document.processing_metadata["summary_error"] = "The summary could not be generated; try reprocessing."

@@ -48,6 +48,7 @@ def _chunks(text: str, size: int = 3) -> list[str]:
 
 class OfflineLLM(LLMBackend):
     model_name = "tutorhub-offline"
+    billable = False  # rule-based work on this machine: recorded as usage, never charged
 
     def __init__(self, *, stream_delay: float = 0.0, **options: Any):
         super().__init__(**options)

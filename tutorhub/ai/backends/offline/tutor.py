@@ -3,8 +3,9 @@
 It answers from the passages the knowledge base retrieved for the question (passed in
 `context["passages"]`, best first): it scores every sentence of those passages by how many of
 the question's content words it shares (rarer words count more), quotes the best few in
-passage order with a numbered citation each, and lists the sources. When no sentence shares a
-content word with the question it says so plainly instead of inventing an answer.
+passage order with each one's passage number ([n], as a real model is asked to cite). When no
+sentence shares a content word with the question it says so plainly instead of inventing an
+answer: NO_MATCH when there was material to search, NO_MATERIAL when there was none.
 """
 
 from __future__ import annotations
@@ -91,27 +92,16 @@ def select_sentences(question: str, passages: list[dict[str, Any]], limit: int =
     return [(p, s) for _, p, _, s in sorted(best, key=lambda item: (item[1], item[2]))]
 
 
-def _source_label(passage: dict[str, Any]) -> str:
-    label = str(passage.get("document_title") or "Untitled document")
-    if passage.get("page"):
-        label += f", p. {passage['page']}"
-    if passage.get("section"):
-        label += f", {passage['section']}"
-    return label
-
-
 @offline_task("chat")
 def chat(messages: list[Message], context: dict[str, Any], opts: dict[str, Any]) -> str:
     passages = list(context.get("passages") or [])
     if not passages:
-        return NO_MATERIAL
+        # `has_material`: the user has processed documents in scope, none of which matched.
+        return NO_MATCH if context.get("has_material") else NO_MATERIAL
     chosen = select_sentences(_question(messages, context), passages)
     if not chosen:
         return NO_MATCH
-    # Number sources in the order they are first quoted.
-    numbers: dict[int, int] = {}
-    for p_index, _ in chosen:
-        numbers.setdefault(p_index, len(numbers) + 1)
-    body = " ".join(f"{sentence} [{numbers[p_index]}]" for p_index, sentence in chosen)
-    sources = "\n".join(f"[{n}] {_source_label(passages[p])}" for p, n in numbers.items())
-    return f"From your study material: {body}\n\nSources:\n{sources}"
+    # [n] is the passage's number in the prompt, as a real model is asked to cite; the sources
+    # themselves are listed once, by the chat (its citations field), not in the answer text.
+    body = " ".join(f"{sentence} [{p_index + 1}]" for p_index, sentence in chosen)
+    return f"From your study material: {body}"
