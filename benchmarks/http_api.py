@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -222,26 +223,26 @@ class Server:
         self._log.close()
 
 
-async def drive(url: str, headers: dict, clients: int, seconds: float) -> tuple[list[float], int, list[int]]:
-    """`clients` keep-alive clients, each sending its next request when the last one is answered."""
+async def drive(url: str, headers: dict, clients: int, seconds: float) -> tuple[list[float], Counter, list[int]]:
+    """`clients` keep-alive clients, each sending its next request when the last one is answered.
+    Errors are counted by kind: an HTTP status, or the transport exception's name."""
     latencies: list[float] = []
-    errors = 0
+    errors: Counter = Counter()
     queries: list[int] = []
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(60.0), headers=headers) as client:
         deadline = time.monotonic() + seconds
 
         async def one_client() -> None:
-            nonlocal errors
             while time.monotonic() < deadline:
                 started = time.monotonic()
                 try:
                     response = await client.get(url)
-                except httpx.HTTPError:
-                    errors += 1
+                except httpx.HTTPError as exc:
+                    errors[type(exc).__name__] += 1
                     continue
                 if response.status_code != 200:
-                    errors += 1
+                    errors[str(response.status_code)] += 1
                     continue
                 latencies.append(time.monotonic() - started)
                 if "x-query-count" in response.headers:
@@ -263,7 +264,7 @@ def measure(server: Server, url: str, headers: dict, clients: int, seconds: floa
         "p95": latencies[min(n - 1, int(n * 0.95))] if n else float("nan"),
         "cpu_ms": 1000 * cpu / n if n else float("nan"),
         "queries": statistics.median(queries) if queries else None,
-        "errors": errors,
+        "errors": dict(errors),
     }
 
 
@@ -372,7 +373,8 @@ def summarize(rows: list[dict]) -> dict:
     queries = [r["queries"] for r in rows if r["queries"] is not None]
     return {
         "rps": med("rps"), "ratio": med("ratio"), "p50_ms": 1000 * med("p50"), "p95_ms": 1000 * med("p95"),
-        "cpu_ms": med("cpu_ms"), "queries": max(queries) if queries else None, "errors": sum(r["errors"] for r in rows),
+        "cpu_ms": med("cpu_ms"), "queries": max(queries) if queries else None,
+        "errors": dict(sum((Counter(r["errors"]) for r in rows), Counter())),
     }
 
 
@@ -384,8 +386,9 @@ def report(args: argparse.Namespace, names: list[str], runs: dict) -> int:
     for name, s in summary.items():
         path = "/items/ (bare)" if name == "bare" else ENDPOINTS[name]
         queries = "-" if s["queries"] is None else f"{s['queries']:g}"
+        errors = ",".join(f"{kind}x{n}" for kind, n in sorted(s["errors"].items())) or "0"
         print(f"{name:<14} {s['rps']:>7.1f} {s['ratio']:>6.2f} {s['p50_ms']:>7.0f} {s['p95_ms']:>7.0f} "
-              f"{s['cpu_ms']:>10.1f} {queries:>7} {s['errors']:>6}   {path}")
+              f"{s['cpu_ms']:>10.1f} {queries:>7} {errors:>6}   {path}")
     if args.json:
         Path(args.json).write_text(json.dumps({"load": load, "summary": summary, "runs": runs}, indent=2))
     ratios = {name: round(s["ratio"], 3) for name, s in summary.items() if name != "bare"}

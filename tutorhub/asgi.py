@@ -3,9 +3,11 @@
 import gc
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutorhub.settings")
+
+from tutorhub.core.asgi import get_asgi_application  # noqa: E402
+
+# Django's handler with its middleware chain run synchronously, one thread hop per request (see there).
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402

@@ -10,12 +10,15 @@ from django.db.models import Avg, Count, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 
 from tutorhub.chat.models import ChatSession, Message, TutoringSession
+from tutorhub.core.querysets import related_count
+
+
+def _sessions(*, user) -> QuerySet[ChatSession]:
+    return ChatSession.objects.filter(owner=user).order_by("-is_pinned", "-updated_at")
 
 
 def chat_session_list(*, user) -> QuerySet[ChatSession]:
-    return ChatSession.objects.filter(owner=user).annotate(message_count=Count("messages")).order_by(
-        "-is_pinned", "-updated_at"
-    )
+    return _sessions(user=user).annotate(message_count=related_count(Message, "session"))
 
 
 def _uuid(value) -> uuid.UUID:
@@ -106,9 +109,18 @@ def _pair(question: Message) -> ChatPair:
     )
 
 
+# What _pair reads of a question and its reply.
+PAIR_FIELDS = ("id", "session_id", "content", "created_at", "reply__id", "reply__reply_to_id", "reply__content", "reply__is_complete")
+
+
 def chat_pair_queryset(*, session: ChatSession) -> QuerySet[Message]:
     """User messages with their replies joined (one query per page, no N+1)."""
-    return session.messages.filter(role=Message.Role.USER).select_related("reply").order_by("created_at", "id")
+    return (
+        session.messages.filter(role=Message.Role.USER)
+        .select_related("reply")
+        .only(*PAIR_FIELDS)
+        .order_by("created_at", "id")
+    )
 
 
 def chat_pairs(messages) -> list[ChatPair]:
@@ -124,9 +136,17 @@ def chat_pair_get(*, user, session_id, pair_id) -> ChatPair:
 
 
 def chat_session_list_with_pairs(*, user) -> QuerySet[ChatSession]:
-    """Seed 004 sessions with their `chats`, prefetched in one extra query per page."""
-    questions = Message.objects.filter(role=Message.Role.USER).select_related("reply").order_by("created_at", "id")
-    return chat_session_list(user=user).prefetch_related(Prefetch("messages", queryset=questions, to_attr="questions"))
+    """Seed 004 sessions with their `chats`, prefetched in one extra query per page.
+
+    Only the columns a pair shows: a message row also carries its citations (context_used, JSON
+    decoded per row), which made up much of this list's CPU (issue 17)."""
+    questions = (
+        Message.objects.filter(role=Message.Role.USER)
+        .select_related("reply")
+        .only(*PAIR_FIELDS)
+        .order_by("created_at", "id")
+    )
+    return _sessions(user=user).prefetch_related(Prefetch("messages", queryset=questions, to_attr="questions"))
 
 
 # --- seed 001 stats --------------------------------------------------------------------------

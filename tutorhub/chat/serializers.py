@@ -185,6 +185,9 @@ class MessagePairSerializer(serializers.Serializer):
     is_complete = serializers.BooleanField(read_only=True)
 
 
+_PAIR = MessagePairSerializer()  # read-only use: to_representation, shared by all requests
+
+
 class PairSessionSerializer(serializers.ModelSerializer):
     """Seed 004 session: `chats` (message/response pairs) and `last_message` (the latest pair)."""
 
@@ -200,7 +203,9 @@ class PairSessionSerializer(serializers.ModelSerializer):
         from tutorhub.chat.selectors import chat_pairs
 
         if not hasattr(obj, "_pairs_cache"):
-            obj._pairs_cache = MessagePairSerializer(chat_pairs(getattr(obj, "questions", [])), many=True).data
+            # One shared field set for every pair of the page: a MessagePairSerializer(many=True)
+            # per session built its five fields again for each row (issue 17).
+            obj._pairs_cache = [_PAIR.to_representation(pair) for pair in chat_pairs(getattr(obj, "questions", []))]
         return obj._pairs_cache
 
     @extend_schema_field(MessagePairSerializer(many=True))

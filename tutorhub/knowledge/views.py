@@ -92,7 +92,10 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.D
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Document.objects.none()
-        return selectors.document_list_for_api(user=self.request.user, course=self.get_course())
+        documents = selectors.document_list_for_api(user=self.request.user, course=self.get_course())
+        # Only `content` shows the extracted text and outline; the list and every other action
+        # leave those (up to megabytes a row) in the database.
+        return documents if self.action == "content" else documents.defer(*selectors.DOCUMENT_LARGE_FIELDS)
 
     def perform_destroy(self, instance: Document) -> None:
         services.document_delete(user=self.request.user, document=instance)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from django.db.models import Count
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
@@ -20,6 +21,8 @@ from tutorhub.courses.serializers import (
     ScheduleSerializer,
 )
 from tutorhub.courses.views.common import ID_BOUNDS, UUID_RE, require_teaching
+
+User = get_user_model()
 
 # --- courses (canonical API) ----------------------------------------------------------------------
 
@@ -83,7 +86,8 @@ class GroupViewSet(viewsets.ModelViewSet):
         return (
             selectors.group_list_visible(user=self.request.user)
             .select_related("course", "teacher")
-            .prefetch_related("students")
+            # The serializer shows students as ids (and counts them): no need for their whole rows.
+            .prefetch_related(Prefetch("students", queryset=User.objects.only("id")))
         )
 
     def perform_create(self, serializer):
