@@ -457,11 +457,34 @@ def _html(data: bytes) -> Extracted:
     return extracted
 
 
+_TEXT_NUMBERING = re.compile(r"^(\d+(?:\.\d+)*)\.?\s")
+
+
+def _text_heading(paragraph: str) -> tuple[str, int] | None:
+    """(title, level) when a plain-text paragraph is a heading as people type one: a single short
+    line that does not end like a sentence ("Causes", "2.1 The Calvin cycle"); its numbering
+    depth is its level."""
+    if "\n" in paragraph or len(paragraph.split()) > 12 or not paragraph[:1].isalnum() or not paragraph[:1].upper() == paragraph[:1]:
+        return None
+    if paragraph.endswith((".", ",", ";", ":", "!", "?", ")", '"')):
+        return None
+    numbering = _TEXT_NUMBERING.match(paragraph)
+    return paragraph, numbering.group(1).count(".") + 1 if numbering else 1
+
+
 def _text(data: bytes) -> Extracted:
     text = clean_text(decode_text(data))
     if not text:
         raise ExtractionError("The text file is empty.")
-    return Extracted(blocks=[Block(text=text)])
+    paragraphs = text.split("\n\n")
+    sections = _Sections()
+    for index, paragraph in enumerate(paragraphs):
+        heading = _text_heading(paragraph) if index + 1 < len(paragraphs) else None  # a heading leads text
+        if heading is not None:
+            sections.heading(*heading)
+        else:
+            sections.lines.append(paragraph)
+    return Extracted(blocks=sections.finish())
 
 
 def _image(data: bytes) -> Extracted:

@@ -7,8 +7,8 @@ model is asked for, so the caller validates both the same way.
 - summary: the sentences with the highest mean term salience (term frequency damped by the
   sentence-spread of the term, i.e. a TF-IDF over sentences), kept in document order;
 - topics and key_concepts: noun phrases ranked by YAKE's statistics (see `keyphrases`), written
-  as words ("calvin cycle", not "calvin_cycle"). Topics are the phrases that run through the
-  most sentences; key concepts put the terms the text defines ("X is a ...") first.
+  as words ("Calvin cycle", not "calvin_cycle"). Topics are the multi-word phrases that run
+  through the most sentences; key concepts put the terms the text defines ("X is a ...") first.
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ def analyse(text: str, *, max_sentences: int = 3, topics: int = 8, concepts: int
     ranked = sorted(range(len(sentences)), key=lambda i: -sentence_score(tokenised[i]))[:max_sentences]
     summary = " ".join(sentences[i] for i in sorted(ranked))
     phrases = keyphrases(text, limit=max(topics, concepts) * 2)
-    by_spread = sorted(phrases, key=lambda c: (-c.sentences, c.score))  # stable: rank breaks ties
+    # Multi-word phrases first (a single word only when the text has too few), then the phrases
+    # that run through the most sentences, then rank.
+    by_spread = sorted(phrases, key=lambda c: (" " not in c.key, -c.sentences, c.score))
     defined = {phrase_key(d.term) for d in find_definitions([{"text": text}])}
     by_definition = sorted(phrases, key=lambda c: c.key not in defined)
     return {

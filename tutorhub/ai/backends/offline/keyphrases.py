@@ -31,7 +31,7 @@ STOPWORDS = INDEX_STOPWORDS | frozenset(
     however therefore thus per via every another several various whose within without upon onto
     among amongst across along around toward towards yet still even ever either neither
     first second third last next new old same different certain main most least more less
-    i.e e.g etc vs""".split()
+    i.e e.g etc vs zero four five six seven eight nine ten hundred thousand million""".split()
 )
 # Words that open a noun phrase: what follows them is a thing, not an action.
 NOUN_CUES = frozenset(
@@ -127,10 +127,19 @@ def candidates(sentences: list[str]) -> dict[str, Candidate]:
             j = i
             while j < len(tokens) and is_noun_word(tokens[j]):
                 j += 1
+            name = False
+            # A name joined by "of" ("Committee of Public Safety", "Rights of Man") is one phrase:
+            # its parts alone are fragments.
+            while (j + 1 < len(tokens) and tokens[j] == "of" and tokens[j - 1][:1].isupper()
+                   and tokens[j + 1][:1].isupper() and is_noun_word(tokens[j + 1])):
+                j += 2
+                while j < len(tokens) and is_noun_word(tokens[j]) and tokens[j][:1].isupper():
+                    j += 1
+                name = True
             previous = tokens[i - 1].lower() if i else ""
             if i == 0 or previous in NOUN_CUES or previous in {",", "(", ":", ";", "and", "or"}:
                 run = tokens[i:j]
-                for size in range(1, min(4, len(run)) + 1):
+                for size in [len(run)] if name else range(1, min(4, len(run)) + 1):
                     words = run[len(run) - size :]
                     if len({w.lower() for w in words}) < len(words):
                         continue  # "Chlorophyll Chlorophyll": a repeated word is a glued fragment
