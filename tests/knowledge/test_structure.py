@@ -1,6 +1,6 @@
 """Document structure: headings of every format become outline sections with a level (issue 13
-item 4). PDFs are built with real fonts and sizes (reportlab), so headings are found by font
-size and weight the way a user's PDF would be read."""
+item 4). PDFs are built with real fonts and sizes (reportlab, via the generation benchmark's
+builder), so headings are found by font size and weight the way a user's PDF would be read."""
 
 from __future__ import annotations
 
@@ -8,35 +8,10 @@ import io
 
 import pytest
 
+from benchmarks.generation import make_pdf_with_headings
 from tests.knowledge.conftest import make_docx, upload
 from tutorhub.knowledge.extraction import extract
 from tutorhub.knowledge.models import Document
-
-
-def make_pdf_with_headings(pages: list[list[tuple[str, str]]]) -> bytes:
-    """pages: [(style, text)] per page; style "h1" (20 pt bold), "h2" (14 pt bold), "h3" (11 pt
-    bold, body size) or "p" (11 pt regular, wrapped at 90 characters)."""
-    import textwrap
-
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfgen import canvas
-
-    fonts = {"h1": ("Helvetica-Bold", 20), "h2": ("Helvetica-Bold", 14), "h3": ("Helvetica-Bold", 11), "p": ("Helvetica", 11)}
-    buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=A4)
-    for page in pages:
-        y = 800
-        for style, text in page:
-            font, size = fonts[style]
-            pdf.setFont(font, size)
-            y -= size * 0.6 if style != "p" else 0
-            for line in textwrap.wrap(text, 90) if style == "p" else [text]:
-                pdf.drawString(50, y, line)
-                y -= size * 1.3
-            y -= 8  # paragraph spacing
-        pdf.showPage()
-    pdf.save()
-    return buffer.getvalue()
 
 
 PDF_PAGES = [
@@ -130,5 +105,11 @@ def test_docx_heading_styles_are_levels():
     assert [(b.section, b.level) for b in flat] == [("Only", 1)]
 
 
-def test_text_files_have_no_headings():
+def test_text_files_headings_are_short_lines_that_lead_text():
     assert [(b.section, b.level) for b in extract(b"Plain notes.\n\nMore notes.", "text").blocks] == [(None, None)]
+    notes = b"Vectors\n\nA vector has a direction.\n\n1.1 Dot product\n\nIt multiplies lengths.\n\nLast line"
+    blocks = extract(notes, "text").blocks
+    assert [(b.section, b.level, b.text) for b in blocks] == [
+        ("Vectors", 1, "A vector has a direction."),
+        ("1.1 Dot product", 2, "It multiplies lengths.\n\nLast line"),  # a last short line leads nothing
+    ]
