@@ -13,7 +13,6 @@ from tests.knowledge.conftest import make_docx, upload
 from tutorhub.knowledge.extraction import extract
 from tutorhub.knowledge.models import Document
 
-
 PDF_PAGES = [
     [
         ("h1", "Photosynthesis"),
