@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.assessments.material import FRACTIONS, PHOTOSYNTHESIS
 from tests.factories import CourseFactory, GroupFactory
 from tutorhub.assessments import services
 
@@ -9,6 +10,17 @@ from tutorhub.assessments import services
 @pytest.fixture
 def course(user):
     return CourseFactory(owner=user, name="Biology")
+
+
+@pytest.fixture
+def material(user):
+    """Two of the user's text resources: plant biology (photosynthesis) and fractions."""
+    from tutorhub.knowledge.services import resource_add
+
+    return [
+        resource_add(user=user, title="Plant biology notes", content=PHOTOSYNTHESIS),
+        resource_add(user=user, title="Fractions notes", content=FRACTIONS),
+    ]
 
 
 @pytest.fixture

@@ -15,16 +15,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def material(user):
-    from tutorhub.knowledge.services import resource_add
-
-    return [
-        resource_add(user=user, title="Plant biology notes", content=PHOTOSYNTHESIS),
-        resource_add(user=user, title="Fractions notes", content=FRACTIONS),
-    ]
-
-
-@pytest.fixture
 def assessment(api_client):
     response = api_client.post(URL, {"title": "Biology revision", "topic": "Photosynthesis"}, format="json")
     assert response.status_code == 201, response.content

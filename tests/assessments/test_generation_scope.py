@@ -5,21 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.assessments.material import FRACTIONS, PHOTOSYNTHESIS
 from tutorhub.assessments.models import Assessment, Flashcard, Quiz
 
 URL = "/api/v1/assessments/"
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def material(user):
-    from tutorhub.knowledge.services import resource_add
-
-    return [
-        resource_add(user=user, title="Plant biology notes", content=PHOTOSYNTHESIS),
-        resource_add(user=user, title="Fractions notes", content=FRACTIONS),
-    ]
 
 
 def _assessment(client, **fields):
