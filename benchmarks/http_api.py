@@ -7,9 +7,9 @@ It builds a ~30-line bare Django + DRF project in a temporary folder (one model,
 returning 20 small rows from SQLite as JSON), and starts it and TutorHub with the same uvicorn
 options (TutorHub as `make run` serves it: `manage.py runall --server-only`, production settings,
 DEBUG off, throttling off, a fresh SQLite file in a temporary DATA_DIR). One student is seeded
-with realistic data: 100 flashcards made from chunks of 6 documents whose extracted_text is
-~300 KB each, 50 chat sessions with messages, 20 quizzes of 5 questions, 60 notifications and
-10 groups. Then, for each repetition, the bare view and every endpoint in turn get --clients
+with realistic data (benchmarks/api_data.py): 100 flashcards made from chunks of 6 documents
+whose extracted_text is ~300 KB each, 50 chat sessions with messages, 20 quizzes of 5
+questions, 60 notifications and 10 groups of 16 students. Then, for each repetition, the bare view and every endpoint in turn get --clients
 concurrent keep-alive clients for --seconds.
 
 Per endpoint it prints requests/s (median of the repetitions), p50/p95 latency, the server's CPU
@@ -98,80 +98,15 @@ from django.core.asgi import get_asgi_application
 application = get_asgi_application()
 '''
 
-# Runs inside `manage.py shell` against TutorHub's database; prints one JSON line with a token
-# and the ids the endpoints need. Rows are bulk-created (setup is not what is measured).
+# Runs inside `manage.py shell` against TutorHub's database (benchmarks/api_data.py); prints one
+# JSON line with the student's access token and the chat session the messages list reads.
 SETUP_SCRIPT = """
-import json, random
-from datetime import date, timedelta
-from django.contrib.auth import get_user_model
-from django.utils import timezone
+import json
 from rest_framework_simplejwt.tokens import RefreshToken
-from tutorhub.assessments.models import Flashcard, Question, Option, Quiz
-from tutorhub.chat.models import ChatSession, Message
-from tutorhub.courses.models import Course, Group
-from tutorhub.engagement.models import Notification
-from tutorhub.knowledge.models import Chunk, Document
-
-rng = random.Random(17)
-User = get_user_model()
-words = ("cell membrane protein energy photosynthesis chlorophyll light reaction glucose enzyme "
-         "mitochondria respiration oxygen carbon dioxide water gradient transport diffusion").split()
-def sentence(n):
-    return " ".join(rng.choice(words) for _ in range(n)).capitalize() + "."
-def paragraph():
-    return " ".join(sentence(rng.randint(8, 18)) for _ in range(6))
-
-student = User.objects.create_user("bench-student", "bench@example.org", "bench-Password-1", role="student",
-                                   first_name="Bench", last_name="Student")
-teacher = User.objects.create_user("bench-teacher", "teacher@example.org", "bench-Password-1", role="teacher")
-courses = [Course.objects.create(owner=teacher, name=f"Biology {i}", subject_area="Biology") for i in range(3)]
-chunks = []
-for d in range(6):
-    paragraphs = [paragraph() for _ in range(400)]  # ~300 KB of extracted text
-    doc = Document.objects.create(
-        owner=student, course=courses[d % 3], name=f"Chapter {d}.pdf", document_type="pdf",
-        processing_status="completed", progress_percentage=100, extracted_text="\\n\\n".join(paragraphs),
-        summary=paragraphs[0], topics=["photosynthesis", "respiration"], key_concepts=["enzyme", "gradient"],
-        file_size_bytes=300_000, page_count=120, processed_at=timezone.now(),
-    )
-    chunks += Chunk.objects.bulk_create(
-        [Chunk(document=doc, position=i, text=p, page=i // 4 + 1, section="Chapter", token_count=120)
-         for i, p in enumerate(paragraphs[:40])]
-    )
-Flashcard.objects.bulk_create([
-    Flashcard(user=student, course=courses[i % 3], source_chunk=chunks[i], question=f"What does {rng.choice(words)} do? ({i})",
-              answer=sentence(12), explanation=sentence(20), tags=["biology"])
-    for i in range(100)
-])
-for q in range(20):
-    quiz = Quiz.objects.create(owner=student, course=courses[q % 3], title=f"Quiz {q}", description=sentence(15),
-                               subject="Biology", topic="Cells", is_generated=True, ai_model_used="offline-rules")
-    for n in range(5):
-        question = Question.objects.create(quiz=quiz, source_chunk=chunks[q * 5 + n], question_text=sentence(10) + "?",
-                                           explanation=sentence(15), order=n)
-        Option.objects.bulk_create([Option(question=question, text=sentence(5), is_correct=o == 0, order=o) for o in range(4)])
-sessions = []
-for s in range(50):
-    session = ChatSession.objects.create(owner=student, title=f"Chat {s}", course=courses[s % 3])
-    sessions.append(session)
-    previous = None
-    for t in range(8):
-        question = Message.objects.create(session=session, role="user", content=sentence(12))
-        Message.objects.create(session=session, role="assistant", content=paragraph(), reply_to=question,
-                               model_used="offline-extractive", token_count=150)
-Notification.objects.bulk_create([
-    Notification(user=student, kind="homework_reviewed", title=f"Homework {n} reviewed", message=sentence(14),
-                 data={"homework": n}, is_read=n % 3 == 0)
-    for n in range(60)
-])
-for g in range(10):
-    group = Group.objects.create(name=f"Group {g}", course=courses[g % 3], teacher=teacher, description=sentence(10),
-                                 start_date=date(2026, 1, 5), end_date=date(2026, 3, 27), max_students=30)
-    others = User.objects.bulk_create([User(username=f"peer{g}-{i}", email=f"peer{g}-{i}@example.org", role="student")
-                                       for i in range(15)])
-    group.students.add(student, *others)
-print("BENCH-SETUP " + json.dumps({"token": str(RefreshToken.for_user(student).access_token),
-                                   "session": str(sessions[0].pk)}))
+from benchmarks.api_data import seed
+data = seed()
+print("BENCH-SETUP " + json.dumps({"token": str(RefreshToken.for_user(data["user"]).access_token),
+                                   "session": str(data["session"].pk)}))
 """
 
 ENDPOINTS = {

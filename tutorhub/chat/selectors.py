@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Avg, Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Avg, Count, Q, QuerySet, Sum
 from django.http import Http404
 
 from tutorhub.chat.models import ChatSession, Message, TutoringSession
@@ -28,10 +28,12 @@ def _uuid(value) -> uuid.UUID:
         raise Http404("No chat session matches the given query.") from None
 
 
-def chat_session_get(*, user, session_id) -> ChatSession:
-    """The user's session; Http404 for a malformed id, an unknown one, or another user's."""
+def chat_session_get(*, user, session_id, queryset: QuerySet[ChatSession] | None = None) -> ChatSession:
+    """The user's session; Http404 for a malformed id, an unknown one, or another user's.
+    `queryset`: the sessions to look in, with what the caller annotates (chat.tutor's turn)."""
+    queryset = queryset if queryset is not None else ChatSession.objects.select_related("course")
     try:
-        return ChatSession.objects.select_related("course").get(owner=user, pk=_uuid(session_id))
+        return queryset.get(owner=user, pk=_uuid(session_id))
     except ChatSession.DoesNotExist:
         raise Http404("No chat session matches the given query.") from None
 
@@ -65,14 +67,20 @@ def history_window(*, session: ChatSession, token_budget: int, max_messages: int
     A bounded window (not the whole history) keeps prompts and cost flat in long chats. Plain
     rows, not model instances: this runs before every answer, on its time to first token.
     """
-    from tutorhub.ai import estimate_tokens
-
     rows = (
         session.messages.filter(is_complete=True)
         .exclude(role=Message.Role.SYSTEM)
         .order_by("-created_at", "-id")
         .values_list("role", "content", "token_count")[:max_messages]
     )
+    return history_from_rows(rows, token_budget=token_budget)
+
+
+def history_from_rows(rows, *, token_budget: int) -> list[dict[str, str]]:
+    """history_window's budget applied to (role, content, token_count) rows, newest first
+    (chat.tutor reads them with the session, in the same query)."""
+    from tutorhub.ai import estimate_tokens
+
     window: list[dict[str, str]] = []
     used = 0
     for role, content, token_count in rows:
@@ -109,18 +117,9 @@ def _pair(question: Message) -> ChatPair:
     )
 
 
-# What _pair reads of a question and its reply.
-PAIR_FIELDS = ("id", "session_id", "content", "created_at", "reply__id", "reply__reply_to_id", "reply__content", "reply__is_complete")
-
-
 def chat_pair_queryset(*, session: ChatSession) -> QuerySet[Message]:
     """User messages with their replies joined (one query per page, no N+1)."""
-    return (
-        session.messages.filter(role=Message.Role.USER)
-        .select_related("reply")
-        .only(*PAIR_FIELDS)
-        .order_by("created_at", "id")
-    )
+    return session.messages.filter(role=Message.Role.USER).select_related("reply").order_by("created_at", "id")
 
 
 def chat_pairs(messages) -> list[ChatPair]:
@@ -135,18 +134,30 @@ def chat_pair_get(*, user, session_id, pair_id) -> ChatPair:
     return _pair(question)
 
 
-def chat_session_list_with_pairs(*, user) -> QuerySet[ChatSession]:
-    """Seed 004 sessions with their `chats`, prefetched in one extra query per page.
+def chat_session_list_for_pairs(*, user) -> QuerySet[ChatSession]:
+    """Seed 004 sessions; chat_sessions_attach_pairs gives a page of them their `chats`."""
+    return _sessions(user=user)
 
-    Only the columns a pair shows: a message row also carries its citations (context_used, JSON
-    decoded per row), which made up much of this list's CPU (issue 17)."""
-    questions = (
-        Message.objects.filter(role=Message.Role.USER)
-        .select_related("reply")
-        .only(*PAIR_FIELDS)
+
+def chat_sessions_attach_pairs(sessions) -> None:
+    """Set `pairs` (list of ChatPair, oldest first) on each session: one query for all of them.
+
+    Plain rows rather than prefetched Message instances: building two model instances per pair
+    (and decoding the reply's citations JSON, which a pair does not show) was most of this
+    list's CPU (issue 17)."""
+    sessions = list(sessions)
+    by_id = {session.pk: session for session in sessions}
+    for session in sessions:
+        session.pairs = []
+    rows = (
+        Message.objects.filter(session_id__in=by_id, role=Message.Role.USER)
         .order_by("created_at", "id")
+        .values_list("session_id", "id", "content", "created_at", "reply__content", "reply__is_complete")
     )
-    return _sessions(user=user).prefetch_related(Prefetch("messages", queryset=questions, to_attr="questions"))
+    for session_id, pk, message, created_at, response, is_complete in rows:
+        by_id[session_id].pairs.append(
+            ChatPair(id=pk, message=message, response=response, created_at=created_at, is_complete=bool(is_complete))
+        )
 
 
 # --- seed 001 stats --------------------------------------------------------------------------

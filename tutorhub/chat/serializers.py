@@ -200,12 +200,11 @@ class PairSessionSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at", "chats", "last_message"]
 
     def _pairs(self, obj):
-        from tutorhub.chat.selectors import chat_pairs
-
+        """`obj.pairs` as set by chat.selectors.chat_sessions_attach_pairs."""
         if not hasattr(obj, "_pairs_cache"):
             # One shared field set for every pair of the page: a MessagePairSerializer(many=True)
             # per session built its five fields again for each row (issue 17).
-            obj._pairs_cache = [_PAIR.to_representation(pair) for pair in chat_pairs(getattr(obj, "questions", []))]
+            obj._pairs_cache = [_PAIR.to_representation(pair) for pair in getattr(obj, "pairs", [])]
         return obj._pairs_cache
 
     @extend_schema_field(MessagePairSerializer(many=True))

@@ -76,24 +76,30 @@ class PairSessionListView(generics.ListCreateAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ChatSession.objects.none()
-        return selectors.chat_session_list_with_pairs(user=self.request.user)
+        return selectors.chat_session_list_for_pairs(user=self.request.user)
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        selectors.chat_sessions_attach_pairs(page)
+        return page
 
     def perform_create(self, serializer):
         serializer.instance = services.chat_session_create(user=self.request.user, **serializer.validated_data)
-        serializer.instance.questions = []
+        serializer.instance.pairs = []
 
 
 class PairSessionDetailView(generics.RetrieveDestroyAPIView):
     serializer_class = PairSessionSerializer
 
     def get_object(self):
-        selectors.chat_session_get(user=self.request.user, session_id=self.kwargs["session_id"])  # 404 first
-        return self.get_queryset().get(pk=self.kwargs["session_id"])
+        session = selectors.chat_session_get(user=self.request.user, session_id=self.kwargs["session_id"])
+        selectors.chat_sessions_attach_pairs([session])
+        return session
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ChatSession.objects.none()
-        return selectors.chat_session_list_with_pairs(user=self.request.user)
+        return selectors.chat_session_list_for_pairs(user=self.request.user)
 
     def perform_destroy(self, instance):
         services.chat_session_delete(session=instance)
