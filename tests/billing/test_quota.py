@@ -155,10 +155,11 @@ def test_expired_reservations_are_purged_by_the_hourly_job(user, small_plan):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL (SQLite serialises writers itself)")
-def test_parallel_http_requests_at_the_limit():
+def test_parallel_http_requests_at_the_limit(fake_openai):
     """One parent firing 8 report requests (different weeks) at once
     against a budget for a few: some get 429 QUOTA_EXCEEDED, none a 500, and the tokens
-    recorded stay within the limit plus at most one request's cost."""
+    recorded stay within the limit plus at most one request's cost. (A paid model: offline
+    reports are free and never refused.)"""
     from tutorhub.accounts.models import ParentChildLink
     from tutorhub.learning.reports import REPORT_MAX_TOKENS
 

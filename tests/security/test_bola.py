@@ -353,7 +353,7 @@ def _snapshot() -> dict[str, tuple]:
 
 
 # Bookkeeping a refused request may legitimately write (rate-limit and quota locks, event relays).
-_VOLATILE = {"core.ChannelLayerMessage", "billing.QuotaPeriod", "billing.QuotaReservation"}
+_VOLATILE = {"core.ChannelLayerMessage", "billing.QuotaReservation"}
 
 
 def test_every_object_route_has_a_factory():

@@ -4,7 +4,6 @@ from tutorhub.billing.models import (
     Payment,
     Plan,
     ProviderEvent,
-    QuotaPeriod,
     QuotaReservation,
     Subscription,
     SubscriptionChange,
@@ -61,12 +60,4 @@ class ProviderEventAdmin(admin.ModelAdmin):
 @admin.register(QuotaReservation)
 class QuotaReservationAdmin(admin.ModelAdmin):
     list_display = ["user", "kind", "amount", "created_at", "expires_at"]
-    raw_id_fields = ["user"]
-
-
-@admin.register(QuotaPeriod)
-class QuotaPeriodAdmin(admin.ModelAdmin):
-    """Lock rows of the quota checks (one per user, kind and period); read-only bookkeeping."""
-
-    list_display = ["user", "kind", "period_start"]
     raw_id_fields = ["user"]

@@ -22,14 +22,14 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import OuterRef, Q, Subquery, Sum
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from rest_framework import status
 
 from tutorhub.billing.models import (
     Plan,
     ProviderEvent,
-    QuotaPeriod,
     QuotaReservation,
     Subscription,
     SubscriptionChange,
@@ -110,15 +110,52 @@ def period_containing(*, anchor: datetime, interval: str, now: datetime) -> tupl
     return start, _add_months(anchor, (n + 1) * step)
 
 
+IN_FORCE = (Subscription.Status.ACTIVE, Subscription.Status.PAST_DUE)
+
+
+def _period(*, plan: Plan, anchor: datetime | None, now: datetime) -> tuple[datetime, datetime]:
+    """A subscription's period from its anchor; without one (the default plan), the calendar month."""
+    if anchor is not None:
+        return period_containing(anchor=anchor, interval=plan.interval, now=now)
+    month_start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return month_start, _add_months(month_start, 1)
+
+
 def subscription_current(*, user, now: datetime | None = None) -> tuple[Subscription | None, Plan, datetime, datetime]:
     """(subscription or None, the plan in force, period start, period end)."""
     now = now or timezone.now()
     sub = Subscription.objects.select_related("plan").filter(user=user).first()
-    if sub and sub.status in (Subscription.Status.ACTIVE, Subscription.Status.PAST_DUE):
-        start, end = period_containing(anchor=sub.current_period_start, interval=sub.plan.interval, now=now)
-        return sub, sub.plan, start, end
-    month_start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return sub, plan_default(), month_start, _add_months(month_start, 1)
+    if sub and sub.status in IN_FORCE:
+        return sub, sub.plan, *_period(plan=sub.plan, anchor=sub.current_period_start, now=now)
+    return sub, plan_default(), *_period(plan=None, anchor=None, now=now)
+
+
+def _quota_lock_key(user, kind: str) -> int:
+    """PostgreSQL advisory-lock key of one user's quota of one kind (64-bit)."""
+    kinds = [k for k, _ in UsageRecord.Kind.choices]
+    return user.pk * 8 + (kinds.index(kind) + 1 if kind in kinds else 0)
+
+
+def _plan_in_force(*, user, kind: str, now: datetime) -> tuple[Plan, datetime, datetime]:
+    """subscription_current's plan and period for a quota check, in ONE query: the default
+    plan and the user's subscribed plan (if any) with the subscription's status and anchor.
+    On PostgreSQL the same statement takes the (user, kind) quota lock for the caller's
+    transaction (pg_advisory_xact_lock), so a quota check is three statements, not five."""
+    subscription = Subscription.objects.filter(user=user, plan=OuterRef("pk"), status__in=IN_FORCE)
+    subscribed = Subscription.objects.filter(user=user).values("plan_id")
+    plans = Plan.objects.filter(Q(is_default=True) | Q(pk__in=subscribed)).annotate(
+        anchor=Subquery(subscription.values("current_period_start")[:1])
+    )
+    if connection.vendor == "postgresql":
+        plans = plans.annotate(locked=RawSQL("(SELECT 1 FROM pg_advisory_xact_lock(%s))", [_quota_lock_key(user, kind)]))
+    rows = list(plans)
+    chosen = next((p for p in rows if p.anchor is not None), None) or next((p for p in rows if p.is_default), None)
+    if chosen is None:  # no default plan (deleted): recreate it, and lock in a statement of its own
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_quota_lock_key(user, kind)])
+        chosen = plan_default()
+    return chosen, *_period(plan=chosen, anchor=chosen.anchor if hasattr(chosen, "anchor") else None, now=now)
 
 
 # --- usage and quotas ----------------------------------------------------------------------
@@ -153,10 +190,10 @@ def ai_tokens_check(*, user, amount: int, backend) -> QuotaReservation | None:
     return quota_check(user=user, kind="ai_tokens", amount=amount)
 
 
-def _committed_total(*, user, kind: str, start: datetime, end: datetime | None, now: datetime) -> int:
-    """Recorded usage plus live reservations, read in ONE statement: under READ COMMITTED two
-    statements could straddle a usage_record that turns a reservation into a record, and see
-    neither (the lock is held by checks only, so recording never waits).
+def _committed_sql(*, user, kind: str, start: datetime, end: datetime | None, now: datetime) -> tuple[str, list]:
+    """Recorded billable usage plus live reservations as ONE expression: under READ COMMITTED
+    two statements could straddle a usage_record that turns a reservation into a record, and
+    see neither (the lock is held by checks only, so recording never waits).
 
     Plain SQL because it runs before every AI call: composing these two subqueries through
     the ORM cost ~1.3 ms of CPU per call, more than the rest of the check (the chat's time
@@ -164,15 +201,38 @@ def _committed_total(*, user, kind: str, start: datetime, end: datetime | None, 
     adapt = connection.ops.adapt_datetimefield_value
     window = " AND created_at < %s" if end is not None else ""
     sql = (
-        f"SELECT (SELECT COALESCE(SUM(amount), 0) FROM {UsageRecord._meta.db_table}"
+        f"(SELECT COALESCE(SUM(amount), 0) FROM {UsageRecord._meta.db_table}"
         f" WHERE user_id = %s AND kind = %s AND billable AND created_at >= %s{window})"
         f" + (SELECT COALESCE(SUM(amount), 0) FROM {QuotaReservation._meta.db_table}"
         " WHERE user_id = %s AND kind = %s AND expires_at > %s)"
     )
-    params = [user.pk, kind, adapt(start), *([adapt(end)] if end is not None else []), user.pk, kind, adapt(now)]
+    return sql, [user.pk, kind, adapt(start), *([adapt(end)] if end is not None else []), user.pk, kind, adapt(now)]
+
+
+def _committed_total(*, user, kind: str, start: datetime, end: datetime | None, now: datetime) -> int:
+    sql, params = _committed_sql(user=user, kind=kind, start=start, end=end, now=now)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(f"SELECT {sql}", params)
         return int(cursor.fetchone()[0])
+
+
+def _reserve(*, user, kind: str, amount: int, limit: int, start: datetime, end: datetime | None,
+             now: datetime) -> QuotaReservation | None:
+    """Insert the reservation only if it fits under `limit`, in one statement (the check and
+    the insert used to be two trips); None when it does not fit."""
+    committed, params = _committed_sql(user=user, kind=kind, start=start, end=end, now=now)
+    adapt = connection.ops.adapt_datetimefield_value
+    expires_at = now + timedelta(seconds=settings.BILLING_QUOTA_RESERVATION_SECONDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {QuotaReservation._meta.db_table} (user_id, kind, amount, created_at, expires_at)"
+            f" SELECT %s, %s, %s, %s, %s WHERE {committed} + %s <= %s RETURNING id",
+            [user.pk, kind, amount, adapt(now), adapt(expires_at), *params, amount, limit],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return QuotaReservation(pk=row[0], user=user, kind=kind, amount=amount, created_at=now, expires_at=expires_at)
 
 
 def quota_check(*, user, kind: str, amount: int = 1) -> QuotaReservation | None:
@@ -182,29 +242,21 @@ def quota_check(*, user, kind: str, amount: int = 1) -> QuotaReservation | None:
     if user is None or not getattr(user, "pk", None) or amount <= 0:
         return None
     now = timezone.now()
-    _, plan, start, end = subscription_current(user=user, now=now)
-    limit = plan.limit_for(kind)
-    if limit is None:
-        return None
-    standing = kind in STANDING_KINDS
-    lock_start = EPOCH if standing else start
+    # Two statements (PostgreSQL) or two under the write lock (SQLite, whose transactions are
+    # IMMEDIATE (settings), so this one holds the database's single write lock throughout):
+    # the plan (which on PostgreSQL also takes this user's quota lock), then the reservation
+    # inserted only if it fits. A refusal reads the total once more for its message.
     with transaction.atomic():
-        if connection.features.has_select_for_update:
-            # The period row is the lock: found with FOR UPDATE, or locked by our own insert.
-            # get_or_create puts only its insert in a savepoint and, when another request
-            # created the row first, catches the IntegrityError and locks that row instead.
-            QuotaPeriod.objects.select_for_update().get_or_create(user=user, kind=kind, period_start=lock_start)
-        # (SQLite has no row locks and needs none: its transactions are IMMEDIATE (settings),
-        # so this one already holds the database's single write lock.)
-        used = _committed_total(user=user, kind=kind, start=lock_start, end=None if standing else end, now=now)
-        if used + amount > limit:
+        plan, start, end = _plan_in_force(user=user, kind=kind, now=now)
+        limit = plan.limit_for(kind)
+        if limit is None:
+            return None
+        standing = kind in STANDING_KINDS
+        since, until = (EPOCH, None) if standing else (start, end)
+        reservation = _reserve(user=user, kind=kind, amount=amount, limit=limit, start=since, end=until, now=now)
+        if reservation is None:
+            used = _committed_total(user=user, kind=kind, start=since, end=until, now=now)
             raise QuotaExceeded(kind=kind, limit=limit, used=used, requested=amount, resets_at=None if standing else end)
-        reservation = QuotaReservation.objects.create(
-            user=user,
-            kind=kind,
-            amount=amount,
-            expires_at=now + timedelta(seconds=settings.BILLING_QUOTA_RESERVATION_SECONDS),
-        )
     # Worker threads outlive requests and keep their context: hold only the latest few entries.
     _reservations.set((*_reservations.get()[-15:], (user.pk, kind, reservation.pk)))
     return reservation

@@ -17,6 +17,7 @@ arrived, marked incomplete.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import re
 import time
@@ -27,15 +28,16 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from tutorhub.ai import Completion, ProviderError, estimate_tokens, llm, usage_scope
 from tutorhub.ai.base import estimate_message_tokens, usage_deferred, usage_flush
 from tutorhub.chat.durability import message_save_recovered, write_or_queue
 from tutorhub.chat.models import ChatContext, ChatSession, Message
-from tutorhub.chat.selectors import history_window
+from tutorhub.chat.selectors import history_from_rows, history_window
 from tutorhub.core.db import call_reconnecting
 from tutorhub.core.exceptions import ServiceError
 
@@ -182,9 +184,53 @@ def _has_material(*, user, document_ids: list[str], include_course_context: bool
     ).exists()
 
 
+def _live_contexts(now):
+    return Q(expiration_date__isnull=True) | Q(expiration_date__gt=now)
+
+
 def _active_contexts(session: ChatSession) -> list[ChatContext]:
-    now = timezone.now()
-    return list(session.contexts.filter(Q(expiration_date__isnull=True) | Q(expiration_date__gt=now)))
+    if getattr(session, "has_contexts", True) is False:  # _turn_session already looked
+        return []
+    return list(session.contexts.filter(_live_contexts(timezone.now())))
+
+
+HISTORY_MAX_MESSAGES = 40
+# The history window's rows (newest first, as JSON) read in the session's own query: one
+# round trip fewer on every turn. Per database, since JSON aggregation is not portable.
+_HISTORY_ROWS_SQL = {
+    "sqlite": (
+        "(SELECT json_group_array(json_array(m.role, m.content, m.token_count)) FROM"
+        " (SELECT role, content, token_count FROM {messages} WHERE session_id = {sessions}.id"
+        " AND is_complete AND role <> %s ORDER BY created_at DESC, id DESC LIMIT %s) m)"
+    ),
+    "postgresql": (
+        "(SELECT json_agg(json_build_array(m.role, m.content, m.token_count) ORDER BY m.created_at DESC, m.id DESC)"
+        " FROM (SELECT role, content, token_count, created_at, id FROM {messages} WHERE session_id = {sessions}.id"
+        " AND is_complete AND role <> %s ORDER BY created_at DESC, id DESC LIMIT %s) m)"
+    ),
+}
+
+
+def _turn_session(*, user, session_id) -> ChatSession:
+    """The user's session (Http404 otherwise) with, in the same query, whether it has live
+    standing context and its recent history: turn preparation's first round trip."""
+    from tutorhub.chat.selectors import chat_session_get
+
+    contexts = ChatContext.objects.filter(_live_contexts(timezone.now()), session=OuterRef("pk"))
+    sessions = ChatSession.objects.select_related("course").annotate(has_contexts=Exists(contexts))
+    sql = _HISTORY_ROWS_SQL.get(connection.vendor)
+    if sql:
+        sql = sql.format(messages=Message._meta.db_table, sessions=ChatSession._meta.db_table)
+        sessions = sessions.annotate(history_rows=RawSQL(sql, [Message.Role.SYSTEM, HISTORY_MAX_MESSAGES]))
+    return chat_session_get(user=user, session_id=session_id, queryset=sessions)
+
+
+def _history(session: ChatSession) -> list[dict[str, str]]:
+    if "history_rows" not in session.__dict__:  # not read with the session (_turn_session)
+        return history_window(session=session, token_budget=HISTORY_TOKEN_BUDGET, max_messages=HISTORY_MAX_MESSAGES)
+    rows = session.history_rows
+    rows = json.loads(rows) if isinstance(rows, str) else rows  # SQLite sends text, psycopg parsed JSON
+    return history_from_rows(rows or [], token_budget=HISTORY_TOKEN_BUDGET)
 
 
 def _concepts(citations: list[dict]) -> list[str]:
@@ -265,7 +311,7 @@ def tutor_turn_prepare(
         user=user, document_ids=document_ids, include_course_context=include_course_context
     )
     # The question is not stored yet, so the window is everything before it.
-    history = [] if fresh else history_window(session=session, token_budget=HISTORY_TOKEN_BUDGET)
+    history = [] if fresh else _history(session)
     messages = build_prompt(session=session, history=history, contexts=contexts, passages=passages, question=content,
                             has_material=has_material)
     retrieved = []
@@ -425,16 +471,16 @@ def _open_turn(*, user, session_id, content: str, replace_last: bool = False, **
     every hop there is a queue that the time to first token waits in. `replace_last`
     (regenerate, or an edited last question): the session's last exchange is removed once the
     quota allows the new turn, so it is neither shown nor sent as history."""
-    from tutorhub.chat.selectors import chat_session_get
     from tutorhub.chat.services import chat_last_exchange_delete, chat_session_create, title_from_text
 
-    session = chat_session_get(user=user, session_id=session_id) if session_id else None  # 404 first
+    session = _turn_session(user=user, session_id=session_id) if session_id else None  # 404 first
     reservation = tutor_quota_check(user=user, content=content)  # then refuse before anything is created
     fresh = session is None
     if fresh:
         session = chat_session_create(user=user, title=title_from_text(content))
     elif replace_last:
         chat_last_exchange_delete(session=session)
+        session.__dict__.pop("history_rows", None)  # read before the delete: read again
     turn = tutor_turn_prepare(session=session, user=user, content=content, fresh=fresh, **options)
     turn.reservation = reservation
     return turn

@@ -2,7 +2,6 @@ from tutorhub.billing.models.payments import Payment
 from tutorhub.billing.models.plans import (
     Plan,
     ProviderEvent,
-    QuotaPeriod,
     QuotaReservation,
     Subscription,
     SubscriptionChange,
@@ -13,7 +12,6 @@ __all__ = [
     "Payment",
     "Plan",
     "ProviderEvent",
-    "QuotaPeriod",
     "QuotaReservation",
     "Subscription",
     "SubscriptionChange",

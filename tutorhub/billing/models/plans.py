@@ -109,24 +109,6 @@ class ProviderEvent(models.Model):
         return f"{self.provider}:{self.event_id}"
 
 
-class QuotaPeriod(models.Model):
-    """One row per (user, kind, period): quota checks lock it (SELECT ... FOR UPDATE) so two
-    requests at the limit are decided one after the other, never both on the same total.
-    Databases without row locks (SQLite) serialise the checks by their write lock instead."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    kind = models.CharField(max_length=20)
-    period_start = models.DateTimeField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "kind", "period_start"], name="billing_quota_period_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.user_id} {self.kind} {self.period_start:%Y-%m-%d}"
-
-
 class QuotaReservation(models.Model):
     """Usage promised to a request that passed its quota check but has not recorded usage yet.
 
