@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,14 +95,21 @@ class Cluster:
 
 
 @pytest.fixture(scope="session")
-def cluster(tmp_path_factory) -> Cluster:
-    state = tmp_path_factory.mktemp("cluster")
-    # CI bounds this step with `timeout` (SIGTERM): unwind like Ctrl+C so the teardown below still
-    # stops every process of the cluster.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+def cluster(request) -> Cluster:
+    """A cluster started for the session, or CLUSTER_STATE's running one (deploy/local-cluster
+    start --state DIR --env ...: left running, for working on these tests)."""
+    if os.environ.get("CLUSTER_STATE"):
+        state = Path(os.environ["CLUSTER_STATE"])
+        yield Cluster(state, json.loads((state / "cluster.json").read_text()))
+        return
+    # Not under pytest's basetemp: another pytest session may prune that while the cluster runs.
+    state = Path(tempfile.mkdtemp(prefix="tutorhub-cluster-test-"))
     argv = [sys.executable, str(SCRIPT), "start", "--state", str(state)]
     for key, value in CLUSTER_ENV.items():
         argv += ["--env", f"{key}={value}"]
+    # CI bounds this step with `timeout` (SIGTERM): unwind like Ctrl+C so the teardown below still
+    # stops every process of the cluster.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     started = subprocess.run(argv, capture_output=True, text=True, timeout=400)
     try:
         assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
@@ -111,6 +119,10 @@ def cluster(tmp_path_factory) -> Cluster:
                                  capture_output=True, text=True, timeout=180)
         signal.signal(signal.SIGTERM, previous)
         assert stopped.returncode == 0, f"processes of the cluster survived stop: {stopped.stderr}"
+        if request.session.testsfailed:
+            print(f"\ncluster logs kept in {state / 'logs'}")
+        else:
+            shutil.rmtree(state, ignore_errors=True)
 
 
 def _interrupt(signum, frame):
