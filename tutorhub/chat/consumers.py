@@ -2,7 +2,8 @@
 
 Client -> server:
     {"message": "...", "session_id": "<uuid>"|null, "tts": bool, ["replace_last": bool]}
-        ask; with replace_last (regenerate, or an edited last question) the session's last
+        ask; "session_id": null starts a new chat, no "session_id" continues this
+        connection's chat (the query string's, or the last one answered); with replace_last (regenerate, or an edited last question) the session's last
         question and its answer are removed and this one answered in their place
     {"type": "stop"}
         stop the answer being streamed: the model stream is closed, what arrived is stored
@@ -130,7 +131,9 @@ class ChatConsumer(JsonConsumer):
                 self.turn = None  # free for the next message as soon as this one's frames are out
 
     async def _answer(self, content: dict) -> None:
-        session_id = content.get("session_id") or self.session_id
+        # An explicit null starts a new chat (seed 003's rule; the web page's "+ New chat"); a
+        # frame without the key continues the connection's chat.
+        session_id = content["session_id"] if "session_id" in content else self.session_id
         text = content.get("message")
         if not isinstance(text, str) or not text.strip():
             await self.send_error("Send a non-empty `message`.", session_id=session_id, code="VALIDATION_ERROR")

@@ -47,7 +47,8 @@ def session_fields(data: dict) -> dict:
 class ChatSessionViewSet(viewsets.ModelViewSet):
     serializer_class = ChatSessionSerializer
     filterset_fields = ["course", "chat_type", "status", "is_pinned", "is_favorite"]
-    search_fields = ["title"]
+    # ?search= matches a chat's title or the text of any of its messages (the web sidebar's search).
+    search_fields = ["title", "messages__content"]
     ordering_fields = ["created_at", "updated_at", "last_message_at", "title"]
     lookup_value_regex = UUID_PATTERN
     throttle_scope: str | None = None  # send_message sets "ai_generation"

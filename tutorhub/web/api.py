@@ -1,4 +1,5 @@
-"""Seed 004's JSON routes behind the chat page: create, rename, delete and load a session.
+"""Seed 004's JSON routes behind the chat page: create, rename, delete and load a session;
+and the passage behind a citation, for the chat page's source panel.
 
 DRF views so they share the error envelope and authentication of the API; a browser using
 its session cookie must send the CSRF token (DRF's SessionAuthentication enforces it)."""
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,9 +16,10 @@ from rest_framework.views import APIView
 
 from tutorhub.chat.selectors import chat_session_get
 from tutorhub.chat.services import chat_session_create, chat_session_delete, chat_session_rename
-from tutorhub.web.selectors import chat_history
+from tutorhub.web.selectors import chat_history, passage_get
 from tutorhub.web.serializers import (
     LoadSessionResponseSerializer,
+    PassageSerializer,
     SessionCreatedSerializer,
     SessionCreateSerializer,
     SessionRenameSerializer,
@@ -60,3 +63,27 @@ class SessionLoadView(APIView):
             {"session_id": session.pk, "session_title": session.title, "chats": chat_history(session=session)}
         )
 
+
+
+class PassageView(APIView):
+    """A cited passage with its document's name, page and section, for whoever may see the
+    document (404 otherwise: a chunk id reveals nothing)."""
+
+    @extend_schema(tags=TAGS, responses={200: PassageSerializer})
+    def get(self, request: Request, chunk_id: int) -> Response:
+        chunk = passage_get(user=request.user, chunk_id=chunk_id)
+        document = chunk.document
+        return Response(
+            PassageSerializer(
+                {
+                    "chunk_id": chunk.pk,
+                    "text": chunk.text,
+                    "page": chunk.page,
+                    "section": chunk.section or "",
+                    "heading_path": chunk.heading_path,
+                    "document_id": document.pk,
+                    "document_name": document.name,
+                    "document_url": reverse("web:document", args=[document.pk]),
+                }
+            ).data
+        )

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
 
 from tutorhub.chat.models import ChatSession
 from tutorhub.chat.selectors import chat_pair_queryset, chat_pairs
 from tutorhub.courses.models import Course
+from tutorhub.knowledge.models import Chunk, Document
+from tutorhub.knowledge.selectors import document_list_visible
 
 # A conversation page shows at most this many recent exchanges (the API pages through all).
 HISTORY_LIMIT = 500
@@ -44,3 +47,18 @@ def upload_course_choices(*, user) -> QuerySet[Course]:
         .order_by("name")
     )
 
+
+
+def passage_get(*, user, chunk_id: int) -> Chunk:
+    """A chunk of a document `user` may see, with its document's name; Http404 otherwise."""
+    return get_object_or_404(
+        Chunk.objects.filter(document__in=document_list_visible(user=user))
+        .select_related("document")
+        .only("id", "text", "page", "section", "heading_path", "document__id", "document__name"),
+        pk=chunk_id,
+    )
+
+
+def document_get_for_page(*, user, document_id) -> Document:
+    """A document `user` may see, for its page (extracted text included); Http404 otherwise."""
+    return get_object_or_404(document_list_visible(user=user).select_related("course"), pk=document_id)

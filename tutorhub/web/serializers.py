@@ -45,3 +45,14 @@ class LoadSessionResponseSerializer(serializers.Serializer):
     chats = ChatPairSerializer(many=True)
 
 
+
+
+class PassageSerializer(serializers.Serializer):
+    chunk_id = serializers.IntegerField()
+    text = serializers.CharField()
+    page = serializers.IntegerField(allow_null=True)
+    section = serializers.CharField(allow_blank=True)
+    heading_path = serializers.CharField(allow_blank=True, help_text="Headings above the passage, outermost first")
+    document_id = serializers.UUIDField()
+    document_name = serializers.CharField()
+    document_url = serializers.CharField(help_text="The web page showing the document's extracted text")

@@ -30,4 +30,6 @@ urlpatterns = [
     path("chat/session/<uuid:session_id>/delete/", api.SessionDeleteView.as_view(), name="session-delete"),
     path("load_session/<uuid:session_id>/", api.SessionLoadView.as_view(), name="session-load"),
     path("knowledge/", views.knowledge_page, name="knowledge"),
+    path("knowledge/documents/<uuid:document_id>/", views.document_page, name="document"),
+    path("passages/<int:chunk_id>/", api.PassageView.as_view(), name="passage"),
 ]

@@ -19,12 +19,13 @@ from rest_framework import serializers
 
 from tutorhub.accounts.services import user_register
 from tutorhub.chat.selectors import chat_session_get, chat_session_list
+from tutorhub.chat.serializers import MAX_MESSAGE_CHARS
 from tutorhub.core.throttling import ScopedRateThrottle
 from tutorhub.knowledge.extraction import KINDS
 from tutorhub.knowledge.selectors import document_list_for_api
 from tutorhub.knowledge.serializers import DocumentSerializer
 from tutorhub.web.forms import LoginForm, RegisterForm
-from tutorhub.web.selectors import chat_history, upload_course_choices
+from tutorhub.web.selectors import chat_history, document_get_for_page, upload_course_choices
 
 # The sidebar shows the most recent sessions; older ones stay reachable through the API.
 SIDEBAR_SESSIONS = 100
@@ -128,6 +129,7 @@ def _chat_page(request: HttpRequest, *, session=None) -> HttpResponse:
         "current": session,
         "chats": chat_history(session=session) if session is not None else [],
         "placeholder_id": PLACEHOLDER_ID,
+        "max_message_chars": MAX_MESSAGE_CHARS,
     }
     return render(request, "web/chat.html", context)
 
@@ -154,3 +156,10 @@ def knowledge_page(request: HttpRequest) -> HttpResponse:
         "placeholder_id": PLACEHOLDER_ID,
     }
     return render(request, "web/knowledge.html", context)
+
+
+@login_required
+def document_page(request: HttpRequest, document_id: UUID) -> HttpResponse:
+    """A document's extracted text (what the tutor reads and cites), for whoever may see it."""
+    document = document_get_for_page(user=request.user, document_id=document_id)
+    return render(request, "web/document.html", {"nav": "knowledge", "document": document})

@@ -1,6 +1,8 @@
-/* The chat page: sessions sidebar (seed 004's JSON routes) and the conversation, with answers
-   streamed over ws/chat/ (seed 000's protocol). Model and user text only ever reach the DOM
-   through textContent, so a message containing HTML shows as text and never runs. */
+/* The chat page: sessions sidebar (seed 004's JSON routes, searched through the chats API) and
+   the conversation, with answers streamed over ws/chat/ (seed 000's protocol plus stop and
+   replace_last). User text only ever reaches the DOM through textContent; answers are Markdown
+   rendered by markdown-it with raw HTML off and then sanitized by DOMPurify (vendor/), so
+   neither the model nor a document can put live HTML in the page. */
 "use strict";
 
 (function () {
@@ -16,12 +18,20 @@
   const form = $("[data-composer]", app);
   const input = $("[data-input]", app);
   const sendButton = $("[data-send]", app);
+  const stopButton = $("[data-stop]", app);
+  const lengthNote = $("[data-length-note]", app);
   const sessionList = $("[data-session-list]", app);
   const sessionEmpty = $("[data-session-empty]", app);
+  const searchInput = $("[data-session-search]", app);
+  const searchResults = $("[data-search-results]", app);
+  const searchMore = $("[data-search-more]", app);
+  const searchStatus = $("[data-search-status]", app);
   const chatTitle = $("[data-chat-title]", app);
   const deleteDialog = $("[data-delete-dialog]");
+  const passageDialog = $("[data-passage-dialog]");
 
   const placeholder = app.dataset.placeholderId;
+  const MAX_CHARS = Number(app.dataset.maxChars);
   const urlFor = (template, id) => template.replace(placeholder, id);
   const audioUrl = (sessionId, messageId) =>
     app.dataset.audioUrl.replace("{session}", sessionId).replace("{message}", messageId);
@@ -31,19 +41,138 @@
     socket: null,
     socketReady: false,
     outbox: [], // frames waiting for the socket to open
-    pending: null, // {sessionId, bubble, text, textNode}: the answer being streamed
+    pending: null, // {sessionId, bubble, body, text, question, frame}: the answer being streamed
     reconnectDelay: 500,
-    creating: false, // a session is being created
+    search: { query: "", next: null, token: 0 },
   };
+
+  /* ---------- Markdown ---------- */
+
+  const markdown = window.markdownit({ html: false, linkify: false, typographer: false });
+  // Images would load from wherever the model points: shown as their text instead.
+  markdown.disable("image");
+  // Math is left as text (no renderer is bundled): $…$, $$…$$, \(…\) and \[…\] are kept
+  // verbatim, so `$a*b*c$` is not turned into emphasis.
+  const MATH_DELIMITERS = [["$$", "$$"], ["\\[", "\\]"], ["\\(", "\\)"], ["$", "$"]];
+  markdown.inline.ruler.before("escape", "math_text", (inline, silent) => {
+    const { src, pos } = inline;
+    for (const [open, close] of MATH_DELIMITERS) {
+      if (!src.startsWith(open, pos)) continue;
+      const end = src.indexOf(close, pos + open.length);
+      if (end <= pos + open.length) return false;
+      // "$5 and $6" is money, not math: inline $…$ may not start or end with a space.
+      if (open === "$" && (/\s/.test(src[pos + 1]) || /\s/.test(src[end - 1]))) return false;
+      if (!silent) inline.push("math_text", "span", 0).content = src.slice(pos, end + close.length);
+      inline.pos = end + close.length;
+      return true;
+    }
+    return false;
+  });
+  markdown.renderer.rules.math_text = (tokens, idx) =>
+    `<span class="math">${markdown.utils.escapeHtml(tokens[idx].content)}</span>`;
+
+  window.DOMPurify.addHook("afterSanitizeAttributes", (node) => {
+    if (node.tagName === "A") {
+      node.setAttribute("target", "_blank");
+      node.setAttribute("rel", "noopener noreferrer");
+    }
+  });
+
+  const MARKER = /\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]/g;
+  const HAS_MARKER = new RegExp(MARKER.source); // no /g: test() keeps no state between calls
+
+  /** Replace the [n] markers in `root`'s text (outside code and links) with buttons that open
+      their passage; markers without a matching citation stay text. */
+  function linkMarkers(root, citations) {
+    const byMarker = new Map(citations.map((c, i) => [Number(c.marker ?? i + 1), c]));
+    if (!byMarker.size) return;
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {
+      // (A text node at the fragment's top level has no parent element.)
+      acceptNode: (node) =>
+        node.parentElement && node.parentElement.closest("code, pre, a, .math")
+          ? NodeFilter.FILTER_REJECT
+          : NodeFilter.FILTER_ACCEPT,
+    });
+    const nodes = [];
+    while (walker.nextNode()) if (HAS_MARKER.test(walker.currentNode.data)) nodes.push(walker.currentNode);
+    for (const node of nodes) {
+      const parts = [];
+      let last = 0;
+      for (const match of node.data.matchAll(MARKER)) {
+        parts.push(node.data.slice(last, match.index));
+        const numbers = match[1].split(",").map((n) => Number(n.trim()));
+        if (!numbers.every((n) => byMarker.has(n))) {
+          parts.push(match[0]);
+        } else {
+          for (const n of numbers) {
+            const citation = byMarker.get(n);
+            parts.push(
+              el("button", {
+                type: "button",
+                class: "cite-marker",
+                "data-cite": String(n),
+                "aria-label": `Source ${n}: ${citationLabel(citation, n - 1)}`,
+                text: `[${n}]`,
+                onclick: () => openPassage(citation, n),
+              })
+            );
+          }
+        }
+        last = match.index + match[0].length;
+      }
+      parts.push(node.data.slice(last));
+      node.replaceWith(...parts);
+    }
+  }
+
+  function addCodeCopyButtons(root) {
+    for (const pre of root.querySelectorAll("pre")) {
+      const wrapper = el("div", { class: "code-block" });
+      pre.replaceWith(wrapper);
+      const copy = el("button", { type: "button", class: "button button-small code-copy", "data-copy-code": true }, "Copy code");
+      copy.addEventListener("click", () => copyText(pre.textContent, copy, "Copy code"));
+      wrapper.append(copy, pre);
+    }
+  }
+
+  /** `text` as sanitized Markdown in `body`; citations (known once the answer is final) turn
+      its [n] markers into buttons. */
+  function renderMarkdown(body, text, citations = []) {
+    const fragment = window.DOMPurify.sanitize(markdown.render(text), {
+      RETURN_DOM_FRAGMENT: true,
+      FORBID_TAGS: ["style", "form", "input", "img"],
+    });
+    addCodeCopyButtons(fragment);
+    linkMarkers(fragment, citations);
+    body.replaceChildren(fragment);
+  }
+
+  async function copyText(text, button, label) {
+    try {
+      await navigator.clipboard.writeText(text);
+      button.textContent = "Copied";
+    } catch (err) {
+      button.textContent = "Copy failed";
+    }
+    setTimeout(() => (button.textContent = label), 1500);
+  }
 
   /* ---------- rendering ---------- */
 
-  function nearBottom() {
+  /** Whether the view is (nearly) at the end: only then does new text scroll it. */
+  function atEnd() {
     return messages.scrollHeight - messages.scrollTop - messages.clientHeight < 80;
   }
 
-  function scrollToBottom(force) {
-    if (force || nearBottom()) messages.scrollTop = messages.scrollHeight;
+  function scrollToEnd() {
+    messages.scrollTop = messages.scrollHeight;
+  }
+
+  /** Run `change` (which adds content) and keep the view at the end if it was there. */
+  function following(change) {
+    const stay = atEnd();
+    change();
+    if (stay) scrollToEnd();
   }
 
   function clearMessages() {
@@ -55,41 +184,73 @@
 
   function appendUserMessage(text, createdAt = new Date().toISOString()) {
     emptyState.hidden = true;
+    const edit = el("button", { type: "button", class: "button button-small button-on-accent", "data-edit": true, hidden: true }, "Edit");
     const bubble = el(
       "article",
-      { class: "message message-user", "aria-label": "You said" },
+      { class: "message message-user", "aria-label": "You said", "data-user-message": true },
       el("p", { class: "message-text", text }),
-      el("time", { class: "message-time", datetime: createdAt, text: formatTime(createdAt) })
+      el("div", { class: "message-footer" }, edit, el("time", { class: "message-time", datetime: createdAt, text: formatTime(createdAt) }))
     );
+    bubble.dataset.text = text;
+    edit.addEventListener("click", () => startEdit(bubble));
     messages.append(bubble);
-    scrollToBottom(true);
+    scrollToEnd();
     return bubble;
   }
 
-  function appendAssistantMessage({ text = "", citations = [], messageId = null, sessionId, streaming = false }) {
+  function appendAssistantMessage({ text = "", streaming = false }) {
     emptyState.hidden = true;
-    const textNode = el("p", { class: "message-text", text });
+    const body = el("div", { class: "message-body markdown" });
     const bubble = el(
       "article",
-      { class: "message message-assistant", "aria-label": "Tutor answered", "aria-busy": streaming ? "true" : "false" },
-      textNode
+      { class: "message message-assistant", "aria-label": "Tutor answered", "aria-busy": streaming ? "true" : "false", "data-answer": true },
+      body
     );
+    if (streaming) bubble.classList.add("is-streaming");
+    renderMarkdown(body, text);
     messages.append(bubble);
-    if (!streaming) finishAssistantMessage(bubble, { citations, messageId, sessionId });
-    scrollToBottom(true);
-    return { bubble, textNode };
+    scrollToEnd();
+    return { bubble, body };
   }
 
-  function finishAssistantMessage(bubble, { citations, messageId, sessionId }) {
+  /** The answer's sources, note and actions once it is whole (or stopped, or failed). */
+  function finishAssistantMessage(bubble, body, { text, citations = [], messageId, sessionId, note, error }) {
     bubble.setAttribute("aria-busy", "false");
     bubble.classList.remove("is-streaming");
-    if (citations && citations.length) bubble.append(renderCitations(citations));
-    if (messageId && sessionId) bubble.append(listenControl(sessionId, messageId));
+    bubble.dataset.text = text;
+    renderMarkdown(body, text, citations);
+    if (note) bubble.append(el("p", { class: "message-note", text: note }));
+    if (error) {
+      bubble.classList.add("is-error");
+      bubble.append(el("p", { class: "message-error", role: "alert", text: error }));
+    }
+    if (citations.length) bubble.append(renderCitations(citations));
+    const actions = el("div", { class: "message-actions" });
+    const copy = el("button", { type: "button", class: "button button-small", "data-copy": true }, "Copy");
+    copy.addEventListener("click", () => copyText(bubble.dataset.text, copy, "Copy"));
+    const regenerate = el("button", { type: "button", class: "button button-small", "data-regenerate": true, hidden: true }, "Regenerate");
+    regenerate.addEventListener("click", regenerateLast);
+    actions.append(copy, regenerate);
+    if (messageId && sessionId && text) actions.append(listenControl(sessionId, messageId));
+    bubble.append(actions);
+    refreshLastControls();
+  }
+
+  /** Regenerate and edit apply to the last exchange only. */
+  function refreshLastControls() {
+    const answers = messages.querySelectorAll("[data-answer]");
+    const questions = messages.querySelectorAll("[data-user-message]");
+    const lastAnswer = answers[answers.length - 1];
+    const lastQuestion = questions[questions.length - 1];
+    const busy = Boolean(state.pending);
+    for (const button of messages.querySelectorAll("[data-regenerate]"))
+      button.hidden = busy || button.closest("[data-answer]") !== lastAnswer;
+    for (const button of messages.querySelectorAll("[data-edit]"))
+      button.hidden = busy || button.closest("[data-user-message]") !== lastQuestion;
   }
 
   function citationLabel(citation, index) {
-    const title =
-      citation.document_title || citation.title || citation.document_name || citation.source || `Source ${index + 1}`;
+    const title = citation.document_title || citation.title || citation.document_name || `Source ${index + 1}`;
     const parts = [title];
     if (citation.section) parts.push(citation.section);
     const page = citation.page ?? citation.page_number;
@@ -100,22 +261,52 @@
   function renderCitations(citations) {
     const list = el("ol", { class: "citation-list" });
     citations.forEach((citation, index) => {
-      const snippet = citation.snippet || citation.excerpt || citation.text || citation.quote || "";
+      const n = Number(citation.marker ?? index + 1);
       list.append(
         el(
           "li",
-          { class: "citation" },
-          el("span", { class: "citation-title", text: citationLabel(citation, index) }),
-          snippet ? el("q", { class: "citation-snippet", text: snippet }) : null
+          { class: "citation", value: String(n) },
+          el("button", {
+            type: "button",
+            class: "citation-open",
+            "data-citation": String(n),
+            text: citationLabel(citation, index),
+            onclick: () => openPassage(citation, n),
+          })
         )
       );
     });
-    return el(
-      "details",
-      { class: "citations", open: true },
-      el("summary", { text: `Sources (${citations.length})` }),
-      list
-    );
+    return el("details", { class: "citations", open: true }, el("summary", { text: `Sources (${citations.length})` }), list);
+  }
+
+  /** The passage panel: what the tutor read for [n], fetched from the passage route (scoped to
+      documents the user may see), with its document's name, page, section and a link to it. */
+  async function openPassage(citation, n) {
+    const title = $("[data-passage-title]", passageDialog);
+    const meta = $("[data-passage-meta]", passageDialog);
+    const text = $("[data-passage-text]", passageDialog);
+    const link = $("[data-passage-link]", passageDialog);
+    title.textContent = `[${n}] ${citation.document_title || "Source"}`;
+    meta.textContent = "";
+    text.textContent = "Loading the passage…";
+    link.hidden = true;
+    if (!passageDialog.open) passageDialog.showModal();
+    if (citation.chunk_id === undefined || citation.chunk_id === null) {
+      text.textContent = "This source has no stored passage.";
+      return;
+    }
+    try {
+      const passage = await api(app.dataset.passageUrl.replace("/0/", `/${encodeURIComponent(citation.chunk_id)}/`));
+      title.textContent = `[${n}] ${passage.document_name}`;
+      meta.textContent = [passage.page ? `Page ${passage.page}` : "", passage.section || passage.heading_path]
+        .filter(Boolean)
+        .join(" · ");
+      text.textContent = passage.text;
+      link.href = passage.document_url;
+      link.hidden = false;
+    } catch (err) {
+      text.textContent = err.status === 404 ? "This passage is no longer available (its document was removed)." : err.message;
+    }
   }
 
   function listenControl(sessionId, messageId) {
@@ -162,19 +353,18 @@
     for (const chat of chats) {
       if (chat.message) appendUserMessage(chat.message, chat.created_at);
       if (chat.response !== null && chat.response !== undefined) {
-        const { bubble } = appendAssistantMessage({
+        const { bubble, body } = appendAssistantMessage({ text: chat.response });
+        finishAssistantMessage(bubble, body, {
           text: chat.response,
           citations: chat.citations || [],
           messageId: chat.response_id,
           sessionId: state.sessionId,
+          note: chat.is_complete === false ? "This answer is incomplete (it was stopped or interrupted)." : null,
         });
-        if (chat.is_complete === false) {
-          bubble.classList.add("is-error");
-          bubble.append(el("p", { class: "message-error", text: "This answer was interrupted." }));
-        }
       }
     }
-    scrollToBottom(true);
+    refreshLastControls();
+    scrollToEnd();
   }
 
   function setTyping(on) {
@@ -218,11 +408,15 @@
     else state.outbox.push(raw);
   }
 
+  let renderQueued = false;
+
   function handleFrame(data) {
     const pending = state.pending;
     if (pending && !pending.sessionId && data.session_id) adoptNewSession(pending, data.session_id);
     if (data.error) {
-      failPending(data.error);
+      // Another answer still streaming (CONFLICT) leaves this one running.
+      if (data.error_code === "CONFLICT") showError(errorBox, data.error);
+      else failPending(data.error);
       return;
     }
     if (data.type === "status") {
@@ -234,21 +428,28 @@
     if (data.type === "partial") {
       setTyping(false);
       pending.text += data.text || "";
-      pending.textNode.textContent = pending.text;
-      scrollToBottom(false);
+      // One render per frame however fast the pieces come.
+      if (!renderQueued) {
+        renderQueued = true;
+        requestAnimationFrame(() => {
+          renderQueued = false;
+          if (state.pending === pending) following(() => renderMarkdown(pending.body, pending.text));
+        });
+      }
     } else if (data.type === "final") {
       setTyping(false);
-      pending.textNode.textContent = data.reply ?? pending.text;
-      finishAssistantMessage(pending.bubble, {
-        citations: data.citations || [],
-        messageId: data.message_id || data.response_id,
-        sessionId: data.session_id || pending.sessionId,
-      });
-      if (data.session_title) updateSessionTitle(pending.sessionId, data.session_title);
-      else if (pending.created) refreshTitle(pending.sessionId);
       state.pending = null;
+      following(() =>
+        finishAssistantMessage(pending.bubble, pending.body, {
+          text: data.reply ?? pending.text,
+          citations: data.citations || [],
+          messageId: data.message_id,
+          sessionId: data.session_id || pending.sessionId,
+          note: data.stopped ? "Stopped. The answer so far is kept." : null,
+        })
+      );
+      if (data.session_title) updateSessionTitle(data.session_id || pending.sessionId, data.session_title);
       setBusy(false);
-      scrollToBottom(false);
     }
   }
 
@@ -256,11 +457,15 @@
     setTyping(false);
     const pending = state.pending;
     if (pending) {
-      pending.bubble.classList.add("is-error");
-      pending.bubble.setAttribute("aria-busy", "false");
-      if (!pending.text) pending.textNode.textContent = "No answer was received.";
-      pending.bubble.append(el("p", { class: "message-error", role: "alert", text: message }));
       state.pending = null;
+      following(() =>
+        finishAssistantMessage(pending.bubble, pending.body, {
+          text: pending.text,
+          sessionId: pending.sessionId,
+          note: pending.text ? null : "No answer was received.",
+          error: message,
+        })
+      );
     } else {
       showError(errorBox, message);
     }
@@ -268,51 +473,133 @@
   }
 
   function setBusy(busy) {
-    sendButton.disabled = busy;
+    sendButton.hidden = busy;
+    stopButton.hidden = !busy;
+    stopButton.disabled = false;
+    stopButton.textContent = "Stop";
     form.setAttribute("aria-busy", busy ? "true" : "false");
+    refreshLastControls();
+    updateLengthNote();
   }
 
   /* ---------- sending ---------- */
 
-  /** A first message sent without a session makes the server start one, titled from the
+  /** A first message sent with no session makes the server start one, titled from the
       question; the page adopts it as soon as a frame names it. */
   function adoptNewSession(pending, id) {
     pending.sessionId = id;
-    pending.created = true;
     if (!sessionItem(id)) sessionList.prepend(buildSessionItem(id, "New Chat"));
     sessionEmpty.hidden = true;
     setCurrentSession(id, "New Chat");
   }
 
-  async function refreshTitle(id) {
-    try {
-      const data = await api(urlFor(app.dataset.loadUrl, id));
-      if (data.session_title) updateSessionTitle(id, data.session_title);
-    } catch (err) {
-      /* the title is cosmetic; the conversation itself is stored */
-    }
-  }
-
-  function sendMessage(text) {
+  /** Ask `text`; replaceLast: it takes the place of the last exchange (regenerate, edit). */
+  function ask(text, { replaceLast = false } = {}) {
     showError(errorBox, "");
     const sessionId = state.sessionId;
-    appendUserMessage(text);
-    const { bubble, textNode } = appendAssistantMessage({ streaming: true, sessionId });
-    bubble.classList.add("is-streaming");
-    state.pending = { sessionId, bubble, textNode, text: "", created: false };
+    const { bubble, body } = appendAssistantMessage({ streaming: true });
+    state.pending = { sessionId, bubble, body, text: "" };
     setBusy(true);
     setTyping(true);
-    sendFrame({ message: text, session_id: sessionId, tts: false });
+    const frame = { message: text, session_id: sessionId, tts: false };
+    if (replaceLast) frame.replace_last = true;
+    sendFrame(frame);
+  }
+
+  function lastOf(selector) {
+    const all = messages.querySelectorAll(selector);
+    return all[all.length - 1] || null;
+  }
+
+  function regenerateLast() {
+    const question = lastOf("[data-user-message]");
+    const answer = lastOf("[data-answer]");
+    if (!question || state.pending) return;
+    if (answer && answer.compareDocumentPosition(question) & Node.DOCUMENT_POSITION_PRECEDING) answer.remove();
+    ask(question.dataset.text, { replaceLast: true });
+  }
+
+  function startEdit(bubble) {
+    if (state.pending) return;
+    const original = bubble.dataset.text;
+    const field = el("textarea", { class: "message-edit", rows: "3", "aria-label": "Edit your question", "data-edit-input": true });
+    field.value = original;
+    const save = el("button", { type: "button", class: "button button-small button-primary", "data-edit-save": true }, "Send");
+    const cancel = el("button", { type: "button", class: "button button-small" }, "Cancel");
+    const editor = el("div", { class: "message-editor" }, field, el("div", { class: "message-actions" }, save, cancel));
+    const shown = [...bubble.children];
+    shown.forEach((child) => (child.hidden = true));
+    bubble.append(editor);
+    field.focus();
+    const close = () => {
+      editor.remove();
+      shown.forEach((child) => (child.hidden = false));
+    };
+    cancel.addEventListener("click", () => {
+      close();
+      $("[data-edit]", bubble).focus();
+    });
+    save.addEventListener("click", () => {
+      const text = field.value.trim();
+      if (!text) return;
+      if (text.length > MAX_CHARS) {
+        showError(errorBox, tooLongMessage(text.length));
+        return;
+      }
+      // The edited question and its new answer replace the old exchange, here and on the server.
+      let next = bubble.nextElementSibling;
+      while (next) {
+        const after = next.nextElementSibling;
+        next.remove();
+        next = after;
+      }
+      bubble.remove();
+      appendUserMessage(text);
+      ask(text, { replaceLast: true });
+    });
+    field.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") cancel.click();
+      else if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        save.click();
+      }
+    });
+  }
+
+  function tooLongMessage(length) {
+    return `This message is ${length.toLocaleString()} characters; the limit is ${MAX_CHARS.toLocaleString()}. Shorten it to send it.`;
+  }
+
+  /** A message over the limit is never cut: the composer says so and will not send it. */
+  function updateLengthNote() {
+    const length = input.value.length;
+    const over = length > MAX_CHARS;
+    lengthNote.textContent = over ? tooLongMessage(length) : "";
+    lengthNote.hidden = !over;
+    input.setAttribute("aria-invalid", over ? "true" : "false");
+    sendButton.disabled = over;
   }
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = input.value.trim();
-    if (!text || state.pending || state.creating) return;
+    if (!text || state.pending || text.length > MAX_CHARS) {
+      updateLengthNote();
+      return;
+    }
     input.value = "";
     autoGrow();
-    sendMessage(text);
+    updateLengthNote();
+    appendUserMessage(text);
+    ask(text);
     input.focus();
+  });
+
+  stopButton.addEventListener("click", () => {
+    if (!state.pending) return;
+    stopButton.disabled = true;
+    stopButton.textContent = "Stopping…";
+    sendFrame({ type: "stop" });
   });
 
   input.addEventListener("keydown", (event) => {
@@ -326,9 +613,17 @@
     input.style.height = "auto";
     input.style.height = Math.min(input.scrollHeight, 200) + "px";
   }
-  input.addEventListener("input", autoGrow);
+  input.addEventListener("input", () => {
+    autoGrow();
+    updateLengthNote();
+  });
 
   /* ---------- sessions ---------- */
+
+  /** The chat's entries: in the recent list and, during a search, among the results. */
+  function sessionItems(id) {
+    return app.querySelectorAll(`[data-session-item][data-session-id="${CSS.escape(id)}"]`);
+  }
 
   function sessionItem(id) {
     return sessionList.querySelector(`[data-session-item][data-session-id="${CSS.escape(id)}"]`);
@@ -340,6 +635,7 @@
     item.dataset.sessionId = id;
     $(".session-link", item).href = urlFor(app.dataset.pageUrl, id);
     setItemTitle(item, title);
+    if (id === state.sessionId) item.classList.add("is-current");
     return item;
   }
 
@@ -350,7 +646,7 @@
   }
 
   function markCurrent(id) {
-    for (const item of sessionList.querySelectorAll("[data-session-item]")) {
+    for (const item of app.querySelectorAll("[data-session-item]")) {
       const current = item.dataset.sessionId === id;
       item.classList.toggle("is-current", current);
       const link = $(".session-link", item);
@@ -360,8 +656,7 @@
   }
 
   function updateSessionTitle(id, title) {
-    const item = sessionItem(id);
-    if (item) setItemTitle(item, title);
+    for (const item of sessionItems(id)) setItemTitle(item, title);
     if (id === state.sessionId) {
       chatTitle.textContent = title;
       document.title = `${title} · TutorHub`;
@@ -380,25 +675,15 @@
     }
   }
 
-  async function createSession() {
-    // No message may be sent while the new session is on its way: it would start another one.
-    state.creating = true;
-    setBusy(true);
-    try {
-      const data = await api(app.dataset.createUrl, { method: "POST", json: {} });
-      const item = buildSessionItem(data.session_id, data.session_title);
-      sessionList.prepend(item);
-      sessionEmpty.hidden = true;
-      clearMessages();
-      setCurrentSession(data.session_id, data.session_title);
-      return true;
-    } catch (err) {
-      showError(errorBox, err.message);
-      return false;
-    } finally {
-      state.creating = false;
-      setBusy(Boolean(state.pending));
-    }
+  /** "+ New chat" only clears the view: the chat is stored with its first message (the
+      server creates it), so clicking it repeatedly leaves no empty chats behind. */
+  function startNewChat() {
+    if (state.pending) return;
+    showError(errorBox, "");
+    clearMessages();
+    setCurrentSession(null, null, { push: state.sessionId !== null });
+    closeSidebar();
+    input.focus();
   }
 
   async function loadSession(id, { push = true } = {}) {
@@ -477,8 +762,8 @@
         return;
       }
       const next = item.nextElementSibling || item.previousElementSibling;
-      item.remove();
-      sessionEmpty.hidden = sessionList.children.length > 0;
+      for (const entry of sessionItems(id)) entry.remove();
+      sessionEmpty.hidden = sessionList.hidden || sessionList.children.length > 0;
       if (id === state.sessionId) {
         clearMessages();
         setCurrentSession(null, null);
@@ -488,7 +773,7 @@
     deleteDialog.showModal();
   }
 
-  sessionList.addEventListener("click", (event) => {
+  function onSessionClick(event) {
     const item = event.target.closest("[data-session-item]");
     if (!item) return;
     if (event.target.closest("[data-rename]")) {
@@ -499,17 +784,74 @@
       // Plain links work without JavaScript; with it, switch without a page load.
       if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
       event.preventDefault();
+      if (state.pending) return; // the answer being written belongs to the chat on screen
       if (item.dataset.sessionId !== state.sessionId) loadSession(item.dataset.sessionId);
       else closeSidebar();
     }
-  });
+  }
+  sessionList.addEventListener("click", onSessionClick);
+  searchResults.addEventListener("click", onSessionClick);
 
-  $("[data-new-chat]", app).addEventListener("click", async () => {
-    if (await createSession()) {
-      closeSidebar();
-      input.focus();
+  $("[data-new-chat]", app).addEventListener("click", startNewChat);
+
+  /* ---------- session search (server-side, over titles and messages, paged) ---------- */
+
+  // Results go to a list of their own; the recent chats stay as they are, hidden meanwhile.
+  let searchTimer = null;
+
+  async function searchPage(query, url) {
+    const token = ++state.search.token;
+    searchStatus.textContent = "Searching…";
+    try {
+      const data = await api(url || `${app.dataset.searchUrl}?search=${encodeURIComponent(query)}&page_size=20`);
+      if (token !== state.search.token) return; // a newer search replaced this one
+      if (!url) searchResults.replaceChildren();
+      for (const session of data.results) searchResults.append(buildSessionItem(String(session.id), session.title));
+      markCurrent(state.sessionId);
+      state.search.next = data.next;
+      searchMore.hidden = !data.next;
+      const shown = searchResults.children.length;
+      searchStatus.textContent = data.count
+        ? `${data.count} chat${data.count === 1 ? "" : "s"} match “${query}”${shown < data.count ? `; showing ${shown}` : ""}.`
+        : `No chats match “${query}”.`;
+      sessionList.hidden = true;
+      sessionEmpty.hidden = true;
+      searchResults.hidden = false;
+    } catch (err) {
+      if (token === state.search.token) searchStatus.textContent = err.message;
+    }
+  }
+
+  function endSearch() {
+    state.search = { query: "", next: null, token: state.search.token + 1 };
+    searchMore.hidden = true;
+    searchStatus.textContent = "";
+    searchResults.replaceChildren();
+    searchResults.hidden = true;
+    sessionList.hidden = false;
+    sessionEmpty.hidden = sessionList.children.length > 0;
+  }
+
+  searchInput.addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    const query = searchInput.value.trim();
+    if (!query) {
+      endSearch();
+      return;
+    }
+    // Wait for a pause in typing: one request per search, not per key.
+    searchTimer = setTimeout(() => {
+      state.search.query = query;
+      searchPage(query);
+    }, 250);
+  });
+  searchInput.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && searchInput.value) {
+      searchInput.value = "";
+      endSearch();
     }
   });
+  searchMore.addEventListener("click", () => state.search.next && searchPage(state.search.query, state.search.next));
 
   window.addEventListener("popstate", (event) => {
     const id = (event.state && event.state.sessionId) || null;
@@ -556,6 +898,7 @@
   const initial = JSON.parse(document.getElementById("initial-chats").textContent || "[]");
   window.history.replaceState({ sessionId: state.sessionId }, "", window.location.href);
   renderChats(initial);
+  setBusy(false);
   connect();
   input.focus();
 })();

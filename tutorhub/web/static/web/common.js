@@ -32,13 +32,24 @@ window.TutorHub = (function () {
       throw new Error("Your session has expired; please log in again.");
     }
     if (!response.ok) {
-      const detail = data && (data.detail || data.error);
-      const error = new Error(detail || `Request failed (${response.status}).`);
+      const error = new Error(errorMessage(data, response.status));
       error.status = response.status;
       error.data = data;
       throw error;
     }
     return data;
+  }
+
+  /** The text to show for an API error envelope: a validation error's own field message
+      ("The submitted file is empty.") rather than its generic "Validation failed". */
+  function errorMessage(data, status) {
+    if (!data) return `Request failed (${status}).`;
+    const details = data.details;
+    if (data.error_code === "VALIDATION_ERROR" && details && typeof details === "object") {
+      const messages = Object.values(details).flat().filter((m) => typeof m === "string");
+      if (messages.length) return messages.join(" ");
+    }
+    return data.detail || data.error || `Request failed (${status}).`;
   }
 
   /** createElement with attributes and text; children may be nodes or strings (as text). */
@@ -72,5 +83,5 @@ window.TutorHub = (function () {
     return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
   }
 
-  return { api, el, showError, csrfToken, formatTime };
+  return { api, el, showError, csrfToken, formatTime, errorMessage };
 })();

@@ -1,11 +1,12 @@
 /* The knowledge page: upload a document (with upload progress), then poll its processing
-   status until it is indexed, showing the percentage the server reports. */
+   status until it is indexed, showing the percentage the server reports; view, reprocess or
+   delete (after a confirmation) each document through the documents API. */
 "use strict";
 
 (function () {
   const root = document.querySelector("[data-knowledge-app]");
   if (!root) return;
-  const { api, el, showError, formatTime } = window.TutorHub;
+  const { api, el, showError, formatTime, errorMessage } = window.TutorHub;
 
   const form = root.querySelector("[data-upload-form]");
   const uploadError = root.querySelector("[data-upload-error]");
@@ -17,10 +18,24 @@
   const empty = root.querySelector("[data-doc-empty]");
   const announcer = root.querySelector("[data-announcer]");
   const courseSelect = root.querySelector("[data-course-select]");
+  const listError = root.querySelector("[data-list-error]");
+  const deleteDialog = document.querySelector("[data-doc-delete-dialog]");
   const placeholder = root.dataset.placeholderId;
   const POLL_MS = 1000;
   const DONE = new Set(["completed", "failed"]);
+  const urlFor = (name, id) => root.dataset[name].replace(placeholder, id);
 
+  function formatSize(bytes) {
+    if (!bytes) return "";
+    const units = ["bytes", "KB", "MB", "GB"];
+    let value = bytes;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+      value /= 1024;
+      unit += 1;
+    }
+    return `${unit ? value.toFixed(value < 10 ? 1 : 0) : value} ${units[unit]}`;
+  }
 
   function courseName(id) {
     if (!id) return "Personal";
@@ -54,18 +69,75 @@
   async function poll(item) {
     if (!item.isConnected || DONE.has(item.dataset.status)) return;
     try {
-      const data = await api(root.dataset.statusUrl.replace(placeholder, item.dataset.docId));
+      const data = await api(urlFor("statusUrl", item.dataset.docId));
       setProgress(item, data.processing_status, data.progress_percentage, data.processing_error);
       if (DONE.has(data.processing_status)) {
+        // Processing found the page count: show it.
+        api(urlFor("detailUrl", item.dataset.docId)).then((doc) => setMeta(item, { ...item.doc, ...doc }), () => {});
         const name = item.querySelector(".doc-name").textContent;
         announcer.textContent =
           data.processing_status === "completed" ? `${name} is ready.` : `${name} could not be processed.`;
         return;
       }
     } catch (err) {
-      showError(uploadError, err.message);
+      if (err.status === 404) return; // deleted meanwhile
+      showError(listError, err.message);
     }
     setTimeout(() => poll(item), POLL_MS);
+  }
+
+  function setMeta(item, doc) {
+    item.doc = doc;
+    const pages = doc.page_count ? `${doc.page_count} page${doc.page_count === 1 ? "" : "s"}` : "";
+    item.querySelector(".doc-meta").textContent = [
+      (doc.document_type || "").toUpperCase(),
+      formatSize(doc.file_size_bytes),
+      pages,
+      courseName(doc.course),
+      formatTime(doc.created_at),
+    ]
+      .filter(Boolean)
+      .join(" · ");
+  }
+
+  async function reprocess(item, button) {
+    showError(listError, "");
+    button.disabled = true;
+    try {
+      const data = await api(urlFor("reprocessUrl", item.dataset.docId), { method: "POST" });
+      setProgress(item, data.processing_status, data.progress_percentage, data.processing_error);
+      announcer.textContent = `${item.doc.name}: processing again.`;
+      poll(item);
+    } catch (err) {
+      showError(listError, err.message);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  function confirmDelete(item, button) {
+    deleteDialog.querySelector("[data-doc-delete-name]").textContent = item.doc.name;
+    deleteDialog.returnValue = "";
+    deleteDialog.onclose = async () => {
+      if (deleteDialog.returnValue !== "confirm") {
+        button.focus();
+        return;
+      }
+      showError(listError, "");
+      try {
+        await api(urlFor("detailUrl", item.dataset.docId), { method: "DELETE" });
+      } catch (err) {
+        showError(listError, err.message);
+        button.focus();
+        return;
+      }
+      const next = item.nextElementSibling || item.previousElementSibling;
+      item.remove();
+      empty.hidden = list.children.length > 0;
+      announcer.textContent = `${item.doc.name} deleted.`;
+      (next ? next.querySelector("[data-doc-view]") : form.querySelector("[name=file]")).focus();
+    };
+    deleteDialog.showModal();
   }
 
   function buildItem(doc) {
@@ -73,20 +145,18 @@
     const item = el(
       "li",
       { class: "doc", dataset: { docId: doc.id, status: doc.processing_status } },
-      el(
-        "div",
-        {},
-        el("div", { class: "doc-name", text: doc.name }),
-        el("div", {
-          class: "doc-meta",
-          text: [(doc.document_type || "").toUpperCase(), courseName(doc.course), formatTime(doc.created_at)]
-            .filter(Boolean)
-            .join(" · "),
-        })
-      ),
+      el("div", {}, el("div", { class: "doc-name", text: doc.name }), el("div", { class: "doc-meta" })),
       el("span", { class: "doc-status" }),
       el("div", { class: "doc-progress" }, bar, el("span", { class: "doc-progress-label", "aria-hidden": "true" }))
     );
+    const view = el("a", { class: "button button-small", href: urlFor("pageUrl", doc.id), "data-doc-view": true }, "View text");
+    view.setAttribute("aria-label", `View text of ${doc.name}`);
+    const again = el("button", { type: "button", class: "button button-small", "data-doc-reprocess": true, "aria-label": `Reprocess ${doc.name}` }, "Reprocess");
+    again.addEventListener("click", () => reprocess(item, again));
+    const remove = el("button", { type: "button", class: "button button-small", "data-doc-delete": true, "aria-label": `Delete ${doc.name}` }, "Delete");
+    remove.addEventListener("click", () => confirmDelete(item, remove));
+    item.append(el("div", { class: "doc-actions" }, view, again, remove));
+    setMeta(item, doc);
     setProgress(item, doc.processing_status, doc.progress_percentage, doc.processing_error);
     return item;
   }
@@ -110,7 +180,7 @@
       xhr.addEventListener("load", () => {
         const data = xhr.response || {};
         if (xhr.status >= 200 && xhr.status < 300) resolve(data);
-        else reject(new Error(data.detail || data.error || `Upload failed (${xhr.status}).`));
+        else reject(new Error(errorMessage(xhr.response, xhr.status)));
       });
       xhr.addEventListener("error", () => reject(new Error("Network error: the upload did not reach the server.")));
       xhr.send(formData);
