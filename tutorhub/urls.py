@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
+from tutorhub.core import docs
 from tutorhub.core import views as core_views
 
 handler400 = "tutorhub.core.exceptions.handler400"
@@ -34,6 +35,7 @@ urlpatterns = [
     # the split view serves Swagger UI's start-up script from ?script.
     path("api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/docs/redoc/", SpectacularRedocView.as_view(url_name="schema", template_name="core/redoc.html"), name="redoc"),
+    path("api/v1/docs/redoc/redoc.standalone.js", docs.redoc_bundle, name="redoc-bundle"),
     path("api/v1/", include(api_v1)),
     path("", include("tutorhub.compat.urls")),
     path("", include("tutorhub.web.urls")),
