@@ -97,6 +97,8 @@ def server_env(data_dir: Path) -> dict[str, str]:
         THROTTLING_ENABLED="0",
         TASKS_BACKEND="django_tasks_db.DatabaseBackend",
         LOG_LEVEL="WARNING",
+        # The offline tutor streams at a model's pace (≈30 pieces/s) so a stop lands mid-answer.
+        OFFLINE_LLM_STREAM_DELAY="0.03",
     )
     return env
 
