@@ -112,3 +112,11 @@ def test_text_files_headings_are_short_lines_that_lead_text():
         ("Vectors", 1, "A vector has a direction."),
         ("1.1 Dot product", 2, "It multiplies lengths.\n\nLast line"),  # a last short line leads nothing
     ]
+
+
+def test_pdf_past_the_layout_cpu_budget_is_read_as_plain_text(settings):
+    # Layout analysis gets half of EXTRACTION_CPU_SECONDS; pages after that keep their text and page.
+    settings.EXTRACTION_CPU_SECONDS = 0
+    blocks = extract(make_pdf_with_headings(PDF_PAGES), "pdf").blocks
+    assert [b.page for b in blocks] == [1, 2]
+    assert "Rubisco is the enzyme" in blocks[1].text and blocks[0].section is None

@@ -45,6 +45,7 @@ CHILD_SETTINGS = (
     "OCR_MAX_PIXELS",
     "OCR_TIMEOUT_SECONDS",
     "EXTRACTION_MEMORY_MB",
+    "EXTRACTION_CPU_SECONDS",  # the PDF layout pass spends at most half of it (extraction._pdf)
 )
 # Only what the child (and tesseract) need from the environment: no secrets, no database URL.
 CHILD_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TESSDATA_PREFIX", "HOME", "SYSTEMROOT")
