@@ -33,7 +33,8 @@ EMBED_BATCH = 64
 ANALYSIS_CHARS = 200_000  # what the summariser reads; enough for a summary, bounded for cost
 ANALYSIS_PROMPT = (
     "You analyse study material. Reply with a JSON object with keys: summary (3-5 sentences), "
-    "topics (up to 8 short lowercase topics) and key_concepts (up to 8 concepts in snake_case)."
+    "topics (up to 8 short lowercase topics) and key_concepts (up to 8 key phrases, usually two or three "
+    "words, written as plain words with spaces, never snake_case or a fragment of a sentence)."
 )
 
 
