@@ -32,7 +32,7 @@ from tutorhub.ai.base import EmbeddingBackend, ProviderError
 logger = logging.getLogger(__name__)
 
 # Bump when the graph below changes: the cache key includes it, so an old cached graph is rebuilt.
-GRAPH_VERSION = 1
+GRAPH_VERSION = 3
 OPSET = 17  # LayerNormalization is a single op from opset 17
 
 
@@ -63,10 +63,14 @@ def _build_graph(weights: dict[str, Any], config: dict[str, Any]):
         return node("LayerNormalization", [x, weight(prefix + ".weight"), weight(prefix + ".bias")], out,
                     axis=-1, epsilon=eps)
 
-    def dense(x: str, prefix: str, out: str) -> str:
-        # torch's Linear stores [out, in]; MatMul wants [in, out]
-        product = node("MatMul", [x, weight(prefix + ".weight", transpose=True)], out + "/matmul")
-        return node("Add", [product, weight(prefix + ".bias")], out)
+    def dense(x: str, prefixes: list[str], out: str) -> str:
+        # torch's Linear stores [out, in]; MatMul wants [in, out]. Several layers reading the same
+        # input (query, key, value) become one wider matrix: one GEMM instead of three. On 2-D
+        # input, MatMul + Add is fused into a single GEMM with the bias.
+        matrix = np.concatenate([np.asarray(weights[p + ".weight"], dtype=np.float32).T for p in prefixes], axis=1)
+        bias = np.concatenate([np.asarray(weights[p + ".bias"], dtype=np.float32) for p in prefixes])
+        product = node("MatMul", [x, const(out + "/weight", np.ascontiguousarray(matrix))], out + "/matmul")
+        return node("Add", [product, const(out + "/bias", bias)], out)
 
     # Embeddings: word + position (0..tokens-1) + token type 0, then LayerNorm.
     const("zero", np.array(0, dtype=np.int64))
@@ -78,7 +82,10 @@ def _build_graph(weights: dict[str, Any], config: dict[str, Any]):
     position = node("Gather", [weight("embeddings.position_embeddings.weight"), positions], "position")
     token_type = const("token_type", np.asarray(weights["embeddings.token_type_embeddings.weight"][0], dtype=np.float32))
     summed = node("Add", [node("Add", [word, position], "word_position"), token_type], "embedded")
-    x = layer_norm(summed, "embeddings.LayerNorm", "embeddings_out")
+    # The encoder works on [batch * tokens, hidden] (2-D, so every dense layer is one GEMM with
+    # its bias); only attention needs [batch, heads, tokens, head_dim].
+    const("flat_shape", np.array([-1, hidden], dtype=np.int64))
+    x = node("Reshape", [layer_norm(summed, "embeddings.LayerNorm", "embeddings_out"), "flat_shape"], "embeddings_flat")
 
     # Attention bias: 0 for real tokens, a large negative number for padding, [batch, 1, 1, tokens].
     mask = node("Cast", ["attention_mask"], "mask_f", to=TensorProto.FLOAT)
@@ -87,35 +94,41 @@ def _build_graph(weights: dict[str, Any], config: dict[str, Any]):
     inverted = node("Sub", ["f_one", mask], "mask_inverted")
     bias = node("Unsqueeze", [node("Mul", [inverted, "f_neg"], "mask_bias_2d"), const("axes_1_2", np.array([1, 2]))],
                 "mask_bias")
-    const("split_shape", np.array([0, 0, heads, head_dim], dtype=np.int64))
-    const("merge_shape", np.array([0, 0, hidden], dtype=np.int64))
+    split_shape = node("Concat", [shape, const("head_shape", np.array([heads, head_dim], dtype=np.int64))],
+                       "split_shape", axis=0)
+    const("qkv_sizes", np.array([hidden] * 3, dtype=np.int64))
     const("scale", np.array(1.0 / math.sqrt(head_dim), dtype=np.float32))
-    const("sqrt_half", np.array(1.0 / math.sqrt(2.0), dtype=np.float32))
+    const("sqrt_two", np.array(math.sqrt(2.0), dtype=np.float32))
     const("half", np.array(0.5, dtype=np.float32))
 
     for i in range(config["num_hidden_layers"]):
         p, o = f"encoder.layer.{i}.", f"l{i}/"
 
         def heads_of(t: str, name: str, perm: list[int], o=o) -> str:
-            split = node("Reshape", [t, "split_shape"], o + name + "_split")
+            split = node("Reshape", [t, split_shape], o + name + "_split")
             return node("Transpose", [split], o + name + "_heads", perm=perm)
 
-        q = heads_of(dense(x, p + "attention.self.query", o + "q"), "q", [0, 2, 1, 3])
-        k = heads_of(dense(x, p + "attention.self.key", o + "k"), "k", [0, 2, 3, 1])  # pre-transposed
-        v = heads_of(dense(x, p + "attention.self.value", o + "v"), "v", [0, 2, 1, 3])
+        qkv = dense(x, [p + "attention.self." + n for n in ("query", "key", "value")], o + "qkv")
+        nodes.append(helper.make_node("Split", [qkv, "qkv_sizes"], [o + "q", o + "k", o + "v"], name=o + "qkv_split", axis=1))
+        q = heads_of(o + "q", "q", [0, 2, 1, 3])
+        k = heads_of(o + "k", "k", [0, 2, 3, 1])  # pre-transposed for q @ k
+        v = heads_of(o + "v", "v", [0, 2, 1, 3])
         scores = node("Mul", [node("MatMul", [q, k], o + "qk"), "scale"], o + "scores_scaled")
         probs = node("Softmax", [node("Add", [scores, bias], o + "scores")], o + "probs", axis=-1)
         context = node("Transpose", [node("MatMul", [probs, v], o + "context_heads")], o + "context_t", perm=[0, 2, 1, 3])
-        context = node("Reshape", [context, "merge_shape"], o + "context")
-        attended = node("Add", [dense(context, p + "attention.output.dense", o + "attn_out"), x], o + "attn_residual")
+        context = node("Reshape", [context, "flat_shape"], o + "context")
+        attended = node("Add", [dense(context, [p + "attention.output.dense"], o + "attn_out"), x], o + "attn_residual")
         x = layer_norm(attended, p + "attention.output.LayerNorm", o + "attn_norm")
-        inner = dense(x, p + "intermediate.dense", o + "inner")
-        # erf-GELU, written out so onnxruntime's optimiser fuses it (with the bias) into one kernel
-        erf = node("Erf", [node("Mul", [inner, "sqrt_half"], o + "gelu_scaled")], o + "gelu_erf")
-        gelu = node("Mul", [node("Mul", [inner, "half"], o + "gelu_half"), node("Add", [erf, "f_one"], o + "gelu_erf1")],
+        inner = dense(x, [p + "intermediate.dense"], o + "inner")
+        # erf-GELU in the exact form PyTorch exports (x / sqrt 2, Erf, + 1, * x, * 0.5): the form
+        # onnxruntime's optimiser recognises and fuses, with the bias Add, into one kernel
+        erf = node("Erf", [node("Div", [inner, "sqrt_two"], o + "gelu_scaled")], o + "gelu_erf")
+        gelu = node("Mul", [node("Mul", [inner, node("Add", [erf, "f_one"], o + "gelu_erf1")], o + "gelu_x"), "half"],
                     o + "gelu")
-        out = node("Add", [dense(gelu, p + "output.dense", o + "ffn_out"), x], o + "ffn_residual")
+        out = node("Add", [dense(gelu, [p + "output.dense"], o + "ffn_out"), x], o + "ffn_residual")
         x = layer_norm(out, p + "output.LayerNorm", o + "ffn_norm")
+    x = node("Reshape", [x, node("Concat", [shape, const("hidden_shape", np.array([hidden], dtype=np.int64))],
+                                 "encoded_shape", axis=0)], "encoded")
 
     # sentence-transformers head: mean over real tokens, then L2 normalisation.
     weights_3d = node("Unsqueeze", [mask, const("axis_last", np.array([-1]))], "mask_3d")
