@@ -288,3 +288,23 @@ def test_forgot_and_reset_password_profile_and_logout_by_post(page: Page, server
 def test_public_pages_are_accessible(page: Page, path):
     page.goto(path)
     assert_accessible(page)
+
+
+def test_every_app_page_passes_axe_in_light_and_dark(page: Page, tmp_path):
+    """Item 8: axe-core reports no serious or critical violation on any page of the app, in
+    either theme (the public pages are covered above)."""
+    register(page)
+    document_id = upload_document(page, tmp_path)
+    card = api(page, "POST", "/api/v1/assessments/flashcards/", {"question": f"Q {XSS}", "answer": "A"})
+    make_quiz(page)
+    paths = [
+        "/", "/knowledge/", f"/knowledge/documents/{document_id}/", "/flashcards/", "/flashcards/new/",
+        f"/flashcards/{card['id']}/edit/", "/quizzes/", "/progress/", "/accounts/profile/", "/accounts/logout/",
+    ]
+    for theme in ("light", "dark"):
+        page.evaluate("theme => localStorage.setItem('tutorhub-theme', theme)", theme)
+        for path in paths:
+            page.goto(path)
+            assert page.evaluate("document.documentElement.dataset.theme") == theme
+            assert_accessible(page)
+    assert page.dialogs == []
