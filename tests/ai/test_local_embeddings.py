@@ -323,7 +323,7 @@ def test_a_reprocessed_document_restarts_and_a_changed_one_is_left_alone(countin
     assert document.processing_metadata[BACKFILL_KEY]["processed_at"] == "2020-01-01T00:00:00+00:00"
 
 
-def test_backfill_without_a_usable_backend_does_nothing(settings, library):
+def test_backfill_without_a_usable_backend_does_nothing(settings, library, caplog):
     owner, course = library
     lexical_only_document(owner, course, 3)
     settings.EMBEDDING_BACKENDS = {}
@@ -335,6 +335,12 @@ def test_backfill_without_a_usable_backend_does_nothing(settings, library):
         call_command("embed_backfill")
     result = embeddings_backfill()
     assert result.chunks_embedded == 0 and result.chunks_remaining == 3
+    # not checked at start-up: the first run finds out, with one warning for every run
+    settings.EMBEDDING_BACKENDS = {"default": {"BACKEND": LOCAL, "OPTIONS": {"model_dir": "/nonexistent/model"}}}
+    with caplog.at_level(logging.WARNING):
+        assert embeddings_backfill().chunks_embedded == 0
+        assert embeddings_backfill().chunks_remaining == 3
+    assert len(caplog.records) == 1 and "lexical only" in caplog.records[0].getMessage()
 
 
 def test_the_periodic_task_runs_a_bounded_backfill(counting, library, settings):

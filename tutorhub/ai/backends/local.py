@@ -55,9 +55,8 @@ def _build_graph(weights: dict[str, Any], config: dict[str, Any]):
         nodes.append(helper.make_node(op, inputs, [name], name=name, **attrs))
         return name
 
-    def weight(name: str, transpose: bool = False) -> str:
-        array = np.asarray(weights[name], dtype=np.float32)
-        return const(name, np.ascontiguousarray(array.T) if transpose else array)
+    def weight(name: str) -> str:
+        return const(name, np.asarray(weights[name], dtype=np.float32))
 
     def layer_norm(x: str, prefix: str, out: str) -> str:
         return node("LayerNormalization", [x, weight(prefix + ".weight"), weight(prefix + ".bias")], out,

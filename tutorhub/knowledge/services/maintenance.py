@@ -170,8 +170,9 @@ def embeddings_backfill(*, seconds: float | None = None, on_progress=None) -> Ba
                     embed_chunks(document, chunks)
             except ProviderError as exc:
                 # The next periodic run retries; a model that cannot load turns the backend
-                # unavailable (logged once), after which runs return at once.
-                logger.warning("Embedding backfill stopped at document %s: %s", document.pk, exc)
+                # unavailable (it logs that once itself), after which runs return at once.
+                if embeddings.configured():
+                    logger.warning("Embedding backfill stopped at document %s: %s", document.pk, exc)
                 return result
             done = state["chunks_embedded"] + len(chunks)
             state = {
