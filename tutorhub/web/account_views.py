@@ -19,7 +19,7 @@ from tutorhub.accounts.services import (
     user_password_reset_request,
     user_profile_update,
 )
-from tutorhub.web.views import TOO_MANY, _auth_throttle_wait, _too_many
+from tutorhub.web.views import auth_form_throttled
 
 RESET_SENT = "If an account exists for that email, a password reset link has been sent."
 
@@ -66,11 +66,8 @@ def _apply_errors(form: forms.Form, exc: serializers.ValidationError) -> None:
 @require_http_methods(["GET", "POST"])
 def forgot_password(request: HttpRequest) -> HttpResponse:
     form = ForgotForm(request.POST or None)
-    wait = _auth_throttle_wait(request)
-    if wait is not None:
-        form.full_clean()
-        form.add_error(None, TOO_MANY)
-        return _too_many(render(request, "web/accounts/forgot.html", {"form": form}), wait)
+    if (refused := auth_form_throttled(request, form, "web/accounts/forgot.html")) is not None:
+        return refused
     if request.method == "POST" and form.is_valid():
         user_password_reset_request(email=form.cleaned_data["email"])
         # The same answer whether or not the address has an account.
@@ -82,11 +79,8 @@ def forgot_password(request: HttpRequest) -> HttpResponse:
 def reset_password(request: HttpRequest) -> HttpResponse:
     """The page the emailed link opens (`/reset-password?uid=...&token=...`)."""
     form = ResetForm(request.POST or None, initial={"uid": request.GET.get("uid", ""), "token": request.GET.get("token", "")})
-    wait = _auth_throttle_wait(request)
-    if wait is not None:
-        form.full_clean()
-        form.add_error(None, TOO_MANY)
-        return _too_many(render(request, "web/accounts/reset.html", {"form": form}), wait)
+    if (refused := auth_form_throttled(request, form, "web/accounts/reset.html")) is not None:
+        return refused
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

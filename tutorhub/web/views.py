@@ -61,6 +61,16 @@ def _too_many(response: HttpResponse, wait: int) -> HttpResponse:
 TOO_MANY = "Too many attempts. Please wait a minute and try again."
 
 
+def auth_form_throttled(request: HttpRequest, form, template: str) -> HttpResponse | None:
+    """For a POST over the "auth" budget: the form's page with the reason, as a 429; else None."""
+    wait = _auth_throttle_wait(request)
+    if wait is None:
+        return None
+    form.full_clean()
+    form.add_error(None, TOO_MANY)
+    return _too_many(render(request, template, {"form": form}), wait)
+
+
 class LoginView(auth_views.LoginView):
     """The API's login limits apply here too: the "auth" scope per client address (above) and
     the per-account/per-address lockouts of the authentication backend (LoginForm)."""
@@ -89,11 +99,8 @@ def register(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("web:chat-home")
     form = RegisterForm(request.POST or None)
-    wait = _auth_throttle_wait(request)
-    if wait is not None:
-        form.full_clean()
-        form.add_error(None, TOO_MANY)
-        return _too_many(render(request, "web/accounts/register.html", {"form": form}), wait)
+    if (refused := auth_form_throttled(request, form, "web/accounts/register.html")) is not None:
+        return refused
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
