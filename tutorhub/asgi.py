@@ -10,12 +10,11 @@ from tutorhub.core.asgi import get_asgi_application  # noqa: E402
 # Django's handler with its middleware chain run synchronously, one thread hop per request (see there).
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from tutorhub.core.clientip import ClientAddressMiddleware  # noqa: E402
 from tutorhub.core.middleware import RequestBodyLimitASGI  # noqa: E402
-from tutorhub.core.ws_auth import TokenAuthMiddleware  # noqa: E402
+from tutorhub.core.ws_auth import WebSocketAuthStack  # noqa: E402
 from tutorhub.routing import websocket_urlpatterns  # noqa: E402
 
 # The client address is resolved once, from TRUSTED_PROXIES, for HTTP and WebSockets alike.
@@ -24,7 +23,7 @@ application = ClientAddressMiddleware(
         {
             # Oversized bodies are refused before Django spools them (413).
             "http": RequestBodyLimitASGI(django_asgi_app),
-            "websocket": AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns))),
+            "websocket": WebSocketAuthStack(URLRouter(websocket_urlpatterns)),
         }
     )
 )
