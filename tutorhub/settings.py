@@ -269,7 +269,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "tutorhub.core.pagination.StandardPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "tutorhub.core.filters.FilterBackend",  # django-filter's, skipped without query parameters
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
