@@ -79,3 +79,12 @@ def test_no_shortfall_when_everything_asked_was_made(api_client, user, material)
                                {"topic": "Photosynthesis", "flashcard_count": 2, "quiz_questions": 2}, format="json")
     cards = response.json()["generated_content"]["flashcards"]
     assert (cards["requested"], cards["generated"], cards["shortfall_reason"]) == (2, 2, None)
+
+
+def test_seed000_quiz_reports_its_counts(api_client, user, material):
+    response = api_client.post("/api/quiz/generate/", {"subject": "Biology", "topic": "Photosynthesis", "count": 30},
+                               format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["requested"] == 30 and body["generated"] == len(body["questions"]) < 30
+    assert body["shortfall_reason"]

@@ -44,12 +44,14 @@ class QuizGenerateView(APIView):
         responses={201: inline_serializer("Seed000Quiz", {
             "quiz_id": serializers.UUIDField(), "title": serializers.CharField(),
             "questions": Seed000Question, "ai_model_used": serializers.CharField(),
+            "requested": serializers.IntegerField(), "generated": serializers.IntegerField(),
+            "shortfall_reason": serializers.CharField(allow_null=True),
         })},
     )
     def post(self, request):
         params = Seed000QuizGenerateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        quiz, items = services.quiz_generate_for_topic(user=request.user, **params.validated_data)
+        quiz, items, counts = services.quiz_generate_for_topic(user=request.user, **params.validated_data)
         return Response(
             {
                 "quiz_id": str(quiz.pk),
@@ -60,6 +62,7 @@ class QuizGenerateView(APIView):
                     for i in items
                 ],
                 "ai_model_used": quiz.ai_model_used,
+                **counts,  # requested, generated, shortfall_reason: fewer questions than asked is said
             },
             status=status.HTTP_201_CREATED,
         )

@@ -271,8 +271,9 @@ def _public_source(material: list[Material], ref: int | None) -> dict | None:
     return source.source() if source else None
 
 
-def quiz_generate_for_topic(*, user, subject: str, topic: str, count: int = 5) -> tuple[Quiz, list[dict]]:
-    """Seed 000: a quiz on a topic, grounded in the student's own resources.
+def quiz_generate_for_topic(*, user, subject: str, topic: str, count: int = 5) -> tuple[Quiz, list[dict], dict]:
+    """Seed 000: a quiz on a topic, grounded in the student's own resources; returns the quiz, its
+    items and {"requested", "generated", "shortfall_reason"}.
     Raises ServiceError(NO_MATERIAL, 422) when nothing could be generated."""
     material = material_gather(user=user, query=f"{topic} {subject}".strip(), k=6)
     _require_topic_material(topic, material)
@@ -296,5 +297,5 @@ def quiz_generate_for_topic(*, user, subject: str, topic: str, count: int = 5) -
         )
     items = [dict(q, id=str(obj.pk), source=_public_source(material, q["source"]))
              for obj, q in zip(questions, data["questions"], strict=True)]
-    return quiz, items
+    return quiz, items, _count_report(count, len(items), data["shortfall_reason"], "questions")
 
