@@ -100,6 +100,18 @@ def test_the_graph_is_built_once_and_cached(model, model_cache, monkeypatch):
     again.check()  # loaded: nothing left to validate
 
 
+def test_a_damaged_cached_graph_is_rebuilt(model, tmp_path, caplog):
+    cache = tmp_path / "models"
+    shutil.copytree(model.cache_dir, cache)
+    [cached] = cache.glob("*.onnx")
+    cached.write_bytes(b"not an onnx model")
+    backend = LocalEmbeddings(cache_dir=str(cache))
+    with caplog.at_level(logging.WARNING, logger="tutorhub.ai.backends.local"):
+        assert cosines(backend.embed(["rebuilt"]), model.embed(["rebuilt"]))[0] > 0.99999
+    assert "Rebuilding the embedding graph" in caplog.text and backend.available
+    assert cached.stat().st_size > 1_000_000  # the rebuilt graph replaced the damaged file
+
+
 def test_an_unwritable_cache_only_costs_a_rebuild(tmp_path, caplog):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the cache folder should be")

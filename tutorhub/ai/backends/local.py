@@ -248,9 +248,10 @@ class LocalEmbeddings(EmbeddingBackend):
         except Exception as exc:  # noqa: BLE001  safetensors raises its own error types; any failure means: no model
             raise self._unavailable(exc, log=False) from exc
 
-    def _graph_bytes(self, weights_path: Path, config: dict) -> tuple[bytes, Path | None]:
-        """The serialised ONNX model, from the cache when it was built from the same weights, and
-        the cache path to store a freshly built one at (None: cached already, or no cache)."""
+    def _graph(self, weights_path: Path, config: dict) -> tuple[str | bytes, Path | None]:
+        """The ONNX model - the cached file's path when it was built from the same weights (so
+        onnxruntime reads it without a second copy in memory), else the freshly built model's
+        bytes - and the cache path to store those bytes at (None: cached already, or no cache)."""
         from safetensors.numpy import load_file
 
         digest = hashlib.sha256()
@@ -260,7 +261,7 @@ class LocalEmbeddings(EmbeddingBackend):
         digest.update(f"graph-v{GRAPH_VERSION}".encode())
         cached = Path(self.cache_dir) / f"all-MiniLM-L6-v2-{digest.hexdigest()[:16]}.onnx" if self.cache_dir else None
         if cached is not None and cached.is_file():
-            return cached.read_bytes(), None
+            return str(cached), None
         weights = {name.removeprefix("bert."): array for name, array in load_file(str(weights_path)).items()}
         return _build_graph(weights, config).SerializeToString(), cached
 
@@ -290,8 +291,17 @@ class LocalEmbeddings(EmbeddingBackend):
                 # Idle pool threads sleep instead of spinning: the server shares its cores with
                 # the request handlers and the worker, which a spinning pool would slow down.
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                graph, cache_to = self._graph_bytes(folder / "model.safetensors", config)
-                session = ort.InferenceSession(graph, sess_options=options, providers=["CPUExecutionProvider"])
+                graph, cache_to = self._graph(folder / "model.safetensors", config)
+                try:
+                    session = ort.InferenceSession(graph, sess_options=options, providers=["CPUExecutionProvider"])
+                except Exception as exc:  # noqa: BLE001  onnxruntime raises its own error types
+                    if not isinstance(graph, str):
+                        raise
+                    # a damaged cache file (the write itself is atomic): drop it and build again
+                    logger.warning("Rebuilding the embedding graph; the cached %s does not load: %s", graph, exc)
+                    Path(graph).unlink(missing_ok=True)
+                    graph, cache_to = self._graph(folder / "model.safetensors", config)
+                    session = ort.InferenceSession(graph, sess_options=options, providers=["CPUExecutionProvider"])
             except ProviderError as exc:
                 raise self._unavailable(exc) from exc
             except Exception as exc:  # noqa: BLE001  any failure here (onnxruntime, safetensors, tokenizers) means: no model
