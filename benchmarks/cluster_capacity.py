@@ -55,12 +55,13 @@ class _NoProgress:
         pass
 
 
-def start_cluster(servers: int, upstream_port: int) -> tuple[Path, dict]:
+def start_cluster(servers: int, upstream_port: int | None) -> tuple[Path, dict]:
+    """The topology with N servers; its LLM is the fake streaming upstream, or (None) the
+    offline tutor, which is what http_mix.py measures its send-message requests against."""
     state = Path(tempfile.mkdtemp(prefix=f"tutorhub-capacity-{servers}-"))
-    env = {
-        "LLM_BASE_URL": f"http://127.0.0.1:{upstream_port}/v1", "LLM_API_KEY": "bench", "LLM_MODEL": "bench",
-        "AI_MAX_RETRIES": "0", "THROTTLING_ENABLED": "0", "LOG_LEVEL": "WARNING",
-    }
+    env = {"AI_MAX_RETRIES": "0", "THROTTLING_ENABLED": "0", "LOG_LEVEL": "WARNING"}
+    if upstream_port:
+        env |= {"LLM_BASE_URL": f"http://127.0.0.1:{upstream_port}/v1", "LLM_API_KEY": "bench", "LLM_MODEL": "bench"}
     argv = [sys.executable, str(CLUSTER), "start", "--state", str(state), "--servers", str(servers),
             "--workers", "1", "--schedulers", "1"]
     for key, value in env.items():
@@ -138,7 +139,7 @@ def http_mix(info: dict, levels: str, seconds: float) -> list[dict]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--servers", default="1,2", help="server counts to measure")
-    parser.add_argument("--streams", default="100,200", help="concurrent chat conversations per level")
+    parser.add_argument("--streams", default="100,200", help="concurrent chat conversations per level ('' to skip)")
     parser.add_argument("--turns", type=int, default=3)
     parser.add_argument("--ramp", type=float, default=5.0, help="conversations start spread over this many seconds")
     parser.add_argument("--http-levels", default="50,100", help="concurrent HTTP users per level ('' to skip)")
@@ -157,22 +158,29 @@ def main() -> int:
     try:
         wait_for_port(upstream_port)
         for servers in counts:
-            print(f"== {servers} server(s) behind nginx: starting the cluster", flush=True)
-            state, info = start_cluster(servers, upstream_port)
-            try:
-                tokens = tokens_for(info, max(levels, default=1))
-                # One unmeasured turn: each server's first request pays for imports and clients.
-                streams(info, tokens, min(len(tokens), 2 * servers), 1, upstream_port, 0)
-                figures[servers] = {"streams": [], "http": []}
-                for level in levels:
-                    row = streams(info, tokens, level, args.turns, upstream_port, args.ramp)
-                    figures[servers]["streams"].append(row)
-                    print(f"   {level} streams x {args.turns} turns: added TTFT p50 {row['ttft_added_p50_ms']} ms, "
-                          f"p95 {row['ttft_added_p95_ms']} ms; errors {row['errors']}; load {row['load_average']}", flush=True)
-                if args.http_levels:
+            figures[servers] = {"streams": [], "http": []}
+            if levels:
+                print(f"== {servers} server(s) behind nginx, streaming upstream: starting the cluster", flush=True)
+                state, info = start_cluster(servers, upstream_port)
+                try:
+                    tokens = tokens_for(info, max(levels))
+                    # One unmeasured turn: each server's first request pays for imports and clients.
+                    streams(info, tokens, min(len(tokens), 2 * servers), 1, upstream_port, 0)
+                    for level in levels:
+                        row = streams(info, tokens, level, args.turns, upstream_port, args.ramp)
+                        figures[servers]["streams"].append(row)
+                        print(f"   {level} streams x {args.turns} turns: added TTFT p50 {row['ttft_added_p50_ms']} ms, "
+                              f"p95 {row['ttft_added_p95_ms']} ms; errors {row['errors']}; load {row['load_average']}",
+                              flush=True)
+                finally:
+                    stop_cluster(state)
+            if args.http_levels:
+                print(f"== {servers} server(s) behind nginx, offline tutor: starting the cluster", flush=True)
+                state, info = start_cluster(servers, None)
+                try:
                     figures[servers]["http"] = http_mix(info, args.http_levels, args.http_seconds)
-            finally:
-                stop_cluster(state)
+                finally:
+                    stop_cluster(state)
     finally:
         upstream.terminate()
         upstream.join(10)
