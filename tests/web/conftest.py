@@ -27,6 +27,7 @@ import httpx
 import pytest
 
 from tests.core.processes import processes_with_env
+from tutorhub.core.management.commands.runall import _child_setup
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -115,12 +116,14 @@ def migrate(env: dict[str, str]) -> None:
 def start_runall(env: dict[str, str], log) -> tuple[subprocess.Popen, str]:
     """Start `manage.py runall` on a free loopback port and wait (bounded) for /healthz.
 
-    It gets its own session so a signal meant for pytest (Ctrl+C) is not also delivered to it
-    mid-teardown; runall puts each child in its own group and forwards SIGTERM itself."""
+    It is set up like runall's own children: its own process group, so a Ctrl+C meant for
+    pytest is not also delivered to it mid-teardown (runall forwards SIGTERM itself), and
+    PR_SET_PDEATHSIG, so that if pytest itself is killed (a CI timeout, kill -9) runall gets
+    SIGTERM and stops its children instead of serving on with nobody to stop it."""
     port = _free_port()
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: PLW1509  (the fixture starts it before any thread of its own)
         [sys.executable, "manage.py", "runall", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_child_setup,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -4,10 +4,15 @@ process behind (issue 14 items 8 and 10)."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+
 import pytest
 
 from tests.core.processes import processes_with_env, runall_children, wait_for
-from tests.web.conftest import assert_accessible, migrate, server_env, start_runall, stop_runall
+from tests.web.conftest import ROOT, assert_accessible, migrate, server_env, start_runall, stop_runall
 
 pytestmark = pytest.mark.browser
 
@@ -48,3 +53,35 @@ def test_the_servers_processes_are_all_gone_after_teardown(tmp_path):
             survivors = stop_runall(process, env)
     assert survivors == []
     assert processes_with_env("DATA_DIR", str(tmp_path)) == []
+
+
+def test_the_server_stops_when_the_test_run_is_killed(tmp_path):
+    """pytest killed outright (kill -9, a CI timeout) runs no teardown: the server it started
+    must still go, with all its children (runall gets SIGTERM through PR_SET_PDEATHSIG)."""
+    env = server_env(tmp_path)
+    env.pop("DATABASE_URL", None)
+    migrate(env)
+    # Stands in for the pytest process: starts the server with the fixture's helper, then waits.
+    runner = subprocess.Popen(
+        [sys.executable, "-c",
+         "import os, sys, time\n"
+         "from tests.web.conftest import start_runall\n"
+         "env = dict(os.environ)\n"
+         "process, url = start_runall(env, open(os.environ['DATA_DIR'] + '/server.log', 'w'))\n"
+         "print(process.pid, flush=True)\n"
+         "time.sleep(300)\n"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        runall_pid = int(runner.stdout.readline())
+        assert wait_for(lambda: len(runall_children(runall_pid)) == 3, timeout=30)
+        runner.send_signal(signal.SIGKILL)
+        runner.wait()
+        gone = wait_for(lambda: processes_with_env("DATA_DIR", str(tmp_path)) == [], timeout=30)
+        assert gone, processes_with_env("DATA_DIR", str(tmp_path))
+    finally:
+        runner.kill()
+        runner.wait()
+        runner.stdout.close()
+        for pid, _ in processes_with_env("DATA_DIR", str(tmp_path)):
+            os.kill(pid, signal.SIGKILL)
