@@ -150,3 +150,34 @@ def test_lexical_search_only_ranks_the_callers_chunks(user):
     mine = resource_add(user=user, title="Mine", content="Osmosis moves water across membranes.")
     passages = retrieve(user=user, query="osmosis membranes water", mode="lexical")
     assert [p.document_id for p in passages] == [str(mine.id)]
+
+
+def test_common_terms_score_but_do_not_make_candidates(user, monkeypatch):
+    """A term in more than COMMON_TERM_ROWS chunks joins an AND group: it still adds to a
+    candidate's score, but a chunk sharing only that word with the question is not ranked (the
+    ranking cost stays bounded however many chunks contain "python" or "use")."""
+    from collections import OrderedDict
+
+    from tutorhub.knowledge import indexing
+
+    monkeypatch.setattr(indexing, "COMMON_TERM_ROWS", 2)
+    monkeypatch.setattr(indexing, "WIDEN_BELOW", 1)
+    monkeypatch.setattr(indexing, "_df_cache", OrderedDict())
+    for n in range(3):
+        resource_add(user=user, title=f"Water {n}", content=f"Water note {n} about rivers.")
+    for n in range(8):  # unrelated material, so "water" is not in most chunks (BM25 would not score it)
+        resource_add(user=user, title=f"Unrelated {n}", content=f"Volcano {n} erupts with lava.")
+    plain = resource_add(user=user, title="Cells", content="Osmosis is a kind of diffusion.")
+    wet = resource_add(user=user, title="More cells", content="Osmosis moves water across a membrane.")
+    documents = Document.objects.filter(owner=user)
+    ranked = indexing.lexical_search("osmosis water", documents=documents, k=20)
+    chunk_docs = dict(Chunk.objects.values_list("id", "document_id"))
+    # Only the two osmosis chunks are candidates; "water" still ranks the one that has it first.
+    assert [chunk_docs[cid] for cid, _ in ranked] == [wet.id, plain.id]
+    # Two common terms together make a candidate group; one alone never does.
+    assert indexing._candidate_groups(["osmosis", "water", "rivers"], connection.vendor) == [["osmosis"], ["water", "rivers"]]
+    assert indexing._candidate_groups(["osmosis", "water"], connection.vendor) == [["osmosis"]]
+    assert indexing._candidate_groups(["osmosis", "diffusion"], connection.vendor) is None  # nothing common
+    # Too few candidates: the search widens to any term rather than answer with less.
+    monkeypatch.setattr(indexing, "WIDEN_BELOW", 5)
+    assert len(indexing.lexical_search("osmosis water", documents=documents, k=20)) == 5
