@@ -21,7 +21,8 @@ are what carry between machines and loads.
 
 --write-baseline stores the ratios in benchmarks/http_api_baseline.json; --check-baseline exits
 1 when any endpoint's ratio is more than 30% below its stored figure (the CI step runs
-`--short --check-baseline`). --short: 20 clients, 4 s, 3 repetitions.
+`--short --check-baseline`). --short: 20 clients, 2 s, 3 repetitions (a minute of load, plus
+the setup).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.chat_stream import cpu_seconds, free_port, stop_process  # noqa: E402
+from benchmarks.http_mix import server_env  # noqa: E402
 from tutorhub.core.management.commands.runall import SERVER_OPTIONS  # noqa: E402
 
 BASELINE = Path(__file__).with_name("http_api_baseline.json")
@@ -223,13 +225,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--endpoints", default=",".join(ENDPOINTS), help="comma-separated subset of: " + ", ".join(ENDPOINTS))
-    parser.add_argument("--short", action="store_true", help="CI mode: 20 clients, 4 s, 3 repetitions")
+    parser.add_argument("--short", action="store_true", help="CI mode: 20 clients, 2 s, 3 repetitions")
     parser.add_argument("--write-baseline", action="store_true", help=f"store the ratios in {BASELINE.name}")
     parser.add_argument("--check-baseline", action="store_true", help="exit 1 if a ratio is >30%% below the stored one")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     if args.short:
-        args.clients, args.seconds, args.reps = 20, 4.0, 3
+        args.clients, args.seconds, args.reps = 20, 2.0, 3
     names = [n for n in args.endpoints.split(",") if n]
     unknown = set(names) - set(ENDPOINTS)
     if unknown or not 0 < args.clients <= 500 or not 0 < args.seconds <= 300 or not 0 < args.reps <= 10:
@@ -247,22 +249,13 @@ def main() -> int:
 
 
 def run(args: argparse.Namespace, names: list[str], tmp: Path, servers: list[Server]) -> dict:
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "LLM_", "TASKS_", "DATABASE_URL", "REDIS_URL"))}
     data_dir, bare_dir = tmp / "data", tmp / "bare"
     data_dir.mkdir()
     bare_dir.mkdir()
-    env = {
-        **base_env,
-        "DJANGO_SETTINGS_MODULE": "tutorhub.settings",
-        "DATA_DIR": str(data_dir),
-        "DEBUG": "0",
-        "SECRET_KEY": "http-api-benchmark-" + "k" * 40,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "THROTTLING_ENABLED": "0",
-        "QUERY_COUNT_HEADER": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
-    bare_env = {**base_env, "PYTHONPATH": str(bare_dir), "PYTHONUNBUFFERED": "1"}
+    env = {**server_env(data_dir, "http-api"), "QUERY_COUNT_HEADER": "1"}
+    env.pop("REDIS_URL", None)  # the embedded defaults, like the bare project
+    bare_env = {k: v for k, v in env.items() if k not in ("DJANGO_SETTINGS_MODULE", "QUERY_COUNT_HEADER")}
+    bare_env["PYTHONPATH"] = str(bare_dir)
     print("setting up (migrate, seed, bare project) ...", flush=True)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=600)
     setup = subprocess.run([sys.executable, "manage.py", "shell", "-c", SETUP_SCRIPT], cwd=ROOT, env=env,

@@ -304,17 +304,24 @@ def main() -> None:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def run(args: argparse.Namespace, levels: list[int], data_dir: Path) -> None:
-    env = {
+def server_env(data_dir: Path, name: str) -> dict:
+    """A benchmark server's environment: production settings (DEBUG off) on `data_dir`, throttling
+    off (these measure the server, not the rate limits), none of the caller's database, LLM or
+    task settings."""
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "LLM_", "TASKS_", "DATABASE_URL"))},
         "DJANGO_SETTINGS_MODULE": "tutorhub.settings",
         "DATA_DIR": str(data_dir),
         "DEBUG": "0",
-        "SECRET_KEY": "http-mix-benchmark-" + "k" * 40,
+        "SECRET_KEY": f"{name}-benchmark-" + "k" * 40,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "THROTTLING_ENABLED": "0",
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def run(args: argparse.Namespace, levels: list[int], data_dir: Path) -> None:
+    env = server_env(data_dir, "http-mix")
     if args.database_url:
         env["DATABASE_URL"] = args.database_url
     for item in args.env:

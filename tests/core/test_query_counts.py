@@ -102,3 +102,22 @@ def test_content_still_shows_the_text(large):
     response = client_for(large["user"]).get(f"/api/v1/knowledge/documents/{document.pk}/content/")
     assert response.status_code == 200
     assert response.json()["extracted_text"] == document.extracted_text
+
+
+@pytest.mark.django_db
+def test_query_count_header_counts_the_requests_statements(rf):
+    """The benchmark's X-Query-Count (QueryCountMiddleware, only with QUERY_COUNT_HEADER=1)."""
+    from django.contrib.auth import get_user_model
+    from django.http import HttpResponse
+
+    from tutorhub.core.middleware import QueryCountMiddleware
+
+    def view(request):
+        get_user_model().objects.count()
+        list(get_user_model().objects.all()[:1])
+        return HttpResponse("ok")
+
+    middleware = QueryCountMiddleware(view)
+    assert middleware(rf.get("/"))["X-Query-Count"] == "2"
+    get_user_model().objects.exists()  # outside a request: counted nowhere
+    assert middleware(rf.get("/"))["X-Query-Count"] == "2"
