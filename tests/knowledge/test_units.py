@@ -127,10 +127,11 @@ def test_fusion_modes(settings):
     from tutorhub.knowledge.retrieval import fuse
 
     rankings = {"lexical": [(1, 9.0), (2, 5.0), (3, 1.0)], "dense": [(3, 0.9), (2, 0.8), (4, 0.1)]}
-    fused, ranks = fuse(rankings)  # score fusion, alpha 0.7
-    assert fused[3] == pytest.approx(0.7)  # best dense, worst lexical
-    assert fused[2] == pytest.approx(0.7 * 0.875 + 0.3 * 0.5)
-    assert fused[1] == pytest.approx(0.3)
+    settings.RETRIEVAL_DENSE_ALPHA = 0.9
+    fused, ranks = fuse(rankings)  # score fusion: each ranking over its best score (issue 13: tuned, was min-max)
+    assert fused[3] == pytest.approx(0.9 + 0.1 * 1 / 9)  # best dense, worst lexical (still counts: not min-max 0)
+    assert fused[2] == pytest.approx(0.9 * 0.8 / 0.9 + 0.1 * 5 / 9)
+    assert fused[1] == pytest.approx(0.1)
     assert ranks[2] == {"lexical": 2, "dense": 2}
     settings.RETRIEVAL_FUSION = "rrf"
     fused, _ = fuse(rankings)
