@@ -51,3 +51,20 @@ def test_period_anchoring():
     assert (start.date(), end.date()) == (dt.date(2026, 2, 28), dt.date(2026, 3, 31))
     start, end = period_containing(anchor=anchor, interval="year", now=dt.datetime(2028, 6, 1, tzinfo=dt.UTC))
     assert (start.date(), end.date()) == (dt.date(2028, 1, 31), dt.date(2029, 1, 31))
+
+
+def test_upgrade_marks_earlier_offline_usage_as_free(user, api_client):
+    """Installs that ran the offline backends before `billable` existed had that free work held
+    against the plan; the migration that adds the field marks it."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("tutorhub.billing.migrations.0006_usage_billable")
+    offline = usage_record(user=user, kind="ai_tokens", amount=78_000, feature="ingestion", model="tutorhub-offline-document_analysis")
+    paid = usage_record(user=user, kind="ai_tokens", amount=500, feature="chat", model="gpt-4o-mini")
+    migration.mark_offline_usage(apps, None)
+    offline.refresh_from_db()
+    paid.refresh_from_db()
+    assert not offline.billable and paid.billable
+    assert api_client.get(URL).json()["current_period"]["ai_tokens_used"] == 500
