@@ -182,7 +182,10 @@
     emptyState.hidden = false;
   }
 
-  function appendUserMessage(text, createdAt = new Date().toISOString()) {
+  // `bulk`: part of a whole history being drawn, which scrolls and updates the controls once
+  // at the end (reading scrollHeight per message forced a layout each time: 500 exchanges took
+  // tens of seconds).
+  function appendUserMessage(text, createdAt = new Date().toISOString(), { bulk = false } = {}) {
     emptyState.hidden = true;
     const edit = el("button", { type: "button", class: "button button-small button-on-accent", "data-edit": true, hidden: true }, "Edit");
     const bubble = el(
@@ -194,11 +197,11 @@
     bubble.dataset.text = text;
     edit.addEventListener("click", () => startEdit(bubble));
     messages.append(bubble);
-    scrollToEnd();
+    if (!bulk) scrollToEnd();
     return bubble;
   }
 
-  function appendAssistantMessage({ text = "", streaming = false }) {
+  function appendAssistantMessage({ text = "", streaming = false, bulk = false }) {
     emptyState.hidden = true;
     const body = el("div", { class: "message-body markdown" });
     const bubble = el(
@@ -207,14 +210,14 @@
       body
     );
     if (streaming) bubble.classList.add("is-streaming");
-    renderMarkdown(body, text);
+    if (streaming) renderMarkdown(body, text); // else finishAssistantMessage renders it
     messages.append(bubble);
-    scrollToEnd();
+    if (!bulk) scrollToEnd();
     return { bubble, body };
   }
 
   /** The answer's sources, note and actions once it is whole (or stopped, or failed). */
-  function finishAssistantMessage(bubble, body, { text, citations = [], messageId, sessionId, note, error }) {
+  function finishAssistantMessage(bubble, body, { text, citations = [], messageId, sessionId, note, error, bulk = false }) {
     bubble.setAttribute("aria-busy", "false");
     bubble.classList.remove("is-streaming");
     bubble.dataset.text = text;
@@ -233,7 +236,7 @@
     actions.append(copy, regenerate);
     if (messageId && sessionId && text) actions.append(listenControl(sessionId, messageId));
     bubble.append(actions);
-    refreshLastControls();
+    if (!bulk) refreshLastControls();
   }
 
   /** Regenerate and edit apply to the last exchange only. */
@@ -351,15 +354,16 @@
   function renderChats(chats) {
     clearMessages();
     for (const chat of chats) {
-      if (chat.message) appendUserMessage(chat.message, chat.created_at);
+      if (chat.message) appendUserMessage(chat.message, chat.created_at, { bulk: true });
       if (chat.response !== null && chat.response !== undefined) {
-        const { bubble, body } = appendAssistantMessage({ text: chat.response });
+        const { bubble, body } = appendAssistantMessage({ bulk: true });
         finishAssistantMessage(bubble, body, {
           text: chat.response,
           citations: chat.citations || [],
           messageId: chat.response_id,
           sessionId: state.sessionId,
           note: chat.is_complete === false ? "This answer is incomplete (it was stopped or interrupted)." : null,
+          bulk: true,
         });
       }
     }
