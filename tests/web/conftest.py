@@ -45,6 +45,7 @@ SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 AXE_SOURCE = ROOT / "tests" / "web" / "vendor" / "axe.min.js"
 # Schemes that never touch the network; everything else must be the loopback test server.
 LOCAL_SCHEMES = ("data", "blob", "about", "chrome-extension")
+START_TIMEOUT = 120.0  # usually 3-5 s; a CI machine under full load has taken over 60 s
 STOP_TIMEOUT = 20.0  # runall stops its children within 10 s; this leaves room on a loaded machine
 
 
@@ -126,7 +127,7 @@ def start_runall(env: dict[str, str], log) -> tuple[subprocess.Popen, str]:
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_child_setup,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + START_TIMEOUT
     while True:
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:

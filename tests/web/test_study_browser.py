@@ -307,4 +307,10 @@ def test_every_app_page_passes_axe_in_light_and_dark(page: Page, tmp_path):
             page.goto(path)
             assert page.evaluate("document.documentElement.dataset.theme") == theme
             assert_accessible(page)
+    # The chat page with an answer on it (Markdown, sources, actions), in dark mode.
+    page.goto("/")
+    page.get_by_label("Message").fill("What does the mitochondrion do?")
+    page.get_by_label("Message").press("Enter")
+    expect(page.locator(".message-assistant").last).to_have_attribute("aria-busy", "false", timeout=60_000)
+    assert_accessible(page)
     assert page.dialogs == []
