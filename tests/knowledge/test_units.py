@@ -67,8 +67,10 @@ def test_offline_document_analysis():
     data = json.loads(completion.text)
     assert data["summary"] and all(s in text for s in data["summary"].split(". ")[:1])
     assert "chain" in data["topics"] or "derivative" in " ".join(data["topics"])
-    assert "chain_rule" in data["key_concepts"]
-    assert "composite_functions" in data["key_concepts"]
+    # Key phrases written as words, not snake_case (issue 13 item 5 changed this from "chain_rule").
+    assert "chain rule" in data["key_concepts"]
+    assert "composite functions" in data["key_concepts"]
+    assert not any("_" in p or "differentiates" in p or "accumulate" in p for p in data["key_concepts"] + data["topics"])
 
 
 def test_chroma_filters_translate():

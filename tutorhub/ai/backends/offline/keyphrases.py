@@ -112,49 +112,90 @@ class Candidate:
     score: float = math.inf
 
 
+_DETERMINERS = frozenset("the a an this these those its their his her our your each every some any".split())
+
+
+def _is_verb_in_run(tokens: list[str], k: int, start: int, end: int) -> bool:
+    """Is tokens[k], inside the run tokens[start:end], a verb the lexicon does not know? Two cues:
+    a word directly followed by a determiner ("limit the rate": a noun is rarely followed by "the"),
+    and an -s word with more of the run after it ("rule differentiates composite functions": a
+    plural noun rarely modifies the next noun). The first word of a run is left alone: there it is
+    the subject ("Integrals accumulate ...")."""
+    if k == start:
+        return False
+    following = tokens[k + 1].lower() if k + 1 < len(tokens) else ""
+    if following in _DETERMINERS:
+        return True
+    word = tokens[k].lower()
+    return k + 1 < end and len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is"))
+
+
+def _runs(tokens: list[str]) -> list[tuple[int, int, bool, bool]]:
+    """(start, end, certain, name) of the noun-word runs of a sentence's tokens. A run is certain
+    when a noun cue (an article, a preposition, a list comma) or a verb opens it, or it opens the
+    sentence with at most two words; a longer run opening the sentence is subject, verb and object
+    run together ("Integrals accumulate area") and only counts where it is also seen elsewhere."""
+    out = []
+    i = 0
+    while i < len(tokens):
+        if not is_noun_word(tokens[i]):
+            i += 1
+            continue
+        j = i
+        while j < len(tokens) and is_noun_word(tokens[j]):
+            j += 1
+        name = False
+        # A name joined by "of" ("Committee of Public Safety", "Rights of Man") is one phrase:
+        # its parts alone are fragments.
+        while (j + 1 < len(tokens) and tokens[j] == "of" and tokens[j - 1][:1].isupper()
+               and tokens[j + 1][:1].isupper() and is_noun_word(tokens[j + 1])):
+            j += 2
+            while j < len(tokens) and is_noun_word(tokens[j]) and tokens[j][:1].isupper():
+                j += 1
+            name = True
+        previous = tokens[i - 1].lower() if i else ""
+        cued = previous in NOUN_CUES or previous in {",", "(", ":", ";", "and", "or"} or previous in VERBS
+        if i == 0 or cued:
+            start = i
+            for k in range(i, j):
+                if not name and _is_verb_in_run(tokens, k, start, j):
+                    if k > start:
+                        out.append((start, k, cued or (start == 0 and k - start <= 2) or start != i, False))
+                    start = k + 1  # what follows a verb is its object: a noun phrase
+            if start < j:
+                out.append((start, j, cued or start != i or (j - start <= 2), name))
+        i = j
+    return out
+
+
 def candidates(sentences: list[str]) -> dict[str, Candidate]:
-    """Noun-phrase candidates of the sentences, with how often and in how many sentences each occurs."""
+    """Noun-phrase candidates of the sentences, with how often and in how many sentences each
+    occurs; only phrases seen at least once in a certain context (see `_runs`) are kept."""
     found: dict[str, Candidate] = {}
     display: dict[str, Counter[str]] = {}
+    certain: set[str] = set()
     for sentence in sentences:
         tokens = TOKEN.findall(sentence)
         seen_here: set[str] = set()
-        i = 0
-        while i < len(tokens):
-            if not is_noun_word(tokens[i]):
-                i += 1
-                continue
-            j = i
-            while j < len(tokens) and is_noun_word(tokens[j]):
-                j += 1
-            name = False
-            # A name joined by "of" ("Committee of Public Safety", "Rights of Man") is one phrase:
-            # its parts alone are fragments.
-            while (j + 1 < len(tokens) and tokens[j] == "of" and tokens[j - 1][:1].isupper()
-                   and tokens[j + 1][:1].isupper() and is_noun_word(tokens[j + 1])):
-                j += 2
-                while j < len(tokens) and is_noun_word(tokens[j]) and tokens[j][:1].isupper():
-                    j += 1
-                name = True
-            previous = tokens[i - 1].lower() if i else ""
-            if i == 0 or previous in NOUN_CUES or previous in {",", "(", ":", ";", "and", "or"}:
-                run = tokens[i:j]
-                for size in [len(run)] if name else range(1, min(4, len(run)) + 1):
-                    words = run[len(run) - size :]
-                    if len({w.lower() for w in words}) < len(words):
-                        continue  # "Chlorophyll Chlorophyll": a repeated word is a glued fragment
-                    text = " ".join(words)
-                    key = phrase_key(text)
-                    candidate = found.setdefault(key, Candidate(text=text, key=key))
-                    candidate.count += 1
-                    display.setdefault(key, Counter())[_display(words, first=i + len(run) - size == 0)] += 1
-                    if key not in seen_here:
-                        candidate.sentences += 1
-                        seen_here.add(key)
-            i = j
+        for start, end, is_certain, name in _runs(tokens):
+            run = tokens[start:end]
+            for size in [len(run)] if name else range(1, min(4, len(run)) + 1):
+                words = run[len(run) - size :]
+                if len({w.lower() for w in words}) < len(words):
+                    continue  # "Chlorophyll Chlorophyll": a repeated word is a glued fragment
+                text = " ".join(words)
+                key = phrase_key(text)
+                candidate = found.setdefault(key, Candidate(text=text, key=key))
+                candidate.count += 1
+                display.setdefault(key, Counter())[_display(words, first=start + len(run) - size == 0)] += 1
+                if is_certain:
+                    certain.add(key)
+                if key not in seen_here:
+                    candidate.sentences += 1
+                    seen_here.add(key)
     for key, forms in display.items():
         found[key].text = forms.most_common(1)[0][0]
-    return found
+    return {key: c for key, c in found.items() if key in certain}
 
 
 def _display(words: list[str], *, first: bool) -> str:
