@@ -26,6 +26,7 @@ import json
 import multiprocessing
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -71,7 +72,9 @@ def start_cluster(servers: int, upstream_port: int | None) -> tuple[Path, dict]:
 
 
 def stop_cluster(state: Path) -> None:
-    subprocess.run([sys.executable, str(CLUSTER), "stop", "--state", str(state)], timeout=300, check=False)
+    done = subprocess.run([sys.executable, str(CLUSTER), "stop", "--state", str(state)], timeout=300, check=False)
+    if done.returncode == 0:  # nothing of it runs any more: its data can go (kept for a look otherwise)
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def tokens_for(info: dict, count: int) -> list[str]:
