@@ -39,12 +39,13 @@ def analyse(text: str, *, max_sentences: int = 3, topics: int = 8, concepts: int
 
     ranked = sorted(range(len(sentences)), key=lambda i: -sentence_score(tokenised[i]))[:max_sentences]
     summary = " ".join(sentences[i] for i in sorted(ranked))
-    phrases = keyphrases(text, limit=max(topics, concepts) * 2)
+    ranked_all = keyphrases(text, limit=60)  # defined single terms ("chlorophyll") rank after phrases
+    phrases = ranked_all[: max(topics, concepts) * 2]
     # Multi-word phrases first (a single word only when the text has too few), then the phrases
     # that run through the most sentences, then rank.
     by_spread = sorted(phrases, key=lambda c: (" " not in c.key, -c.sentences, c.score))
     defined = {phrase_key(d.term) for d in find_definitions([{"text": text}])}
-    by_definition = sorted(phrases, key=lambda c: c.key not in defined)
+    by_definition = [c for c in ranked_all if c.key in defined] + [c for c in phrases if c.key not in defined]
     return {
         "summary": summary,
         "topics": [c.text for c in by_spread[:topics]],
