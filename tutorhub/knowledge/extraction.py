@@ -2,7 +2,11 @@
 
 - `sniff(data, filename)` decides the type from the content (magic bytes, zip members,
   markup); the filename is only a hint between text subtypes (Markdown vs plain text).
-- `extract(data, kind)` returns `Extracted` (blocks with page / section, page count).
+- `extract(data, kind)` returns `Extracted` (blocks with page / section / heading level, page
+  count). Headings come from the format's structure: Markdown `#`, HTML h1-h6, Word Heading and
+  Title styles, PDF lines set larger or bolder than the body text (pdfminer.six reports each
+  character's font and size), plain-text short lines that lead a paragraph. Levels are ranked
+  densely from 1 (the top) per document.
 Every failure - encrypted, damaged, bomb, unreadable - is an `ExtractionError` with a
 message a user can act on; nothing else escapes, so a bad file cannot take a worker down.
 Callers run `extract` through `tutorhub.knowledge.sandbox.extract_sandboxed`, which adds the
