@@ -189,7 +189,10 @@ def test_a_timed_quiz_shows_its_countdown_and_results_with_explanations(page: Pa
 def test_progress_page_charts_dark_mode_and_keyboard(page: Page):
     register(page)
     make_quiz(page)
-    api(page, "POST", "/api/v1/assessments/flashcards/", {"question": f"Topic {XSS}", "answer": "a"})
+    card = api(page, "POST", "/api/v1/assessments/flashcards/", {
+        "question": f"Topic {XSS}", "answer": "a", "tags": ["<img src=x onerror=alert(1)>"],
+    })
+    api(page, "POST", f"/api/v1/assessments/flashcards/{card['id']}/review/", {"quality_response": 4})
     page.goto("/quizzes/")
     page.locator(".item-list").first.get_by_role("button", name=re.compile("^Take")).click()
     page.get_by_label("Mitochondrion").check()
@@ -200,6 +203,7 @@ def test_progress_page_charts_dark_mode_and_keyboard(page: Page):
     expect(page.locator("svg[aria-labelledby=due-chart-title] rect.chart-bar")).to_have_count(14)
     expect(page.locator("svg[aria-labelledby=score-chart-title] circle.chart-dot")).to_have_count(1)
     expect(page.locator("[data-streak]")).to_have_text("1")
+    expect(page.locator("svg[aria-labelledby=mastery-chart-title] .chart-label").first).to_have_text("<img src=x onerror=alert(1)>")
     assert_accessible(page)
 
     # Dark mode: the toggle switches it, a reload keeps it, and axe passes in it too.

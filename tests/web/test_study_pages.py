@@ -254,3 +254,14 @@ def test_every_page_links_its_theme_script_before_the_body(client, student):
 def test_login_links_to_forgot_password(client):
     assert b"/accounts/password/forgot/" in client.get("/accounts/login/").content
 
+
+
+def test_mastery_per_topic_is_drawn_with_the_topic_escaped(client, student):
+    topic = "<img src=x onerror=alert(1)>"
+    card = flashcard_services.flashcard_create(user=student, question="q", answer="a", tags=[topic, "cells"])
+    flashcard_services.flashcard_review(flashcard=card, quality_response=5)
+    body = client.get("/progress/").content.decode()
+    assert 'aria-labelledby="mastery-chart-title"' in body
+    assert topic not in body and "&lt;img src=x onerror=alert(1)&gt;" in body
+    bars = re.findall(r'<rect class="chart-bar"[^>]*><title>([^<]*)</title>', body.split("mastery-chart-title", 1)[1])
+    assert bars and bars[0].startswith("&lt;img")
