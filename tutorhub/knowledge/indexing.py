@@ -24,10 +24,13 @@ STOPWORDS = frozenset(
     then there these they this those through to too under until up very was we were what when where which
     while who whom why will with would you your yours""".split()
 )
-# How much a term in the heading path counts against one in the passage (SQLite bm25 column
-# weights; PostgreSQL ts_rank weights {D, C, B, A} with the path as B and the text as D).
+# How much a term in the heading path counts against one in the passage. SQLite: bm25 column
+# weights (BM25's idf already discounts words every path shares). PostgreSQL: ts_rank weights
+# {D, C, B, A}, the path as B and the text as D; ts_rank has no idf, so a heavier path let
+# words every page's path holds ("FAQ") outrank the passage: on benchmarks/retrieval.py
+# recall@5 0.093 with the path at twice the text, 0.158 at equal weight (0.119 before paths).
 HEADING_WEIGHT = 2.0
-PG_RANK_WEIGHTS = "{0.5, 0.2, 1.0, 1.0}"
+PG_RANK_WEIGHTS = "{1.0, 0.2, 1.0, 1.0}"
 _WORD = re.compile(r"[^\W_]+(?:_[^\W_]+)*", re.UNICODE)
 
 
@@ -138,10 +141,10 @@ def _ranked(vendor: str, terms: list[str], groups: list[list[str]] | None, *, do
         # together) is answered by the GIN index on search_vector as a bitmap; when the caller's
         # scope is small the planner can AND it with the document_id index bitmap, so heap
         # visits follow the smaller of the two. Rows failing `document_id IN (scope)` are
-        # dropped before ranking; ts_rank (length-normalised; heading path weight B above the
-        # text's D) scores the survivors against every term, and LIMIT makes the sort a top-k
-        # heap. The OR of every term made broad questions match a fifth of the table, and the
-        # planner then chose a sequential scan (139 ms).
+        # dropped before ranking; ts_rank (length-normalised, see PG_RANK_WEIGHTS) scores the
+        # survivors against every term, and LIMIT makes the sort a top-k heap. The OR of every
+        # term made broad questions match a fifth of the table, and the planner then chose a
+        # sequential scan (139 ms).
         candidates = " | ".join(" & ".join(g) for g in groups) if groups is not None else " | ".join(terms)
         sql = (
             f"SELECT c.id, ts_rank('{PG_RANK_WEIGHTS}', c.search_vector, full_q, 1) AS score "
