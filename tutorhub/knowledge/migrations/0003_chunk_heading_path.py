@@ -8,9 +8,13 @@ explicit weights in indexing.py. Vectors already in the vector store keep their 
 (text only) until the document is reprocessed or re-embedded.
 """
 
+from importlib import import_module
+
 from django.db import migrations, models
 
 from tutorhub.knowledge.chunking import heading_paths
+
+_initial = import_module("tutorhub.knowledge.migrations.0002_lexical_index")
 
 SQLITE_UP = [
     "DROP TRIGGER IF EXISTS knowledge_chunk_au",
@@ -23,36 +27,16 @@ SQLITE_UP = [
     "CREATE TRIGGER knowledge_chunk_au AFTER UPDATE OF text, heading_path ON knowledge_chunk BEGIN INSERT INTO knowledge_chunk_fts(knowledge_chunk_fts, rowid, heading_path, text) VALUES ('delete', old.id, old.heading_path, old.text); INSERT INTO knowledge_chunk_fts(rowid, heading_path, text) VALUES (new.id, new.heading_path, new.text); END",
     "INSERT INTO knowledge_chunk_fts(knowledge_chunk_fts) VALUES ('rebuild')",
 ]
-SQLITE_DOWN = [
-    "DROP TRIGGER IF EXISTS knowledge_chunk_au",
-    "DROP TRIGGER IF EXISTS knowledge_chunk_ad",
-    "DROP TRIGGER IF EXISTS knowledge_chunk_ai",
-    "DROP TABLE IF EXISTS knowledge_chunk_fts",
-    "CREATE VIRTUAL TABLE knowledge_chunk_fts USING fts5(text, content='knowledge_chunk', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')",
-    "CREATE TRIGGER knowledge_chunk_ai AFTER INSERT ON knowledge_chunk BEGIN INSERT INTO knowledge_chunk_fts(rowid, text) VALUES (new.id, new.text); END",
-    "CREATE TRIGGER knowledge_chunk_ad AFTER DELETE ON knowledge_chunk BEGIN INSERT INTO knowledge_chunk_fts(knowledge_chunk_fts, rowid, text) VALUES ('delete', old.id, old.text); END",
-    "CREATE TRIGGER knowledge_chunk_au AFTER UPDATE OF text ON knowledge_chunk BEGIN INSERT INTO knowledge_chunk_fts(knowledge_chunk_fts, rowid, text) VALUES ('delete', old.id, old.text); INSERT INTO knowledge_chunk_fts(rowid, text) VALUES (new.id, new.text); END",
-    "INSERT INTO knowledge_chunk_fts(knowledge_chunk_fts) VALUES ('rebuild')",
-]
+# Down: back to 0002's single-column table and its triggers.
+SQLITE_DOWN = SQLITE_UP[:4] + _initial.SQLITE_UP
 POSTGRES_UP = [
     "ALTER TABLE knowledge_chunk DROP COLUMN IF EXISTS search_vector",
     "ALTER TABLE knowledge_chunk ADD COLUMN search_vector tsvector GENERATED ALWAYS AS "
     "(setweight(to_tsvector('english', heading_path), 'B') || setweight(to_tsvector('english', text), 'D')) STORED",
     "CREATE INDEX knowledge_chunk_search_gin ON knowledge_chunk USING GIN (search_vector)",
 ]
-POSTGRES_DOWN = [
-    "ALTER TABLE knowledge_chunk DROP COLUMN IF EXISTS search_vector",
-    "ALTER TABLE knowledge_chunk ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (to_tsvector('english', text)) STORED",
-    "CREATE INDEX knowledge_chunk_search_gin ON knowledge_chunk USING GIN (search_vector)",
-]
-
-
-def _run(statements_by_vendor):
-    def run(apps, schema_editor):
-        for sql in statements_by_vendor.get(schema_editor.connection.vendor, []):
-            schema_editor.execute(sql)
-
-    return run
+POSTGRES_DOWN = ["ALTER TABLE knowledge_chunk DROP COLUMN IF EXISTS search_vector", *_initial.POSTGRES_UP]
+_run = _initial._run
 
 
 def fill_heading_paths(apps, schema_editor):
