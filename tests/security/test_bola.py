@@ -102,6 +102,11 @@ class World:
             file=ContentFile(b"private notes", name="notes.txt"), extracted_text="private notes",
         ))
 
+    def chunk(self):
+        from tutorhub.knowledge.models import Chunk
+
+        return self.once("chunk", lambda: Chunk.objects.create(document=self.document(), position=0, text="private notes"))
+
     def flashcard(self):
         from tutorhub.assessments.models import Flashcard
 
@@ -218,6 +223,7 @@ OBJECT_FACTORIES: list[tuple[str, Callable[[World], dict]]] = [
     (r"/courses/\{course_id\}/documents/\{doc_id\}/", lambda w: {"course_id": w.course.pk, "doc_id": w.document().pk}),
     (r"/courses/\{course_id\}/", lambda w: {"course_id": w.course.pk}),
     (r"/knowledge/documents/\{doc_id\}/", lambda w: {"doc_id": w.document().pk}),
+    (r"/passages/\{chunk_id\}/", lambda w: {"chunk_id": w.chunk().pk}),
     (r"/courses/groups/\{id\}/", lambda w: {"id": w.group.pk}),
     (r"/courses/schedules/\{id\}/", lambda w: {"id": w.schedule().pk}),
     (r"/api/v1/courses/\{id\}/", lambda w: {"id": w.course.pk}),
