@@ -234,3 +234,13 @@ def test_retry_after_header_forms():
     assert retry_after_seconds({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
     assert 55 < retry_after_seconds({"retry-after": email.utils.formatdate(time.time() + 60, usegmt=True)}) <= 60
     assert retry_after_seconds({"retry-after": "soon"}) is None and retry_after_seconds({}) is None
+
+
+@pytest.mark.parametrize("body", ["data: {\"choices\": []}\n\n", ["not", "a", "completion"], {"choices": []}])
+def test_a_reply_that_is_not_a_chat_completion_is_a_provider_error(fake_openai, body):
+    """An upstream that answers a whole-answer call with an event stream, a list or no choices
+    is a clear 502 ProviderError, not an AttributeError (a 500 to the client)."""
+    fake_openai.push(body=body)
+    with pytest.raises(ProviderError) as caught:
+        llm["default"].complete([{"role": "user", "content": "Hi"}])
+    assert caught.value.status_code == 502

@@ -264,10 +264,14 @@ class OpenAILLM(LLMBackend):
                 error = provider_error(exc)
                 time.sleep(deadline.retry_wait(error, attempt, self.max_retries))
                 attempt += 1
-        if not response.choices:
-            raise ProviderError("The AI service returned no answer.", status_code=502, kind="upstream")
-        choice = response.choices[0]
-        usage = response.usage
+        # A server that answers with something other than a chat completion (an HTML error
+        # page, an event stream to a non-streaming call) reaches us as a plain string.
+        choices = getattr(response, "choices", None)
+        if not isinstance(choices, list) or not choices or getattr(choices[0], "message", None) is None:
+            detail = "returned no answer" if isinstance(choices, list) else "returned a response that is not a chat completion"
+            raise ProviderError(f"The AI service {detail}.", status_code=502, kind="upstream")
+        choice = choices[0]
+        usage = getattr(response, "usage", None)
         return Completion(
             text=choice.message.content or "",
             model=response.model or self.model_name,
