@@ -343,10 +343,6 @@ def run(*, args, corpus: list[CorpusChunk], queries: list[Query], section_querie
         from embedding_throughput import measure, report
 
         print(report(measure()))
-        # the chunks/s figure: typical 100-200-word chunks, batched as ingestion embeds them
-        from embedding_throughput import measure, report
-
-        print(report(measure()))
         if len(indexes) == len(corpus):
             dense_user, dense_map = full_user, full_map
         else:
