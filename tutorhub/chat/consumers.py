@@ -38,6 +38,8 @@ import base64
 import json
 import logging
 import math
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
@@ -54,6 +56,16 @@ from tutorhub.core.db import call_reconnecting
 from tutorhub.core.throttling import scope_wait
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Turn:
+    """One answer being written: where it goes and what the client has seen of it."""
+
+    sid: str | None  # the session, once known
+    session: Any = None
+    answer: Any = None  # the stored assistant message
+    relayed: list[str] = field(default_factory=list)  # pieces sent, for a stop that lands late
 
 
 # The event loop keeps only weak references to tasks: a turn that outlives its consumer (the
@@ -131,95 +143,112 @@ class ChatConsumer(JsonConsumer):
                 self.turn = None  # free for the next message as soon as this one's frames are out
 
     async def _answer(self, content: dict) -> None:
-        # An explicit null starts a new chat (seed 003's rule; the web page's "+ New chat"); a
-        # frame without the key continues the connection's chat.
+        # An explicit null starts a new chat (the token-chat dialect's rule; the web page's
+        # "+ New chat"); a frame without the key continues the connection's chat.
         session_id = content["session_id"] if "session_id" in content else self.session_id
-        text = content.get("message")
-        if not isinstance(text, str) or not text.strip():
-            await self.send_error("Send a non-empty `message`.", session_id=session_id, code="VALIDATION_ERROR")
+        turn = _Turn(sid=str(session_id) if session_id else None)
+        text = await self._checked_message(content, turn.sid)
+        if text is None:
             return
-        if len(text) > MAX_MESSAGE_CHARS:
-            await self.send_error(
-                f"A message can be at most {MAX_MESSAGE_CHARS} characters.", session_id=session_id, code="VALIDATION_ERROR"
-            )
-            return
-        sid = str(session_id) if session_id else None
-        wait = await sync_to_async(scope_wait, thread_sensitive=False)(self.user, "ai_generation")
-        if wait is not None:
-            await self.send_error(
-                "Too many AI requests; try again later.", session_id=sid, code="RATE_LIMITED", retry_after=math.ceil(wait)
-            )
-            return
-        answer = session = None
-        relayed: list[str] = []  # what the client has been sent, for a stop that lands late
         stream = services.chat_reply_stream(
             user=self.user, session_id=session_id, content=text, replace_last=content.get("replace_last") is True
         )
         try:
-            try:
-                async for event in stream:
-                    if event.kind == "delta":
-                        relayed.append(event.text)
-                        await self.relay({"type": "partial", "text": event.text, "session_id": sid})
-                    elif event.kind == "started":
-                        session = event.session
-                        sid = str(session.pk)
-                        self.session_id = sid  # later messages without a session_id continue this chat
-                        await self.relay({"type": "status", "value": "typing", "session_id": sid})
-                        self.turn_started = True
-                        if self.stop_requested:  # lands at the stream's next wait, inside it
-                            self.turn.cancel()
-                    elif event.kind == "waiting":
-                        await self.relay({"type": "status", "value": "waiting", "elapsed_ms": event.elapsed_ms, "session_id": sid})
-                    elif event.kind == "final":
-                        answer = event.message
-                        self.turn_started = False  # the answer is whole and stored: a stop is too late
-            except asyncio.CancelledError:
-                # The stop landed here (sending a frame), not inside the stream: hand it on to
-                # where the stream is paused, which stores the partial answer.
-                if not self.stop_requested:
-                    raise
-                try:
-                    await stream.athrow(asyncio.CancelledError())
-                except StopAsyncIteration:  # the stream had already ended
-                    pass
-                raise
+            await self._follow(stream, turn)
         except services.ChatReplyStopped as exc:
-            answer = exc.assistant_message
+            turn.answer = exc.assistant_message
         except asyncio.CancelledError:
             if not self.stop_requested:
                 raise
             # The stop landed outside the model stream (before it was asked, or while its end
             # was being stored): nothing partial was kept by the tutor; close the turn anyway.
             if not self.client_gone:
-                await self.send_json({"type": "final", "reply": "".join(relayed), "session_id": sid,
-                                      "session_title": session.title if session is not None else None,
+                await self.send_json({"type": "final", "reply": "".join(turn.relayed), "session_id": turn.sid,
+                                      "session_title": turn.session.title if turn.session is not None else None,
                                       "message_id": None, "citations": [], "is_complete": False, "stopped": True})
             return
-        except (Http404, ValidationError):
-            await self.send_error("Chat session not found.", session_id=session_id, code="RESOURCE_NOT_FOUND")
+        except Exception as exc:
+            await self._send_failure(exc, session_id=session_id, sid=turn.sid)
             return
-        except services.ChatReplyFailed as exc:
+        if self.client_gone:
+            return
+        await self.send_json(await self._final_frame(turn, tts=content.get("tts") is True))
+
+    async def _checked_message(self, content: dict, sid: str | None) -> str | None:
+        """The frame's message, or None once the client has been told why it is refused."""
+        text = content.get("message")
+        if not isinstance(text, str) or not text.strip():
+            await self.send_error("Send a non-empty `message`.", session_id=sid, code="VALIDATION_ERROR")
+            return None
+        if len(text) > MAX_MESSAGE_CHARS:
+            await self.send_error(
+                f"A message can be at most {MAX_MESSAGE_CHARS} characters.", session_id=sid, code="VALIDATION_ERROR"
+            )
+            return None
+        wait = await sync_to_async(scope_wait, thread_sensitive=False)(self.user, "ai_generation")
+        if wait is not None:
+            await self.send_error(
+                "Too many AI requests; try again later.", session_id=sid, code="RATE_LIMITED", retry_after=math.ceil(wait)
+            )
+            return None
+        return text
+
+    async def _follow(self, stream, turn: _Turn) -> None:
+        """Relay the tutor's events until its answer is stored."""
+        try:
+            async for event in stream:
+                await self._on_event(event, turn)
+        except asyncio.CancelledError:
+            # The stop landed here (sending a frame), not inside the stream: hand it on to
+            # where the stream is paused, which stores the partial answer.
+            if not self.stop_requested:
+                raise
+            try:
+                await stream.athrow(asyncio.CancelledError())
+            except StopAsyncIteration:  # the stream had already ended
+                pass
+            raise
+
+    async def _on_event(self, event, turn: _Turn) -> None:
+        if event.kind == "delta":
+            turn.relayed.append(event.text)
+            await self.relay({"type": "partial", "text": event.text, "session_id": turn.sid})
+        elif event.kind == "started":
+            turn.session = event.session
+            turn.sid = self.session_id = str(event.session.pk)  # later messages without a session_id continue this chat
+            await self.relay({"type": "status", "value": "typing", "session_id": turn.sid})
+            self.turn_started = True
+            if self.stop_requested:  # lands at the stream's next wait, inside it
+                self.turn.cancel()
+        elif event.kind == "waiting":
+            await self.relay({"type": "status", "value": "waiting", "elapsed_ms": event.elapsed_ms, "session_id": turn.sid})
+        elif event.kind == "final":
+            turn.answer = event.message
+            self.turn_started = False  # the answer is whole and stored: a stop is too late
+
+    async def _send_failure(self, exc: Exception, *, session_id, sid: str | None) -> None:
+        """The error frame for a turn that failed: the services' refusals keep their code."""
+        if isinstance(exc, Http404 | ValidationError):
+            await self.send_error("Chat session not found.", session_id=session_id, code="RESOURCE_NOT_FOUND")
+        elif isinstance(exc, services.ChatReplyFailed):
             await self.send_error(
                 str(exc.detail), session_id=sid, code=exc.error_code,
                 message_id=str(exc.assistant_message.pk) if exc.assistant_message else None,
                 retry_after=exc.wait,
             )
-            return
-        except APIException as exc:  # quota exceeded and other refusals from the services
+        elif isinstance(exc, APIException):  # quota exceeded and other refusals from the services
             detail = exc.detail.get("detail", exc.default_detail) if isinstance(exc.detail, dict) else exc.detail
             await self.send_error(str(detail), session_id=sid, code=getattr(exc, "error_code", "ERROR"))
-            return
-        except Exception:
-            logger.exception("chat turn failed")
+        else:
+            logger.error("chat turn failed", exc_info=exc)
             await self.send_error("Something went wrong.", session_id=sid, code="INTERNAL_ERROR")
-            return
-        if self.client_gone:
-            return
+
+    async def _final_frame(self, turn: _Turn, *, tts: bool) -> dict:
+        answer = turn.answer
         final = {
             "type": "final",
             "reply": answer.content,
-            "session_id": sid,
+            "session_id": turn.sid,
             "message_id": str(answer.pk),
             "citations": answer.context_used.get("citations", []),
             "model": answer.model_used,
@@ -228,11 +257,11 @@ class ChatConsumer(JsonConsumer):
             "is_complete": answer.is_complete,
             "stopped": bool(answer.context_used.get("stopped")),
             # A new chat is named after its first question: the page shows it without a reload.
-            "session_title": session.title if session is not None else None,
+            "session_title": turn.session.title if turn.session is not None else None,
         }
-        if content.get("tts") is True:
+        if tts:
             final.update(await self.speak(answer))
-        await self.send_json(final)
+        return final
 
     async def speak(self, answer) -> dict:
         try:
