@@ -121,7 +121,7 @@ TEMPLATES = [
 # transactions are what serialise quota checks on SQLite (billing.services.quota_check).
 # A writer waits up to DB_SQLITE_BUSY_TIMEOUT_MS for SQLite's one write lock before "database is
 # locked" (then a 503 DATABASE_BUSY): write transactions are short, but at 100 users on a 2-core
-# machine the queue for the lock passed 5 s (issue 12, benchmarks/http_mix.py).
+# machine the queue for the lock passed 5 s.
 SQLITE_BUSY_TIMEOUT_MS = env_int("DB_SQLITE_BUSY_TIMEOUT_MS", 20_000)
 SQLITE_OPTIONS = {
     "init_command": f"PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS};",
@@ -138,7 +138,7 @@ if DATABASE_URL:
         # A psycopg connection pool per process, DB_POOL_MIN..DB_POOL_MAX connections (default
         # 2..10). Persistent per-thread connections (CONN_MAX_AGE) grew with the ASGI server's
         # threads, not with load: 20 users held 53-143 connections and a stock server
-        # (max_connections=100) refused them (issue 12). With the pool, each request, Channels
+        # (max_connections=100) refused them. With the pool, each request, Channels
         # call and worker thread borrows a connection and returns it when Django closes it;
         # beyond DB_POOL_MAX a request waits up to DB_POOL_TIMEOUT seconds for one (then 503
         # DATABASE_BUSY with Retry-After; long enough to queue through a burst). Budget:
@@ -160,7 +160,7 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "db.sqlite3",
             # Reuse connections: async code (Channels) closes them after every call otherwise,
-            # and reopening SQLite re-runs the PRAGMAs below each time (issue 3 benchmark).
+            # and reopening SQLite re-runs the PRAGMAs below each time.
             "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 60),
             "OPTIONS": SQLITE_OPTIONS,
         }
@@ -173,8 +173,8 @@ REDIS_URL = env_str("REDIS_URL")
 # Socket options, stated rather than left to redis-py's defaults: redis-py 8 reads with a 5 s
 # socket_timeout by default, and channels-redis waits on BZPOPMIN for up to 5 s
 # (RedisChannelLayer.brpop_timeout) for every message an idle WebSocket consumer might receive, so
-# the reply to an idle wait raced the client timeout and every idle socket died within 5-50 s
-# (issue 12). The channel layer's read timeout must exceed that blocking wait; the cache's only
+# the reply to an idle wait raced the client timeout and every idle socket died within 5-50 s.
+# The channel layer's read timeout must exceed that blocking wait; the cache's only
 # bounds short commands. Both ping a connection idle for REDIS_HEALTH_CHECK_INTERVAL before reuse
 # and keep TCP keepalive on, so a connection dropped by Redis or a NAT is replaced, not read from.
 REDIS_CONNECT_TIMEOUT = env_float("REDIS_CONNECT_TIMEOUT", 2.0)
@@ -232,7 +232,7 @@ READYZ_QUEUE_STALL_SECONDS = env_float("READYZ_QUEUE_STALL_SECONDS", 120.0)
 
 # --- Flashcards ---------------------------------------------------------------------------
 # Longest interval SM-2 or FSRS may schedule (100 years, FSRS's own default); without a cap
-# SM-2's geometric intervals overflow dates after ~17 passing reviews in a row (issue 12).
+# SM-2's geometric intervals overflow dates after ~17 passing reviews in a row.
 FLASHCARD_MAX_INTERVAL_DAYS = env_int("FLASHCARD_MAX_INTERVAL_DAYS", 36_500)
 
 # --- Auth -------------------------------------------------------------------------------
@@ -278,7 +278,7 @@ REST_FRAMEWORK = {
         "tutorhub.core.throttling.AnonRateThrottle",
         "tutorhub.core.throttling.ScopedRateThrottle",
     ],
-    # Seed 001's limits; override with THROTTLE_<SCOPE>=N/period.
+    # The canonical API's limits; override with THROTTLE_<SCOPE>=N/period.
     "DEFAULT_THROTTLE_RATES": {
         "user": env_str("THROTTLE_USER", "100/min"),
         "anon": env_str("THROTTLE_ANON", "20/min"),
@@ -431,7 +431,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # Deeper JSON is refused with 400 before it is parsed (tutorhub.core.parsers.JSONParser).
 JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 64)
 
-# --- Knowledge base: upload limits, URL ingestion, chunking (issue 4) ---------------------
+# --- Knowledge base: upload limits, URL ingestion, chunking ---------------------
 DOCUMENT_UPLOAD_MAX_SIZE = env_int("DOCUMENT_UPLOAD_MAX_SIZE", 50 * 1024 * 1024)
 DOCUMENT_MAX_PAGES = env_int("DOCUMENT_MAX_PAGES", 2000)
 DOCUMENT_MAX_TEXT_CHARS = env_int("DOCUMENT_MAX_TEXT_CHARS", 20_000_000)
@@ -447,7 +447,7 @@ OCR_TIMEOUT_SECONDS = env_int("OCR_TIMEOUT_SECONDS", 120)
 EXTRACTION_CPU_SECONDS = env_int("EXTRACTION_CPU_SECONDS", 20)
 EXTRACTION_MEMORY_MB = env_int("EXTRACTION_MEMORY_MB", 1024)
 EXTRACTION_WALL_SECONDS = env_float("EXTRACTION_WALL_SECONDS", 30.0)
-# Seed 000 homework files (the upload is refused with 413 above this, before it is read).
+# The chatbot dialect homework files (the upload is refused with 413 above this, before it is read).
 HOMEWORK_MAX_UPLOAD_BYTES = env_int("HOMEWORK_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
 INGEST_URL_ALLOW_PRIVATE = env_bool("INGEST_URL_ALLOW_PRIVATE", False)
 INGEST_URL_TIMEOUT_SECONDS = env_float("INGEST_URL_TIMEOUT_SECONDS", 20.0)
@@ -592,7 +592,7 @@ SPEECH_BACKENDS = {
     }
 }
 
-# --- School operations (seed 002): notifications, payments, homework audio ------------------
+# --- School operations (school dialect): notifications, payments, homework audio ------------------
 # Delivery channels are pluggable like the AI backends; a channel is offered when configured.
 TELEGRAM_BOT_TOKEN = env_str("TELEGRAM_BOT_TOKEN")
 TELEGRAM_API_BASE = env_str("TELEGRAM_API_BASE", "https://api.telegram.org")

@@ -1,5 +1,5 @@
 """Assessments: flashcards with their review log, quizzes with attempts, generation requests
-(`Assessment`), and seed 000's student homework submissions."""
+(`Assessment`), and the chatbot dialect's student homework submissions."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class Difficulty(models.TextChoices):
 
 # --- generation requests -----------------------------------------------------------------
 class Assessment(UUIDModel):
-    """A named set of generated study material (seed 001's `assessment_id`): one generation run
+    """A named set of generated study material (the canonical API's `assessment_id`): one generation run
     fills it with flashcards and a quiz; `status`/`progress` let a client poll long runs."""
 
     class Status(models.TextChoices):
@@ -222,7 +222,7 @@ class QuizAttempt(UUIDModel):
     correct_answers = models.PositiveIntegerField(default=0)
     total_questions = models.PositiveIntegerField(default=0)
     timed_out = models.BooleanField(default=False)
-    # Seed 000's one-shot submit: a digest of the quiz's questions and the answers sent. The same
+    # The chatbot dialect's one-shot submit: a digest of the quiz's questions and the answers sent. The same
     # answers sent twice (double click, retried request) are one attempt by this unique key, not by
     # how the two requests happen to interleave. Empty for attempts started through the attempt API.
     submission_key = models.CharField(max_length=64, blank=True, default="", editable=False)
@@ -263,9 +263,9 @@ class QuizResponse(TimeStampedModel):
         return f"{self.attempt_id} {self.question_id}"
 
 
-# --- seed 000 homework ---------------------------------------------------------------------
+# --- the chatbot dialect homework -----------------------------------------------------------------
 class HomeworkSubmission(UUIDModel):
-    """A student's own homework (seed 000), marked by the AI against the student's material.
+    """A student's own homework (chatbot dialect), marked by the AI against the student's material.
     Teacher-assigned homework is courses.Homework; this is self-submitted work."""
 
     class Status(models.TextChoices):

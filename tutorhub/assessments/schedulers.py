@@ -9,7 +9,7 @@ switching a deck or a student from SM-2 to FSRS (or back) then takes effect at o
 built from the card's whole history, instead of restarting the card from zero. The active
 scheduler only decides which due date and interval the card gets.
 
-Grades: seed 001 sends SM-2's `quality_response` 0-5. FSRS takes four ratings; the mapping
+Grades: the canonical API sends SM-2's `quality_response` 0-5. FSRS takes four ratings; the mapping
 follows SM-2's own pass/fail line (q < 3 is a failed recall in SM-2):
 
     0 complete blackout            -> Again

@@ -30,7 +30,7 @@ from tutorhub.courses.selectors import course_ids_visible
 from tutorhub.knowledge.selectors import DOCUMENT_LARGE_FIELDS
 from tutorhub.learning.selectors import user_tz
 
-# Mastery levels, from a card's real review history (seed 001's `by_mastery`):
+# Mastery levels, from a card's real review history (the canonical API's `by_mastery`):
 #   new        never reviewed;
 #   mastered   the last recall succeeded and the scheduler now waits three weeks or more;
 #   difficult  forgotten at least twice, or under 60% success after three or more reviews;
@@ -72,7 +72,7 @@ def with_chunk_source(items: QuerySet) -> QuerySet:
     """Cards or questions joined to what chunk_source() shows of their source chunk, without the
     chunk's text or its document's large columns: a plain select_related("source_chunk__document")
     carried the whole extracted_text of the document into every row (~50 ms of CPU for a page of
-    20 cards from 300 KB documents, issue 17)."""
+    20 cards from 300 KB documents)."""
     return items.select_related("source_chunk__document").defer(
         "source_chunk__text", *(f"source_chunk__document__{name}" for name in DOCUMENT_LARGE_FIELDS)
     )
@@ -228,7 +228,7 @@ def _correct_text(question: Question) -> str:
 
 
 def attempt_result(*, attempt: QuizAttempt, reveal: bool) -> dict:
-    """Seed 001's completion shape. Without `reveal`, per-question grades, correct answers and
+    """The canonical API's completion shape. Without `reveal`, per-question grades, correct answers and
     explanations are left out."""
     questions = {
         str(q.pk): q
@@ -280,7 +280,7 @@ def attempt_result(*, attempt: QuizAttempt, reveal: bool) -> dict:
 
 
 def attempt_concepts(*, attempt: QuizAttempt) -> tuple[list[str], list[str]]:
-    """Concepts answered right and wrong (seed 000's `correct` / `wrong`); a concept missed in
+    """Concepts answered right and wrong (the chatbot dialect's `correct` / `wrong`); a concept missed in
     any question counts as wrong."""
     rows = attempt.responses.select_related("question")
     answered = {str(r.question_id): r.is_correct for r in rows}

@@ -322,7 +322,7 @@ def usage_record(
 
 
 def usage_summary(*, user, now: datetime | None = None) -> dict:
-    """Seed 001's usage statistics, summed from UsageRecord rows."""
+    """The canonical API's usage statistics, summed from UsageRecord rows."""
     now = now or timezone.now()
     _, plan, start, end = subscription_current(user=user, now=now)
     tokens = usage_total(user=user, kind="ai_tokens", start=start, end=end)

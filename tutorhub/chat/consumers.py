@@ -1,4 +1,4 @@
-"""`ws/chat/` (seed 000): stream the tutor's answer token by token.
+"""`ws/chat/` (chatbot dialect): stream the tutor's answer token by token.
 
 Client -> server:
     {"message": "...", "session_id": "<uuid>"|null, "tts": bool, ["replace_last": bool]}

@@ -10,7 +10,7 @@ from tutorhub.core.models import UUIDModel
 
 
 class ChatSession(UUIDModel):
-    """One conversation with the AI tutor (seed 000 "session", seed 001 "chat")."""
+    """One conversation with the AI tutor (the chatbot dialect's "session", the canonical API's "chat")."""
 
     class ChatType(models.TextChoices):
         STUDY = "study", "Study"
@@ -72,7 +72,7 @@ class Message(models.Model):
     context_used = models.JSONField(default=dict, blank=True)
     # False when the model's answer was cut short (timeout, upstream error, dropped stream).
     is_complete = models.BooleanField(default=True)
-    # Which user message an assistant message answers (seed 004's message/response pairs).
+    # Which user message an assistant message answers (the web-chat dialect's message/response pairs).
     reply_to = models.OneToOneField("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reply")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
@@ -85,7 +85,7 @@ class Message(models.Model):
 
 
 class ChatContext(UUIDModel):
-    """Standing instructions or documents a chat should focus on (seed 001 add_context)."""
+    """Standing instructions or documents a chat should focus on (the canonical API's add_context)."""
 
     class ContextType(models.TextChoices):
         DOCUMENT = "document", "Document"
@@ -113,7 +113,7 @@ class ChatContext(UUIDModel):
 
 
 class TutoringSession(UUIDModel):
-    """A planned tutoring block with objectives, run through a chat (seed 001)."""
+    """A planned tutoring block with objectives, run through a chat (canonical API)."""
 
     class SessionType(models.TextChoices):
         PRACTICE = "practice", "Practice"

@@ -93,7 +93,7 @@ def history_from_rows(rows, *, token_budget: int) -> list[dict[str, str]]:
     return window
 
 
-# --- seed 004: message/response pairs --------------------------------------------------------
+# --- the web-chat dialect: message/response pairs -------------------------------------------------
 @dataclass
 class ChatPair:
     id: uuid.UUID
@@ -135,7 +135,7 @@ def chat_pair_get(*, user, session_id, pair_id) -> ChatPair:
 
 
 def chat_session_list_for_pairs(*, user) -> QuerySet[ChatSession]:
-    """Seed 004 sessions; chat_sessions_attach_pairs gives a page of them their `chats`."""
+    """The web-chat dialect sessions; chat_sessions_attach_pairs gives a page of them their `chats`."""
     return _sessions(user=user)
 
 
@@ -144,7 +144,7 @@ def chat_sessions_attach_pairs(sessions) -> None:
 
     Plain rows rather than prefetched Message instances: building two model instances per pair
     (and decoding the reply's citations JSON, which a pair does not show) was most of this
-    list's CPU (issue 17)."""
+    list's CPU."""
     sessions = list(sessions)
     by_id = {session.pk: session for session in sessions}
     for session in sessions:
@@ -160,7 +160,7 @@ def chat_sessions_attach_pairs(sessions) -> None:
         )
 
 
-# --- seed 001 stats --------------------------------------------------------------------------
+# --- the canonical API stats ----------------------------------------------------------------------
 def chat_stats(*, user) -> dict:
     """Chat statistics computed from the user's stored sessions and messages.
 

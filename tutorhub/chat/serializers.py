@@ -51,7 +51,7 @@ class ChatSessionSerializer(serializers.ModelSerializer):
 
 
 class ChatSessionDetailSerializer(ChatSessionSerializer):
-    """Seed 001's chat retrieve and seed 003's "full chat messages" share one path."""
+    """The canonical API's chat retrieve and the token-chat dialect's "full chat messages" share one path."""
 
     messages = MessageSerializer(many=True, read_only=True, source="message_list")
 
@@ -155,9 +155,9 @@ class TutoringCompleteSerializer(serializers.Serializer):
     session_notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
 
 
-# --- seed 003 / seed 004 / seed 000 shapes ---------------------------------------------------
+# --- the token-chat dialect / the web-chat dialect / the chatbot dialect shapes -------------------
 class QuickChatSerializer(serializers.Serializer):
-    """Seed 003 `POST /api/v1/chat/`: no session_id (or null) starts a new session."""
+    """The token-chat dialect `POST /api/v1/chat/`: no session_id (or null) starts a new session."""
 
     session_id = serializers.UUIDField(required=False, allow_null=True)
     message = serializers.CharField(max_length=MAX_MESSAGE_CHARS)
@@ -189,7 +189,7 @@ _PAIR = MessagePairSerializer()  # read-only use: to_representation, shared by a
 
 
 class PairSessionSerializer(serializers.ModelSerializer):
-    """Seed 004 session: `chats` (message/response pairs) and `last_message` (the latest pair)."""
+    """The web-chat dialect session: `chats` (message/response pairs) and `last_message` (the latest pair)."""
 
     chats = serializers.SerializerMethodField()
     last_message = serializers.SerializerMethodField()
@@ -203,7 +203,7 @@ class PairSessionSerializer(serializers.ModelSerializer):
         """`obj.pairs` as set by chat.selectors.chat_sessions_attach_pairs."""
         if not hasattr(obj, "_pairs_cache"):
             # One shared field set for every pair of the page: a MessagePairSerializer(many=True)
-            # per session built its five fields again for each row (issue 17).
+            # per session built its five fields again for each row.
             obj._pairs_cache = [_PAIR.to_representation(pair) for pair in getattr(obj, "pairs", [])]
         return obj._pairs_cache
 
@@ -218,7 +218,7 @@ class PairSessionSerializer(serializers.ModelSerializer):
 
 
 class SimpleSessionSerializer(serializers.ModelSerializer):
-    """Seed 000 session shape."""
+    """The chatbot dialect session shape."""
 
     class Meta:
         model = ChatSession
@@ -227,7 +227,7 @@ class SimpleSessionSerializer(serializers.ModelSerializer):
 
 
 class SenderMessageSerializer(serializers.ModelSerializer):
-    """Seed 000 message shape (`sender` instead of `role`)."""
+    """The chatbot dialect message shape (`sender` instead of `role`)."""
 
     sender = serializers.CharField(source="role", read_only=True)
 

@@ -85,7 +85,7 @@ def chat_session_delete(*, session: ChatSession) -> None:
 
 @transaction.atomic
 def chat_session_get_or_create(*, user, session_id=None, title_hint: str = "") -> ChatSession:
-    """The user's session `session_id`, or a new one when it is None (seed 003, WebSocket).
+    """The user's session `session_id`, or a new one when it is None (token-chat dialect, WebSocket).
     Raises Http404 for an unknown id or another user's session."""
     if session_id:
         return chat_session_get(user=user, session_id=session_id)
@@ -134,7 +134,7 @@ def chat_context_add(
     return context
 
 
-# --- tutoring sessions (seed 001) ----------------------------------------------------------
+# --- tutoring sessions (canonical API) ----------------------------------------------------------
 @transaction.atomic
 def tutoring_session_create(
     *,

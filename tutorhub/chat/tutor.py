@@ -150,7 +150,7 @@ class Turn:
 
     @property
     def llm_options(self) -> dict[str, Any]:
-        # session.ai_model is what the user asked for (seed 001: "gpt-4"); the deployment's
+        # session.ai_model is what the user asked for (canonical API: "gpt-4"); the deployment's
         # configured model answers, and the model that really answered is stored per message.
         return {
             "task": "chat",
@@ -161,7 +161,7 @@ class Turn:
 
 
 def _retrieve(*, user, query: str, document_ids: list[str], include_course_context: bool) -> list:
-    """Passages for the question: from `document_ids` when given (seed 001 context_documents
+    """Passages for the question: from `document_ids` when given (canonical API context_documents
     and the chat's standing context), else the user's own documents plus - with
     include_course_context - those of the courses they can see, the session's among them.
     (A course filter would narrow to that course alone and hide the student's own notes.)"""

@@ -1,4 +1,4 @@
-"""Canonical chat API (seed 001), relative to /api/v1/."""
+"""Canonical chat API, relative to /api/v1/."""
 
 from django.urls import path
 from rest_framework.routers import SimpleRouter

@@ -1,4 +1,4 @@
-"""Chat API (seed 001 dialect, canonical). Other seeds' shapes are in tutorhub/compat/chat.py."""
+"""Chat API (the canonical dialect). The other dialects' shapes are in tutorhub/compat/chat.py."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from tutorhub.chat.serializers import (
 from tutorhub.core.exceptions import ServiceUnavailable
 
 UUID_PATTERN = "[0-9a-fA-F-]{36}"
-# A session's detail carries its whole conversation (seed 003); past this, page /messages/.
+# A session's detail carries its whole conversation (token-chat dialect); past this, page /messages/.
 DETAIL_MESSAGE_LIMIT = 1000
 
 

@@ -5,7 +5,7 @@ Django's own ASGIHandler builds an async middleware chain. Every MiddlewareMixin
 process_response through sync_to_async, WhiteNoise (sync only) needs an async_to_sync back, and
 the view needs one more hop: ~14 handoffs between the event loop and the sync thread per request.
 Measured with benchmarks/http_api.py, that was more than half of the server CPU of a small
-response (issue 17). Here the chain is built in sync mode, exactly as under WSGI, and the ASGI
+response. Here the chain is built in sync mode, exactly as under WSGI, and the ASGI
 handler calls it with a single sync_to_async per request. The event loop is never blocked: the
 whole chain runs on asgiref's sync thread, where the sync views ran anyway. An async view (readyz)
 still works: the sync chain calls it through async_to_sync, on this same event loop.

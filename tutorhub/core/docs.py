@@ -2,7 +2,7 @@
 
 drf-spectacular-sidecar ships ReDoc's standalone bundle unchanged, and that bundle always renders
 a "powered by" logo from https://cdn.redoc.ly (no option turns it off). The page must work
-offline and request nothing from third parties (issue 14), so the bundle is served from here
+offline and request nothing from third parties, so the bundle is served from here
 with that one address pointing at a local copy of the logo. The bundle is read once per process
 and kept in memory; the sidecar package stays the single copy of ReDoc in the repository."""
 

@@ -10,7 +10,7 @@ class FilterBackend(DjangoFilterBackend):
 
     With no parameters every filter is empty, so the FilterSet leaves the queryset as it is; but
     building it (a Django form with a field per filter, bound and validated) cost about a
-    millisecond of CPU on every plain list request (issue 17). With any parameter the FilterSet
+    millisecond of CPU on every plain list request. With any parameter the FilterSet
     runs exactly as before, including its 400 for an invalid value."""
 
     def filter_queryset(self, request, queryset, view):

@@ -12,6 +12,6 @@ def related_count(model: type[Model], field: str) -> Coalesce:
     Use it instead of annotate(n=Count("relation")) on a list: Count joins the related table and
     groups by every selected column, so the database sorts whole rows (a document's text
     included) to count them, and the paginator's COUNT(*) has to wrap the grouped query. The
-    subquery runs once per row of the page, on the foreign key's index (issue 17)."""
+    subquery runs once per row of the page, on the foreign key's index."""
     counted = model.objects.filter(**{field: OuterRef("pk")}).order_by().values(field).annotate(n=Count("pk")).values("n")
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)

@@ -36,7 +36,7 @@ def group_list_visible(*, user) -> QuerySet[Group]:
     """The groups a user teaches, studies in, or (parents) their children study in.
 
     Filtered by an id subquery rather than joined and made DISTINCT: DISTINCT compared whole rows
-    (with the course and teacher a list joins in) to drop the join's duplicates (issue 17)."""
+    (with the course and teacher a list joins in) to drop the join's duplicates."""
     if is_admin(user):
         return Group.objects.all()
     return Group.objects.filter(pk__in=group_ids_visible(user=user))

@@ -15,7 +15,7 @@ def document_upload_to(instance: Document, filename: str) -> str:
 
 
 class Document(UUIDModel):
-    """An ingested resource (upload, URL or pasted text) and its processing state (seed 000/001)."""
+    """An ingested resource (upload, URL or pasted text) and its processing state (canonical API and chatbot dialect)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -37,7 +37,7 @@ class Document(UUIDModel):
     course = models.ForeignKey(
         "courses.Course", on_delete=models.CASCADE, related_name="documents", null=True, blank=True
     )
-    section_id = models.UUIDField(null=True, blank=True, help_text="Optional course section (seed 001).")
+    section_id = models.UUIDField(null=True, blank=True, help_text="Optional course section.")
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
     document_type = models.CharField(max_length=16, choices=Type.choices, default=Type.UNKNOWN)

@@ -14,7 +14,7 @@ def document_list_visible(*, user) -> QuerySet[Document]:
 
 # Columns of a document that can hold megabytes (a book's text, its outline) and that no list or
 # summary shows: a query for such rows defers them (a page of 20 documents with 300 KB of text each
-# spent ~130 ms of CPU reading and grouping them, issue 17).
+# spent ~130 ms of CPU reading and grouping them).
 DOCUMENT_LARGE_FIELDS = ("extracted_text", "outline")
 
 

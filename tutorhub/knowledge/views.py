@@ -72,7 +72,7 @@ def processing_status(document: Document) -> dict:
 
 
 class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
-    """Documents of a course (`courses/<course_id>/documents/`, seed 001) or all of the caller's
+    """Documents of a course (`courses/<course_id>/documents/`, the canonical API) or all of the caller's
     visible documents (`knowledge/documents/`)."""
 
     serializer_class = DocumentSerializer

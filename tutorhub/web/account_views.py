@@ -1,4 +1,4 @@
-"""Account pages beyond log in / register: forgot and reset password, profile (issue 14 item 7).
+"""Account pages beyond log in / register: forgot and reset password, profile.
 
 They call the services behind the API's password-reset and profile routes: the reset email is
 the API's (sent by the task worker through Django's email backend, its link pointing at

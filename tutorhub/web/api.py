@@ -1,4 +1,4 @@
-"""Seed 004's JSON routes behind the chat page: create, rename, delete and load a session;
+"""The web-chat dialect's JSON routes behind the chat page: create, rename, delete and load a session;
 and the passage behind a citation, for the chat page's source panel.
 
 DRF views so they share the error envelope and authentication of the API; a browser using

@@ -1,4 +1,4 @@
-"""Small SVG charts rendered on the server for the progress page (issue 14 item 6).
+"""Small SVG charts rendered on the server for the progress page.
 
 Each function returns geometry for a template to draw (`web/study/_chart_*.html`), not markup:
 the template escapes every label, so a topic named `<script>` is text. Charts work offline and

@@ -16,7 +16,7 @@ HISTORY_LIMIT = 500
 
 
 def chat_history(*, session: ChatSession) -> list[dict]:
-    """Seed 004's message/response pairs, oldest first, each with its answer's id (for the
+    """The web-chat dialect's message/response pairs, oldest first, each with its answer's id (for the
     audio button) and citations. One query whatever the length (replies are joined)."""
     questions = list(chat_pair_queryset(session=session).reverse()[:HISTORY_LIMIT])
     questions.reverse()

@@ -1,4 +1,4 @@
-"""Request and response shapes of seed 004's web JSON routes."""
+"""Request and response shapes of the web-chat dialect's JSON routes."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class SessionCreatedSerializer(SuccessSerializer):
 
 
 class ChatPairSerializer(serializers.Serializer):
-    """Seed 004's {id, message, response, created_at}, plus what the page needs to show the
+    """The web-chat dialect's {id, message, response, created_at}, plus what the page needs to show the
     answer's sources and fetch its audio."""
 
     id = serializers.CharField()

@@ -1,4 +1,4 @@
-"""The study pages: flashcard review and editing, quizzes, progress (issue 14 items 4-6).
+"""The study pages: flashcard review and editing, quizzes, progress.
 
 Like the chat pages, they read through the domain selectors and change state through the same
 services the API uses: a review here is `flashcard_review`, a quiz attempt is `attempt_start`

@@ -1,4 +1,4 @@
-"""Seed 004's web routes, served at the site root."""
+"""The web-chat dialect's web routes, served at the site root."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Server-rendered pages of the built-in web app (seed 004's web routes).
+"""Server-rendered pages of the built-in web app (the web-chat dialect's routes).
 
 Pages are thin: they read through the domain selectors and render; every change of state
 happens through the JSON routes in `api.py` or the `ws/chat/` consumer."""

@@ -1,4 +1,4 @@
-"""Generated study material: seed 001's assessment generate_content and seed 000's topic quiz."""
+"""Generated study material: the canonical API's assessment generate_content and the chatbot dialect's topic quiz."""
 
 from __future__ import annotations
 
@@ -272,7 +272,7 @@ def _public_source(material: list[Material], ref: int | None) -> dict | None:
 
 
 def quiz_generate_for_topic(*, user, subject: str, topic: str, count: int = 5) -> tuple[Quiz, list[dict], dict]:
-    """Seed 000: a quiz on a topic, grounded in the student's own resources; returns the quiz, its
+    """The chatbot dialect: a quiz on a topic, grounded in the student's own resources; returns the quiz, its
     items and {"requested", "generated", "shortfall_reason"}.
     Raises ServiceError(NO_MATERIAL, 422) when nothing could be generated."""
     material = material_gather(user=user, query=f"{topic} {subject}".strip(), k=6)

@@ -25,7 +25,7 @@ class Notification(TimeStampedModel):
 
 
 class NotificationPreference(TimeStampedModel):
-    """Which channels deliver a user's notifications and which kinds they want (seed 002's fields)."""
+    """Which channels deliver a user's notifications and which kinds they want (the school dialect's fields)."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference")
     email_enabled = models.BooleanField(default=True)

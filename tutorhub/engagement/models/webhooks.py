@@ -7,7 +7,7 @@ from tutorhub.core.models import UUIDModel
 
 
 class WebhookEndpoint(UUIDModel):
-    """A URL a user registered to receive events (seed 001 `POST /api/v1/webhooks/register/`)."""
+    """A URL a user registered to receive events (canonical API `POST /api/v1/webhooks/register/`)."""
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoints")
     url = models.URLField(max_length=2000)

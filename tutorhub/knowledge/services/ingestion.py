@@ -136,7 +136,7 @@ def document_ingest_file(
 
 
 def document_upload(*, user, course, file, name: str = "", description: str = "", section_id=None) -> Document:
-    """Seed 001 upload: read the uploaded file (bounded) and ingest it."""
+    """The canonical API upload: read the uploaded file (bounded) and ingest it."""
     limit = settings.DOCUMENT_UPLOAD_MAX_SIZE
     if getattr(file, "size", 0) and file.size > limit:
         raise upload_too_large(limit)
@@ -175,7 +175,7 @@ def document_upload_url(*, user, course, url: str, name: str = "", description: 
 
 
 def resource_add(*, user, title: str, content: str, course=None) -> Document:
-    """Seed 000: pasted text, processed through the same pipeline. Short text is indexed before
+    """The chatbot dialect: pasted text, processed through the same pipeline. Short text is indexed before
     returning (the seed's reply says "ingested and indexed"); the work is bounded by the size cap."""
     from tutorhub.knowledge.services.processing import document_process
 
