@@ -18,8 +18,8 @@ from tutorhub.chat.selectors import chat_session_get
 from tutorhub.chat.services import chat_session_create, chat_session_delete, chat_session_rename
 from tutorhub.web.selectors import chat_history, passage_get
 from tutorhub.web.serializers import (
+    CitedPassageSerializer,
     LoadSessionResponseSerializer,
-    PassageSerializer,
     SessionCreatedSerializer,
     SessionCreateSerializer,
     SessionRenameSerializer,
@@ -69,12 +69,12 @@ class PassageView(APIView):
     """A cited passage with its document's name, page and section, for whoever may see the
     document (404 otherwise: a chunk id reveals nothing)."""
 
-    @extend_schema(tags=TAGS, responses={200: PassageSerializer})
+    @extend_schema(tags=TAGS, responses={200: CitedPassageSerializer})
     def get(self, request: Request, chunk_id: int) -> Response:
         chunk = passage_get(user=request.user, chunk_id=chunk_id)
         document = chunk.document
         return Response(
-            PassageSerializer(
+            CitedPassageSerializer(
                 {
                     "chunk_id": chunk.pk,
                     "text": chunk.text,

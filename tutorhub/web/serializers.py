@@ -47,7 +47,7 @@ class LoadSessionResponseSerializer(serializers.Serializer):
 
 
 
-class PassageSerializer(serializers.Serializer):
+class CitedPassageSerializer(serializers.Serializer):
     chunk_id = serializers.IntegerField()
     text = serializers.CharField()
     page = serializers.IntegerField(allow_null=True)
