@@ -19,7 +19,7 @@ from tutorhub.accounts.services import (
     user_password_reset_request,
     user_profile_update,
 )
-from tutorhub.web.views import auth_form_throttled
+from tutorhub.web.views import auth_form_throttled, form_errors_from
 
 RESET_SENT = "If an account exists for that email, a password reset link has been sent."
 
@@ -57,12 +57,6 @@ class ProfileForm(forms.Form):
     bio = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
 
 
-def _apply_errors(form: forms.Form, exc: serializers.ValidationError) -> None:
-    detail = exc.detail if isinstance(exc.detail, dict) else {None: exc.detail}
-    for field, errors in detail.items():
-        form.add_error(field if field in form.fields else None, [str(e) for e in errors])
-
-
 @require_http_methods(["GET", "POST"])
 def forgot_password(request: HttpRequest) -> HttpResponse:
     form = ForgotForm(request.POST or None)
@@ -86,7 +80,7 @@ def reset_password(request: HttpRequest) -> HttpResponse:
         try:
             user_password_reset_confirm(uid=data["uid"], token=data["token"], new_password=data["new_password"])
         except serializers.ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_from(form, exc)
         else:
             return render(request, "web/accounts/reset.html", {"done": True})
     missing_link = request.method == "GET" and not (request.GET.get("uid") and request.GET.get("token"))
@@ -104,7 +98,7 @@ def profile_page(request: HttpRequest) -> HttpResponse:
         try:
             serializer.is_valid(raise_exception=True)
         except serializers.ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_from(form, exc)
         else:
             user_profile_update(user=user, data=serializer.validated_data)
             return redirect("web:profile")

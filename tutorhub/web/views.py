@@ -71,6 +71,13 @@ def auth_form_throttled(request: HttpRequest, form, template: str) -> HttpRespon
     return _too_many(render(request, template, {"form": form}), wait)
 
 
+def form_errors_from(form, exc: serializers.ValidationError) -> None:
+    """A service's ValidationError shown on the form: on its field, or above the form."""
+    detail = exc.detail if isinstance(exc.detail, dict) else {None: exc.detail}
+    for field, errors in detail.items():
+        form.add_error(field if field in form.fields else None, [str(e) for e in errors])
+
+
 class LoginView(auth_views.LoginView):
     """The API's login limits apply here too: the "auth" scope per client address (above) and
     the per-account/per-address lockouts of the authentication backend (LoginForm)."""
@@ -108,8 +115,7 @@ def register(request: HttpRequest) -> HttpResponse:
             # issues is simply not used by a browser session.
             user = user_register(username=data["username"], email=data["email"], password=data["password1"]).user
         except serializers.ValidationError as exc:  # a concurrent sign-up took the name or email
-            for field, errors in exc.detail.items():
-                form.add_error(field if field in form.fields else None, errors)
+            form_errors_from(form, exc)
         else:
             login(request, user, backend="tutorhub.accounts.backends.UsernameOrEmailBackend")
             return redirect("web:chat-home")
