@@ -60,7 +60,10 @@ def message_get(*, user, session_id, message_id) -> Message:
     return message
 
 
-def history_window(*, session: ChatSession, token_budget: int, max_messages: int = 40) -> list[dict[str, str]]:
+HISTORY_MAX_MESSAGES = 40
+
+
+def history_window(*, session: ChatSession, token_budget: int, max_messages: int = HISTORY_MAX_MESSAGES) -> list[dict[str, str]]:
     """The most recent complete messages that fit in `token_budget` tokens, oldest first, as
     prompt messages ({"role", "content"}).
 

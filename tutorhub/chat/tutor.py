@@ -37,7 +37,7 @@ from tutorhub.ai import Completion, ProviderError, estimate_tokens, llm, usage_s
 from tutorhub.ai.base import estimate_message_tokens, usage_deferred, usage_flush
 from tutorhub.chat.durability import message_save_recovered, write_or_queue
 from tutorhub.chat.models import ChatContext, ChatSession, Message
-from tutorhub.chat.selectors import history_from_rows, history_window
+from tutorhub.chat.selectors import HISTORY_MAX_MESSAGES, history_from_rows, history_window
 from tutorhub.core.db import call_reconnecting
 from tutorhub.core.exceptions import ServiceError
 
@@ -194,7 +194,6 @@ def _active_contexts(session: ChatSession) -> list[ChatContext]:
     return list(session.contexts.filter(_live_contexts(timezone.now())))
 
 
-HISTORY_MAX_MESSAGES = 40
 # The history window's rows (newest first, as JSON) read in the session's own query: one
 # round trip fewer on every turn. Per database, since JSON aggregation is not portable.
 _HISTORY_ROWS_SQL = {
