@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
+from tutorhub.assessments.models import QuizAttempt
+from tutorhub.assessments.selectors import attempt_list
 from tutorhub.chat.models import ChatSession
 from tutorhub.chat.selectors import chat_pair_queryset, chat_pairs
 from tutorhub.courses.models import Course
@@ -62,3 +64,14 @@ def passage_get(*, user, chunk_id: int) -> Chunk:
 def document_get_for_page(*, user, document_id) -> Document:
     """A document `user` may see, for its page (extracted text included); Http404 otherwise."""
     return get_object_or_404(document_list_visible(user=user).select_related("course"), pk=document_id)
+
+
+def scored_attempts(*, user, limit: int) -> list[QuizAttempt]:
+    """The user's latest `limit` completed, scored attempts, oldest first (the progress chart)."""
+    attempts = (
+        attempt_list(user=user)
+        .filter(status=QuizAttempt.Status.COMPLETED)
+        .exclude(Q(percentage_score__isnull=True) | Q(completed_at__isnull=True))
+        .order_by("-completed_at")[:limit]
+    )
+    return list(attempts)[::-1]

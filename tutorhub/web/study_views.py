@@ -12,8 +12,7 @@ from uuid import UUID
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
@@ -28,6 +27,7 @@ from tutorhub.knowledge.selectors import document_list_visible
 from tutorhub.learning.analytics import activity_days, streaks
 from tutorhub.learning.selectors import progress_summary, user_today
 from tutorhub.web import charts
+from tutorhub.web.selectors import scored_attempts
 from tutorhub.web.views import PLACEHOLDER_ID
 
 REVIEW_QUEUE = 50  # cards handed to one review page; the page offers a reload when done
@@ -112,13 +112,6 @@ def quiz_start(request: HttpRequest, quiz_id: UUID) -> HttpResponse:
     return redirect("web:quiz-attempt", attempt_id=attempt.pk)
 
 
-def _own_attempt(request: HttpRequest, attempt_id: UUID) -> QuizAttempt:
-    attempt = assessment_selectors.attempt_list(user=request.user).filter(pk=attempt_id).first()
-    if attempt is None:
-        raise Http404
-    return attempt
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def quiz_attempt(request: HttpRequest, attempt_id: UUID) -> HttpResponse:
@@ -127,7 +120,7 @@ def quiz_attempt(request: HttpRequest, attempt_id: UUID) -> HttpResponse:
     The server decides about time: answers that arrive after the deadline (plus the API's grace)
     are refused by `attempt_response_submit`, which completes the attempt with what was saved in
     time; the page's countdown only shows the deadline and submits when it passes."""
-    attempt = _own_attempt(request, attempt_id)
+    attempt = get_object_or_404(assessment_selectors.attempt_list(user=request.user), pk=attempt_id)
     if request.method == "POST" and attempt.status == QuizAttempt.Status.IN_PROGRESS:
         try:
             for question_id in attempt.questions_order:
@@ -171,12 +164,7 @@ def progress_page(request: HttpRequest) -> HttpResponse:
     topics = [
         (topic["topic"], topic["mastery"]) for subject in summary["subjects"] for topic in subject["topics"]
     ][:30]
-    attempts = list(
-        assessment_selectors.attempt_list(user=user)
-        .filter(status=QuizAttempt.Status.COMPLETED)
-        .exclude(Q(percentage_score__isnull=True) | Q(completed_at__isnull=True))
-        .order_by("-completed_at")[:SCORES_CHARTED]
-    )[::-1]
+    attempts = scored_attempts(user=user, limit=SCORES_CHARTED)
     context = {
         "nav": "progress",
         "streak": streaks(days, today),
