@@ -9,11 +9,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from tutorhub.ai import ProviderError, embeddings, vector_stores
 from tutorhub.core.exceptions import Conflict, ServiceUnavailable
+from tutorhub.core.querysets import related_count
 from tutorhub.core.task_leases import tasks_active
 from tutorhub.knowledge.models import Chunk, Document
 from tutorhub.knowledge.services.ingestion import _enqueue_processing, _require_manage
@@ -126,7 +127,7 @@ def embeddings_backfill_pending():
     """Completed documents with chunks but no vectors, annotated with their chunk count."""
     return (
         Document.objects.filter(processing_status=Document.Status.COMPLETED, embeddings_available=False)
-        .annotate(chunk_total=Count("chunks"))
+        .annotate(chunk_total=related_count(Chunk, "document"))
         .filter(chunk_total__gt=0)
     )
 

@@ -25,9 +25,8 @@ class Command(BaseCommand):
             embeddings["default"].check()
         except ProviderError as exc:
             raise CommandError(str(exc)) from exc
-        pending = embeddings_backfill_pending()
-        total = sum(pending.values_list("chunk_total", flat=True))
-        documents = pending.count()
+        chunk_totals = list(embeddings_backfill_pending().values_list("chunk_total", flat=True))
+        total, documents = sum(chunk_totals), len(chunk_totals)
         if not total:
             self.stdout.write("Every document with chunks is embedded already.")
             return
