@@ -28,6 +28,7 @@ from django.db import connection
 from rest_framework_simplejwt.tokens import RefreshToken
 from websockets.asyncio.client import connect
 
+from tests.core.processes import free_port
 from tests.factories import UserFactory
 from tutorhub.engagement.services import notification_group_name
 from tutorhub.settings import CHANNEL_LAYERS as PRODUCTION_CHANNEL_LAYERS
@@ -64,12 +65,6 @@ async def test_an_idle_receive_on_the_configured_layer_does_not_time_out():
     assert (await asyncio.wait_for(receive, 10)) == {"type": "after.idle", "n": 1}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _database_url() -> str:
     """The test database, for the server process to share with this test."""
     db = connection.settings_dict
@@ -84,7 +79,7 @@ def redis_server(tmp_path):
     the test database and the test's Redis; stopped (and waited for) at teardown."""
     if connection.vendor == "sqlite" and str(connection.settings_dict["NAME"]).startswith(("file:", ":memory:")):
         pytest.skip("the server process needs a file test database")
-    port = _free_port()
+    port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "LLM_", "TASKS_"))},
         "DJANGO_SETTINGS_MODULE": "tutorhub.settings",

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import stat
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import pytest
 from django.test import Client
 from rest_framework_simplejwt.tokens import AccessToken
 
+from tests.core.processes import free_port
 from tests.factories import PASSWORD, UserFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -398,14 +398,8 @@ async def test_the_asgi_server_refuses_oversized_bodies_before_django_reads_them
 # --- The server as shipped (`make run`) and in development mode (`make dev`) --------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _start_server(tmp_path: Path, command: list[str], env: dict[str, str]):
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path / "server.log"
     log = log_path.open("w")
     process = subprocess.Popen(
