@@ -155,7 +155,7 @@ def _plan_in_force(*, user, kind: str, now: datetime) -> tuple[Plan, datetime, d
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_quota_lock_key(user, kind)])
         chosen = plan_default()
-    return chosen, *_period(plan=chosen, anchor=chosen.anchor if hasattr(chosen, "anchor") else None, now=now)
+    return chosen, *_period(plan=chosen, anchor=getattr(chosen, "anchor", None), now=now)
 
 
 # --- usage and quotas ----------------------------------------------------------------------
