@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from tutorhub.assessments.models import QuizAttempt
-from tutorhub.assessments.selectors import attempt_list
+from tutorhub.assessments.models import Flashcard, QuizAttempt
+from tutorhub.assessments.selectors import attempt_list, flashcard_list
 from tutorhub.chat.models import ChatSession
 from tutorhub.chat.selectors import chat_pair_queryset, chat_pairs
 from tutorhub.courses.models import Course
@@ -75,3 +75,18 @@ def scored_attempts(*, user, limit: int) -> list[QuizAttempt]:
         .order_by("-completed_at")[:limit]
     )
     return list(attempts)[::-1]
+
+
+def generation_documents(*, user) -> list[Document]:
+    """Processed documents a deck or quiz can be generated from (the study pages' picker)."""
+    documents = document_list_visible(user=user).filter(processing_status=Document.Status.COMPLETED)
+    return list(documents.only("id", "name").order_by("-created_at")[:100])
+
+
+def active_flashcards(*, user, limit: int) -> list[Flashcard]:
+    """The user's newest active cards, with only what the flashcards page lists."""
+    cards = (
+        flashcard_list(user=user).filter(status=Flashcard.Status.ACTIVE)
+        .select_related(None).only("id", "question", "next_review_date", "total_reviews").order_by("-created_at")
+    )
+    return list(cards[:limit])

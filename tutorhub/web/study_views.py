@@ -18,16 +18,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tutorhub.assessments import selectors as assessment_selectors
-from tutorhub.assessments.models import Flashcard, QuizAttempt
+from tutorhub.assessments.models import QuizAttempt
 from tutorhub.assessments.services import flashcards as flashcard_services
 from tutorhub.assessments.services import quizzes as quiz_services
 from tutorhub.core.exceptions import Conflict, ServiceError
-from tutorhub.knowledge.models import Document
-from tutorhub.knowledge.selectors import document_list_visible
 from tutorhub.learning.analytics import activity_days, streaks
 from tutorhub.learning.selectors import progress_summary, user_today
 from tutorhub.web import charts
-from tutorhub.web.selectors import scored_attempts
+from tutorhub.web.selectors import active_flashcards, generation_documents, scored_attempts
 from tutorhub.web.views import PLACEHOLDER_ID
 
 REVIEW_QUEUE = 50  # cards handed to one review page; the page offers a reload when done
@@ -37,12 +35,6 @@ FORECAST_DAYS = 14
 SCORES_CHARTED = 30  # latest completed attempts on the progress chart
 
 
-def _generation_documents(user) -> list[Document]:
-    """Processed documents a deck or quiz can be generated from."""
-    documents = document_list_visible(user=user).filter(processing_status=Document.Status.COMPLETED)
-    return list(documents.only("id", "name").order_by("-created_at")[:100])
-
-
 # --- flashcards ------------------------------------------------------------------------------
 @login_required
 def flashcards_page(request: HttpRequest) -> HttpResponse:
@@ -50,11 +42,8 @@ def flashcards_page(request: HttpRequest) -> HttpResponse:
     context = {
         "nav": "flashcards",
         "queue": assessment_selectors.flashcard_review_queue(user=user, limit=REVIEW_QUEUE),
-        "cards": list(
-            assessment_selectors.flashcard_list(user=user).filter(status=Flashcard.Status.ACTIVE)
-            .select_related(None).only("id", "question", "next_review_date", "total_reviews").order_by("-created_at")[:CARDS_LISTED]
-        ),
-        "documents": _generation_documents(user),
+        "cards": active_flashcards(user=user, limit=CARDS_LISTED),
+        "documents": generation_documents(user=user),
         "placeholder_id": PLACEHOLDER_ID,
     }
     return render(request, "web/study/flashcards.html", context)
@@ -95,7 +84,7 @@ def quizzes_page(request: HttpRequest) -> HttpResponse:
         "attempts": list(
             assessment_selectors.attempt_list(user=user).order_by("-started_at")[:20]
         ),
-        "documents": _generation_documents(user),
+        "documents": generation_documents(user=user),
         "placeholder_id": PLACEHOLDER_ID,
     }
     return render(request, "web/study/quizzes.html", context)
