@@ -306,16 +306,21 @@ class WeeklyReportSerializer(serializers.Serializer):
 # The selectors build these responses as plain dicts (cheap, and several views reshape them);
 # these serializers declare their exact shape for the OpenAPI schema, and
 # tests/learning/test_output_shapes.py checks real responses against them key by key.
-class GoalProgressRowSerializer(serializers.Serializer):
+class GoalRowSerializer(serializers.Serializer):
+    """What every per-goal row of a progress or path read says about the goal."""
+
     id = serializers.CharField()
     title = serializers.CharField()
     status = serializers.CharField()
     progress_percentage = serializers.FloatField()
-    expected_progress = serializers.FloatField(allow_null=True, help_text="Where the goal should be by today")
     target_date = serializers.DateField(allow_null=True)
+    mastery = serializers.FloatField(allow_null=True, help_text="0..1 over the goal's key concepts; null without graded work")
+
+
+class GoalProgressRowSerializer(GoalRowSerializer):
+    expected_progress = serializers.FloatField(allow_null=True, help_text="Where the goal should be by today")
     is_overdue = serializers.BooleanField()
     estimated_hours = serializers.FloatField()
-    mastery = serializers.FloatField(allow_null=True, help_text="0..1 over the goal's key concepts; null without graded work")
 
 
 class StudyPlanProgressSerializer(serializers.Serializer):
@@ -443,18 +448,12 @@ class PerformanceTrendsSerializer(serializers.Serializer):
     overall_trend = serializers.CharField(allow_null=True)
 
 
-class PathGoalSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    title = serializers.CharField()
-    status = serializers.CharField()
-    progress_percentage = serializers.FloatField()
+class PathGoalSerializer(GoalRowSerializer):
     remaining_hours = serializers.FloatField()
     prerequisites = serializers.ListField(child=serializers.CharField())
     blocked_by = serializers.ListField(child=serializers.CharField())
     is_available = serializers.BooleanField()
     dependents_waiting = serializers.IntegerField()
-    mastery = serializers.FloatField(allow_null=True)
-    target_date = serializers.DateField(allow_null=True)
 
 
 class PathPlanSerializer(serializers.Serializer):
