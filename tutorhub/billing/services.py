@@ -325,7 +325,8 @@ def usage_summary(*, user, now: datetime | None = None) -> dict:
     """The canonical API's usage statistics, summed from UsageRecord rows."""
     now = now or timezone.now()
     _, plan, start, end = subscription_current(user=user, now=now)
-    tokens = usage_total(user=user, kind="ai_tokens", start=start, end=end)
+    by_feature = usage_by_feature(user=user, start=start, end=end)
+    tokens = sum(row["charged_tokens"] for row in by_feature)  # usage_total's ai_tokens, without its own query
     documents = usage_total(user=user, kind="documents", start=start, end=end)
     storage = max(0, usage_total(user=user, kind="storage_bytes", start=EPOCH))
     mb = 1024 * 1024
@@ -351,7 +352,7 @@ def usage_summary(*, user, now: datetime | None = None) -> dict:
             "documents": pct(documents, plan.documents_limit),
             "storage": pct(storage, plan.storage_limit_bytes),
         },
-        "by_feature": usage_by_feature(user=user, start=start, end=end),
+        "by_feature": by_feature,
     }
 
 
