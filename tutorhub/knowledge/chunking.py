@@ -132,9 +132,9 @@ def outline_paths(title: str, outline: list[dict]) -> list[str]:
     return paths
 
 
-def _entry_title(section: str | None, page: int | None) -> str | None:
-    # The outline's title for a run of text: its section, else the page marker (see
-    # services.processing._outline).
+def entry_title(section: str | None, page: int | None) -> str | None:
+    """The outline's title for a run of text: its section, else the page marker (written by
+    services.processing._outline, matched here by heading_paths)."""
     return section or (f"Page {page}" if page else None)
 
 
@@ -149,7 +149,7 @@ def heading_paths(title: str, outline: list[dict], located: Iterable[tuple[str |
     title = " ".join((title or "").split())
     out, cursor = [], 0
     for section, page in located:
-        key = (_entry_title(section, page), page)
+        key = (entry_title(section, page), page)
         match = next((j for j in range(cursor, len(keys)) if keys[j] == key), None)
         if match is None:  # an earlier entry (outline out of order) before giving up
             match = next((j for j in range(cursor) if keys[j] == key), None)

@@ -21,7 +21,7 @@ from django.utils import timezone
 from tutorhub.ai import ProviderError, embeddings, llm, usage_scope, vector_stores
 from tutorhub.ai.base import VectorItem, estimate_message_tokens
 from tutorhub.billing.services import QuotaExceeded, ai_tokens_check, usage_record
-from tutorhub.knowledge.chunking import assign_heading_paths, chunk_blocks
+from tutorhub.knowledge.chunking import assign_heading_paths, chunk_blocks, entry_title
 from tutorhub.knowledge.extraction import KINDS, Extracted, ExtractionError, sniff
 from tutorhub.knowledge.fetch import FetchError, safe_request
 from tutorhub.knowledge.models import Chunk, Document
@@ -130,7 +130,7 @@ def _outline(extracted: Extracted) -> tuple[str, list[dict]]:
     """The extracted text and its sections as offsets into it."""
     parts, outline, offset = [], [], 0
     for block in extracted.blocks:
-        title = block.section or (f"Page {block.page}" if block.page else None)
+        title = entry_title(block.section, block.page)
         if not block.text:  # a heading directly above a sub-heading: kept so the outline's hierarchy is whole
             outline.append({"title": title, "page": block.page, "level": block.level, "start": offset, "end": offset})
             continue
