@@ -21,7 +21,7 @@ from tutorhub.assessments import selectors as assessment_selectors
 from tutorhub.assessments.models import QuizAttempt
 from tutorhub.assessments.services import flashcards as flashcard_services
 from tutorhub.assessments.services import quizzes as quiz_services
-from tutorhub.core.exceptions import Conflict, ServiceError
+from tutorhub.core.exceptions import ServiceError
 from tutorhub.learning.analytics import activity_days, streaks
 from tutorhub.learning.selectors import progress_summary, user_today
 from tutorhub.web import charts
@@ -111,18 +111,14 @@ def quiz_attempt(request: HttpRequest, attempt_id: UUID) -> HttpResponse:
     time; the page's countdown only shows the deadline and submits when it passes."""
     attempt = get_object_or_404(assessment_selectors.attempt_list(user=request.user), pk=attempt_id)
     if request.method == "POST" and attempt.status == QuizAttempt.Status.IN_PROGRESS:
+        answers = {
+            str(qid): (request.POST.getlist(f"q-{qid}"), request.POST.get(f"text-{qid}", "")[:5000])
+            for qid in attempt.questions_order
+        }
         try:
-            for question_id in attempt.questions_order:
-                quiz_services.attempt_response_submit(
-                    attempt=attempt, question_id=question_id,
-                    selected_options=request.POST.getlist(f"q-{question_id}"),
-                    text_answer=request.POST.get(f"text-{question_id}", "")[:5000],
-                )
-        except Conflict:
-            pass  # over time: completed with the answers given in time (the result says timed out)
+            quiz_services.attempt_finish(attempt=attempt, answers=answers)
         except ServiceError as exc:  # a forged option id: nothing graded, the attempt keeps running
             return render(request, "web/study/message.html", {"nav": "quizzes", "title": attempt.quiz.title, "message": exc.detail}, status=exc.status_code)
-        quiz_services.attempt_complete(attempt=attempt)
         return redirect("web:quiz-attempt", attempt_id=attempt.pk)
     if attempt.status == QuizAttempt.Status.COMPLETED:
         reveal = assessment_selectors.attempt_results_visible(user=request.user, attempt=attempt)

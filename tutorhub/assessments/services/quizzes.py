@@ -240,6 +240,20 @@ def attempt_complete(*, attempt: QuizAttempt, now: datetime | None = None) -> Qu
     return attempt
 
 
+def attempt_finish(*, attempt: QuizAttempt, answers: dict[str, tuple[list, str]], now: datetime | None = None) -> QuizAttempt:
+    """Save a whole form of answers ({question id: (selected option ids, text)}) and grade the
+    attempt. Answers that come after the deadline are refused by attempt_response_submit and the
+    attempt is graded on what was saved in time; an option id that is not the question's raises
+    ServiceError before anything is graded (the attempt keeps running)."""
+    try:
+        for question_id in attempt.questions_order:
+            selected, text = answers.get(str(question_id), ([], ""))
+            attempt_response_submit(attempt=attempt, question_id=question_id, selected_options=selected, text_answer=text, now=now)
+    except Conflict:
+        pass  # over time: completed with the answers given in time (the result says timed out)
+    return attempt_complete(attempt=attempt, now=now)
+
+
 def _submission_key(questions: list[Question], answers: list[str]) -> str:
     """What makes two seed-000 submits the same submit: the quiz's questions and the answers."""
     content = {"questions": [str(q.pk) for q in questions], "answers": [normalize_answer(str(a)) for a in answers]}
