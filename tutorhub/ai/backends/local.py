@@ -302,9 +302,7 @@ class LocalEmbeddings(EmbeddingBackend):
                     Path(graph).unlink(missing_ok=True)
                     graph, cache_to = self._graph(folder / "model.safetensors", config)
                     session = ort.InferenceSession(graph, sess_options=options, providers=["CPUExecutionProvider"])
-            except ProviderError as exc:
-                raise self._unavailable(exc) from exc
-            except Exception as exc:  # noqa: BLE001  any failure here (onnxruntime, safetensors, tokenizers) means: no model
+            except Exception as exc:  # noqa: BLE001  any failure here (_folder's ProviderError, onnxruntime, safetensors, tokenizers) means: no model
                 raise self._unavailable(exc) from exc
             if cache_to is not None:  # only a graph onnxruntime accepted is cached
                 try:
