@@ -37,7 +37,7 @@ from tutorhub.ai import Completion, ProviderError, estimate_tokens, llm, usage_s
 from tutorhub.ai.base import estimate_message_tokens, usage_deferred, usage_flush
 from tutorhub.chat.durability import message_save_recovered, write_or_queue
 from tutorhub.chat.models import ChatContext, ChatSession, Message
-from tutorhub.chat.selectors import HISTORY_MAX_MESSAGES, history_from_rows, history_window
+from tutorhub.chat.selectors import HISTORY_MAX_MESSAGES, chat_session_get, history_from_rows, history_window
 from tutorhub.core.db import call_reconnecting
 from tutorhub.core.exceptions import ServiceError
 
@@ -213,8 +213,6 @@ _HISTORY_ROWS_SQL = {
 def _turn_session(*, user, session_id) -> ChatSession:
     """The user's session (Http404 otherwise) with, in the same query, whether it has live
     standing context and its recent history: turn preparation's first round trip."""
-    from tutorhub.chat.selectors import chat_session_get
-
     contexts = ChatContext.objects.filter(_live_contexts(timezone.now()), session=OuterRef("pk"))
     sessions = ChatSession.objects.select_related("course").annotate(has_contexts=Exists(contexts))
     sql = _HISTORY_ROWS_SQL.get(connection.vendor)
