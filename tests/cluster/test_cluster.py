@@ -236,8 +236,9 @@ def test_two_schedulers_enqueue_each_periodic_job_once_per_period(cluster):
     assert len(jobs) >= 5
     # Each job once per period: the every-minute jobs cannot come due again within these seconds.
     assert counts == {job: rounds for job in jobs}, counts
-    # The test's schedulers really took part (each enqueued some of the runs).
-    assert all("scheduler: enqueued" in log.read_text() for log in logs), [log.read_text()[-500:] for log in logs]
+    # The test's schedulers really took part. Not "each of them": whichever wakes first after a
+    # period opens takes every due job of that round, so one of two can lose all three rounds.
+    assert any("scheduler: enqueued" in log.read_text() for log in logs), [log.read_text()[-500:] for log in logs]
 
 
 # --- failures ------------------------------------------------------------------------------------
