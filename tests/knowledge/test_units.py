@@ -8,9 +8,9 @@ import pytest
 
 from tutorhub.ai.backends.chroma import ChromaVectorStore, _where
 from tutorhub.ai.base import VectorItem, estimate_tokens
+from tutorhub.core.text import query_terms
 from tutorhub.knowledge.chunking import Block, chunk_blocks
 from tutorhub.knowledge.extraction import ExtractionError, sniff
-from tutorhub.knowledge.indexing import query_terms
 
 
 def test_chunks_respect_sections_size_and_overlap():

@@ -7,7 +7,6 @@ so retrieval still answers (slowly) rather than failing.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -15,15 +14,8 @@ from collections import OrderedDict
 from django.db import connection
 from django.db.models import QuerySet
 
-# Small English stop list: these words match nearly every chunk and only add noise to OR queries.
-STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have
-    having he her here hers him his how i if in into is it its itself just me more most my no nor not now
-    of off on once only or other our out over own same she should so some such than that the their them
-    then there these they this those through to too under until up very was we were what when where which
-    while who whom why will with would you your yours""".split()
-)
+from tutorhub.core.text import query_terms
+
 # How much a term in the heading path counts against one in the passage. SQLite: bm25 column
 # weights (BM25's idf already discounts words every path shares). PostgreSQL: ts_rank weights
 # {D, C, B, A}, the path as B and the text as D; ts_rank has no idf, so a heavier path let
@@ -31,18 +23,6 @@ STOPWORDS = frozenset(
 # recall@5 0.093 with the path at twice the text, 0.158 at equal weight (0.119 before paths).
 HEADING_WEIGHT = 2.0
 PG_RANK_WEIGHTS = "{1.0, 0.2, 1.0, 1.0}"
-_WORD = re.compile(r"[^\W_]+(?:_[^\W_]+)*", re.UNICODE)
-
-
-def query_terms(query: str, *, limit: int = 32) -> list[str]:
-    """Distinct lowercase search terms (letters/digits only, so they are safe in any query syntax)."""
-    seen: list[str] = []
-    for word in _WORD.findall(query.lower()):
-        if len(word) > 1 and word not in STOPWORDS and word not in seen:
-            seen.append(word)
-    return seen[:limit]
-
-
 # A term in more chunks than this is "common": it still scores every candidate, but no longer
 # makes a chunk a candidate on its own (see `_match_plan`). A fixed count, not a share of the
 # table, so the rows ranked per query stay bounded however large the table grows.

@@ -20,6 +20,7 @@ from rest_framework import serializers
 from tutorhub.ai import ProviderError, estimate_tokens, llm, usage_scope
 from tutorhub.billing.services import ai_tokens_check
 from tutorhub.core.exceptions import ServiceError, ServiceUnavailable
+from tutorhub.core.text import query_terms
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +74,6 @@ def _word_stem(word: str) -> str:
 
 def topic_terms(topic: str) -> list[str]:
     """The words of a topic that name its subject (see _TOPIC_NOISE), lowercase."""
-    from tutorhub.knowledge.indexing import query_terms
-
     return [t for t in query_terms(topic) if t not in _TOPIC_NOISE and not t.isdigit() and len(t) > 2]
 
 

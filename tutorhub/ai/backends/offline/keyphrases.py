@@ -23,9 +23,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from tutorhub.knowledge.indexing import STOPWORDS as INDEX_STOPWORDS
+from tutorhub.core.text import STOPWORDS as INDEX_STOPWORDS
 
-# The knowledge index's English stop list, plus words that are never a term worth testing.
+# The search index's English stop list (core.text), plus words that are never a term worth testing.
 STOPWORDS = INDEX_STOPWORDS | frozenset(
     """also ours theirs one two three many much may might must shall often usually example examples
     however therefore thus per via every another several various whose within without upon onto
