@@ -13,8 +13,8 @@ import pytest
 from django.utils import timezone
 
 from tests.knowledge.conftest import make_pdf, upload
+from tutorhub.core import fetch
 from tutorhub.engagement.models import WebhookDelivery
-from tutorhub.knowledge import fetch
 from tutorhub.knowledge.models import Document
 
 pytestmark = pytest.mark.django_db

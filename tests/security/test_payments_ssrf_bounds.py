@@ -10,7 +10,7 @@ import pytest
 
 from tests.courses import fixtures
 from tests.knowledge.conftest import LoopbackServer
-from tutorhub.knowledge import fetch
+from tutorhub.core import fetch
 
 pytestmark = pytest.mark.django_db
 school = fixtures.school  # the small school of the courses tests (teacher, students, groups)

@@ -23,8 +23,8 @@ from django.utils import timezone
 from django_tasks import default_task_backend, task
 
 from tutorhub.core.exceptions import ServiceError
+from tutorhub.core.fetch import FetchError, resolve_checked, safe_request
 from tutorhub.engagement.models import WebhookDelivery, WebhookEndpoint
-from tutorhub.knowledge.fetch import FetchError, resolve_checked, safe_request
 
 logger = logging.getLogger(__name__)
 

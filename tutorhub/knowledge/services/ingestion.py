@@ -14,10 +14,10 @@ from django.utils.text import get_valid_filename
 
 from tutorhub.billing.services import quota_check, usage_record
 from tutorhub.core.exceptions import ServiceError
+from tutorhub.core.fetch import FetchError, resolve_checked
 from tutorhub.core.permissions import is_admin
 from tutorhub.core.uploads import upload_too_large
 from tutorhub.knowledge.extraction import KINDS, ExtractionError, sniff
-from tutorhub.knowledge.fetch import FetchError, resolve_checked
 from tutorhub.knowledge.models import Document
 
 logger = logging.getLogger(__name__)

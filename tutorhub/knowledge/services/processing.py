@@ -21,9 +21,9 @@ from django.utils import timezone
 from tutorhub.ai import ProviderError, embeddings, llm, usage_scope, vector_stores
 from tutorhub.ai.base import VectorItem, estimate_message_tokens
 from tutorhub.billing.services import QuotaExceeded, ai_tokens_check, usage_record
+from tutorhub.core.fetch import FetchError, safe_request
 from tutorhub.knowledge.chunking import assign_heading_paths, chunk_blocks, entry_title
 from tutorhub.knowledge.extraction import KINDS, Extracted, ExtractionError, sniff
-from tutorhub.knowledge.fetch import FetchError, safe_request
 from tutorhub.knowledge.models import Chunk, Document
 from tutorhub.knowledge.sandbox import extract_sandboxed
 
