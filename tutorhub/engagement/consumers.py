@@ -3,7 +3,8 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 
 from tutorhub.core.consumers import JsonConsumer
-from tutorhub.engagement.services import notification_group_name
+from tutorhub.engagement.selectors import notification_get, notification_unread_count
+from tutorhub.engagement.services import notification_group_name, notification_mark_read
 
 
 class NotificationConsumer(JsonConsumer):
@@ -22,7 +23,7 @@ class NotificationConsumer(JsonConsumer):
         self.group_name = notification_group_name(user.pk)
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
-        unread = await database_sync_to_async(user.notifications.filter(is_read=False).count)()
+        unread = await database_sync_to_async(notification_unread_count)(user=user)
         await self.send_json({"type": "connected", "unread_count": unread})
 
     async def disconnect(self, code):
@@ -40,11 +41,7 @@ class NotificationConsumer(JsonConsumer):
             await self.send_json({"type": "error", "detail": "Not found."})
 
     def _mark_read(self, notification_id) -> bool:
-        from tutorhub.engagement.services import notification_mark_read
-
-        if not isinstance(notification_id, int):
-            return False
-        notification = self.scope["user"].notifications.filter(pk=notification_id).first()
+        notification = notification_get(user=self.scope["user"], notification_id=notification_id)
         if notification is None:
             return False
         notification_mark_read(notification=notification)

@@ -4,16 +4,56 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from tutorhub.courses.models import Attendance, Group, HomeworkSubmission
-from tutorhub.engagement.models import CoinTransaction, Notification
+from tutorhub.courses.models import Attendance, Group
+from tutorhub.engagement.achievements import DEFINITIONS
+from tutorhub.engagement.models import (
+    Achievement,
+    CoinTransaction,
+    Notification,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from tutorhub.homework.models import HomeworkSubmission
 
 
 def notification_list(*, user) -> QuerySet[Notification]:
     return Notification.objects.filter(user=user)
 
 
+def notification_unread_count(*, user) -> int:
+    return notification_list(user=user).filter(is_read=False).count()
+
+
+def notification_get(*, user, notification_id) -> Notification | None:
+    """One of the user's notifications, or None (also for an id that is not an integer)."""
+    if not isinstance(notification_id, int):
+        return None
+    return notification_list(user=user).filter(pk=notification_id).first()
+
+
 def coin_ledger(*, user) -> QuerySet[CoinTransaction]:
     return CoinTransaction.objects.filter(user=user)
+
+
+def coin_totals(*, user) -> dict:
+    """{"earned", "spent"}: coins ever earned and ever spent (both as positive numbers), one query."""
+    totals = coin_ledger(user=user).aggregate(
+        earned=Sum("amount", filter=Q(amount__gt=0)), spent=Sum("amount", filter=Q(amount__lt=0))
+    )
+    return {"earned": totals["earned"] or 0, "spent": -(totals["spent"] or 0)}
+
+
+def coin_balance(*, user) -> int:
+    """The balance as stored now (request.user may hold a value read before an award)."""
+    return get_user_model().objects.values_list("coins", flat=True).get(pk=user.pk)
+
+
+def webhook_endpoint_list(*, user) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(owner=user)
+
+
+def webhook_delivery_list(*, endpoint: WebhookEndpoint) -> QuerySet[WebhookDelivery]:
+    return endpoint.deliveries.all()
 
 
 def _streaks(statuses: list[str]) -> tuple[int, int]:
@@ -47,8 +87,30 @@ def student_activity_stats(*, user) -> dict:
         "homeworks_approved": homework["approved"],
         "best_similarity": round(homework["best"] or 0.0, 4),
         "coins_earned": earned,
-        "coins_balance": get_user_model().objects.values_list("coins", flat=True).get(pk=user.pk),
+        "coins_balance": coin_balance(user=user),
     }
+
+
+def achievement_progress(*, student) -> dict:
+    """Every defined achievement with the student's progress towards it and whether it is earned."""
+    stats = student_activity_stats(user=student)
+    earned = {a.code: a for a in Achievement.objects.filter(user=student)}
+    items = [
+        {
+            "code": d.code,
+            "title": d.title,
+            "description": d.description,
+            "metric": d.metric,
+            "target": d.target,
+            "current": stats.get(d.metric, 0),
+            "progress_percentage": min(100, int(100 * stats.get(d.metric, 0) / d.target)) if d.target else 100,
+            "coins": d.coins,
+            "earned": d.code in earned,
+            "earned_at": earned[d.code].earned_at if d.code in earned else None,
+        }
+        for d in DEFINITIONS
+    ]
+    return {"student_id": student.pk, "stats": stats, "earned_count": len(earned), "achievements": items}
 
 
 def _count_subquery(queryset, field: str = "student") -> Subquery:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.db.models import Q, Sum
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
@@ -12,8 +11,7 @@ from rest_framework.views import APIView
 from tutorhub.core.pagination import StandardPagination
 from tutorhub.courses.selectors import group_list_visible
 from tutorhub.engagement import selectors, services
-from tutorhub.engagement.achievements import DEFINITIONS
-from tutorhub.engagement.models import Achievement, Notification
+from tutorhub.engagement.models import Notification
 from tutorhub.engagement.serializers import (
     AchievementsSerializer,
     CoinsMeSerializer,
@@ -47,7 +45,7 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     @extend_schema(responses={200: {"type": "object", "properties": {"unread_count": {"type": "integer"}}}})
     @action(detail=False, methods=["get"], url_path="unread-count")
     def unread_count(self, request):
-        return Response({"unread_count": self.get_queryset().filter(is_read=False).count()})
+        return Response({"unread_count": selectors.notification_unread_count(user=request.user)})
 
 
 class NotificationPreferenceView(APIView):
@@ -76,17 +74,16 @@ class NotificationPreferenceView(APIView):
 class CoinsMeView(APIView):
     @extend_schema(responses=CoinsMeSerializer)
     def get(self, request):
-        ledger = selectors.coin_ledger(user=request.user)
-        totals = ledger.aggregate(earned=Sum("amount", filter=Q(amount__gt=0)), spent=Sum("amount", filter=Q(amount__lt=0)))
+        totals = selectors.coin_totals(user=request.user)
         paginator = StandardPagination()
-        page = paginator.paginate_queryset(ledger, request, view=self)
-        request.user.refresh_from_db(fields=["coins"])
+        page = paginator.paginate_queryset(selectors.coin_ledger(user=request.user), request, view=self)
+        balance = selectors.coin_balance(user=request.user)
         return Response(
             {
-                "balance": request.user.coins,
-                "coins": request.user.coins,
-                "total_earned": totals["earned"] or 0,
-                "total_spent": -(totals["spent"] or 0),
+                "balance": balance,
+                "coins": balance,
+                "total_earned": totals["earned"],
+                "total_spent": totals["spent"],
                 "count": paginator.page.paginator.count,
                 "next": paginator.get_next_link(),
                 "previous": paginator.get_previous_link(),
@@ -110,24 +107,4 @@ class AchievementsView(APIView):
         student = selectors.student_visible_to(viewer=request.user, student_id=student_id or request.user.pk)
         if student is None:
             raise NotFound()
-        stats = selectors.student_activity_stats(user=student)
-        earned = {a.code: a for a in Achievement.objects.filter(user=student)}
-        items = []
-        for d in DEFINITIONS:
-            current = stats.get(d.metric, 0)
-            items.append(
-                {
-                    "code": d.code,
-                    "title": d.title,
-                    "description": d.description,
-                    "metric": d.metric,
-                    "target": d.target,
-                    "current": current,
-                    "progress_percentage": min(100, int(100 * current / d.target)) if d.target else 100,
-                    "coins": d.coins,
-                    "earned": d.code in earned,
-                    "earned_at": earned[d.code].earned_at if d.code in earned else None,
-                }
-            )
-        data = {"student_id": student.pk, "stats": stats, "earned_count": len(earned), "achievements": items}
-        return Response(AchievementsSerializer(data).data)
+        return Response(AchievementsSerializer(selectors.achievement_progress(student=student)).data)

@@ -7,7 +7,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tutorhub.engagement import webhooks
+from tutorhub.engagement import selectors, webhooks
 from tutorhub.engagement.models import WebhookDelivery, WebhookEndpoint
 
 
@@ -55,17 +55,17 @@ class WebhookListView(ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return WebhookEndpoint.objects.none()
-        return WebhookEndpoint.objects.filter(owner=self.request.user)
+        return selectors.webhook_endpoint_list(user=self.request.user)
 
 
 class WebhookDetailView(APIView):
     @extend_schema(responses=WebhookEndpointSerializer)
     def get(self, request, webhook_id):
-        return Response(WebhookEndpointSerializer(get_object_or_404(WebhookEndpoint, pk=webhook_id, owner=request.user)).data)
+        return Response(WebhookEndpointSerializer(get_object_or_404(selectors.webhook_endpoint_list(user=request.user), pk=webhook_id)).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, webhook_id):
-        webhooks.webhook_endpoint_delete(endpoint=get_object_or_404(WebhookEndpoint, pk=webhook_id, owner=request.user))
+        webhooks.webhook_endpoint_delete(endpoint=get_object_or_404(selectors.webhook_endpoint_list(user=request.user), pk=webhook_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -77,5 +77,5 @@ class WebhookDeliveryListView(ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return WebhookDelivery.objects.none()
-        endpoint = get_object_or_404(WebhookEndpoint, pk=self.kwargs["webhook_id"], owner=self.request.user)
-        return endpoint.deliveries.all()
+        endpoint = get_object_or_404(selectors.webhook_endpoint_list(user=self.request.user), pk=self.kwargs["webhook_id"])
+        return selectors.webhook_delivery_list(endpoint=endpoint)
