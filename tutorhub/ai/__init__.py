@@ -25,8 +25,10 @@ from tutorhub.ai.base import (
     LLMBackend,
     ProviderError,
     SpeechBackend,
+    UsageRecorder,
     VectorStore,
     estimate_tokens,
+    usage_recorder_register,
     usage_scope,
 )
 
@@ -116,6 +118,8 @@ __all__ = [
     "estimate_tokens",
     "llm",
     "speech",
+    "UsageRecorder",
+    "usage_recorder_register",
     "usage_scope",
     "vector_stores",
 ]

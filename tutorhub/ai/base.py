@@ -5,7 +5,7 @@ Contract for every backend:
 - every vendor/transport failure becomes `ProviderError(permanent=...)` - callers may retry
   transient ones; nothing else escapes;
 - `LLMBackend` subclasses implement `_complete` / `_astream`; the public methods here add
-  timing and usage recording (through tutorhub.billing.services.usage_record) in one place.
+  timing and usage recording (through the registered `UsageRecorder`) in one place.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from django.core.exceptions import ImproperlyConfigured
 
 Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": "..."}
 
@@ -71,6 +72,36 @@ class Completion:
 
 
 # --- usage attribution -------------------------------------------------------------------
+class UsageRecorder(ABC):
+    """Where the usage of AI calls goes. The app that keeps the usage ledger and the quotas
+    (billing) implements this and registers it with `usage_recorder_register` from its
+    AppConfig.ready, so this package never imports a domain app."""
+
+    @abstractmethod
+    def record(self, *, user, feature: str, completion: Completion) -> None:
+        """Store one call's tokens and latency for `user`, settling its quota reservation
+        when `completion.settles_reservation`."""
+
+    @abstractmethod
+    def release(self, *, user) -> None:
+        """A call failed: give back the AI-token quota its request reserved."""
+
+
+_recorder: UsageRecorder | None = None
+
+
+def usage_recorder_register(recorder: UsageRecorder) -> None:
+    global _recorder
+    _recorder = recorder
+
+
+def _usage_recorder() -> UsageRecorder:
+    if _recorder is None:
+        # Attributed usage with nowhere to go would be lost silently, and quotas never charged.
+        raise ImproperlyConfigured("No AI usage recorder is registered (tutorhub.billing registers one when installed).")
+    return _recorder
+
+
 @dataclass
 class UsageScope:
     user: Any
@@ -129,18 +160,7 @@ def _record(completion: Completion) -> None:
     if pending is not None:
         pending.append(completion)
         return
-    from tutorhub.billing.services import usage_record
-
-    usage_record(
-        user=scope.user,
-        kind="ai_tokens",
-        amount=completion.total_tokens,
-        feature=scope.feature,
-        model=completion.model,
-        latency_ms=completion.latency_ms,
-        settle=completion.settles_reservation,
-        billable=completion.billable,
-    )
+    _usage_recorder().record(user=scope.user, feature=scope.feature, completion=completion)
 
 
 def _release() -> None:
@@ -150,9 +170,7 @@ def _release() -> None:
     scope = _usage_scope.get()
     if scope is None or _deferred.get() is not None:
         return
-    from tutorhub.billing.services import quota_release_pending
-
-    quota_release_pending(user=scope.user, kind="ai_tokens")
+    _usage_recorder().release(user=scope.user)
 
 
 class LLMStream:

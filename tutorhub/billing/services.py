@@ -27,6 +27,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from rest_framework import status
 
+from tutorhub.ai import Completion, UsageRecorder
 from tutorhub.billing.models import (
     Plan,
     ProviderEvent,
@@ -319,6 +320,25 @@ def usage_record(
             # Newest first: an entry left by an earlier request on this thread is stale and skipped.
             quota_release_pending(user=user, kind=kind)
     return record
+
+
+class AiUsageRecorder(UsageRecorder):
+    """The AI calls' usage ledger: tutorhub.ai records through this (registered by BillingConfig.ready)."""
+
+    def record(self, *, user, feature: str, completion: Completion) -> None:
+        usage_record(
+            user=user,
+            kind="ai_tokens",
+            amount=completion.total_tokens,
+            feature=feature,
+            model=completion.model,
+            latency_ms=completion.latency_ms,
+            settle=completion.settles_reservation,
+            billable=completion.billable,
+        )
+
+    def release(self, *, user) -> None:
+        quota_release_pending(user=user, kind="ai_tokens")
 
 
 def usage_summary(*, user, now: datetime | None = None) -> dict:
