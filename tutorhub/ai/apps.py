@@ -6,4 +6,8 @@ class AiConfig(AppConfig):
     label = "ai"
 
     def ready(self) -> None:
-        from tutorhub.ai import checks  # noqa: F401  (registers the system check)
+        from tutorhub.ai import checks
+        from tutorhub.core.views import readiness_check_register
+
+        # Importing checks registers the system checks; /readyz learns of the vector store here.
+        readiness_check_register("vector_store", checks.vector_store_ping)

@@ -38,3 +38,10 @@ def check_embedding_model(app_configs=None, **kwargs):
                         "or set EMBEDDING_BACKEND=none for lexical-only retrieval.", id="tutorhub.W010",
                         obj="EMBEDDING_BACKENDS")]
     return []
+
+
+def vector_store_ping() -> None:
+    """/readyz's vector store check (registered by AiConfig.ready): raises when it is unreachable."""
+    from tutorhub.ai import vector_stores
+
+    vector_stores["default"].ping()

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
 
@@ -57,10 +58,15 @@ async def _channel_layer() -> None:
         raise RuntimeError("the channel layer returned another message")
 
 
-def _vector_store() -> None:
-    from tutorhub.ai import vector_stores
+# Dependencies owned by apps above core (the vector store is tutorhub.ai's): each registers its
+# check from its AppConfig.ready, since core imports no app above it.
+_registered_checks: dict[str, Callable[[], object]] = {}
 
-    vector_stores["default"].ping()
+
+def readiness_check_register(name: str, check: Callable[[], object]) -> None:
+    """Make /readyz report `name`: down (503) when `check` raises or outlasts the timeout.
+    A coroutine function runs on the loop; anything else on a pool thread."""
+    _registered_checks[name] = check
 
 
 def _worker() -> dict:
@@ -106,7 +112,7 @@ async def readyz(request):
     queued tasks stall with no live worker (see _worker_state). One key per dependency."""
     from tutorhub.core.task_leases import uses_database_queue
 
-    checks = {"database": _database, "cache": _cache, "channel_layer": _channel_layer, "vector_store": _vector_store}
+    checks = {"database": _database, "cache": _cache, "channel_layer": _channel_layer, **_registered_checks}
     if uses_database_queue():
         checks["worker"] = _worker
     results = dict(await asyncio.gather(*(_check(name, check) for name, check in checks.items())))
