@@ -1,17 +1,24 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.core import mail
 from django.db import connection
+from django.utils import timezone
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from tests.conftest import client_for
 from tests.factories import UserFactory
 from tutorhub.asgi import application
 from tutorhub.engagement.models import Notification, NotificationDelivery, NotificationPreference
-from tutorhub.engagement.services import notification_create, notification_preference_update
+from tutorhub.engagement.services import (
+    notification_create,
+    notification_deliveries_retry_due,
+    notification_preference_update,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -131,7 +138,12 @@ def test_unreachable_provider_is_transient(user, settings, run_on_commit):
     settings.NOTIFICATION_MAX_ATTEMPTS = 2
     notification_preference_update(user=user, data=SEED_PREFS)
     run_on_commit(notification_create, user=user, kind="lesson_reminder", title="Soon")
+    # The immediate task backend cannot defer the retry: it waits its backoff for the sweep.
     delivery = NotificationDelivery.objects.get()
+    assert delivery.status == "pending" and delivery.attempts == 1
+    assert notification_deliveries_retry_due() == 0  # not due yet
+    assert notification_deliveries_retry_due(now=timezone.now() + timedelta(minutes=1)) == 1
+    delivery.refresh_from_db()
     assert delivery.status == "failed" and delivery.attempts == 2 and "ConnectError" in delivery.last_error
 
 

@@ -8,7 +8,6 @@ delivery per enabled external channel (email, Telegram, SMS) with retries.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from functools import partial
 
 from asgiref.sync import async_to_sync
@@ -20,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from tutorhub.core.exceptions import ServiceError
+from tutorhub.core.retry import Outcome, RetryPolicy, enqueue_at
 from tutorhub.engagement.delivery import DeliveryError, channel_backends
 from tutorhub.engagement.models import (
     Achievement,
@@ -100,13 +100,11 @@ def notification_create(*, user, kind: str, title: str, message: str = "", data:
 
 
 def _after_commit(notification_id: int, delivery_ids: list[int]) -> None:
-    from tutorhub.engagement.tasks import notification_deliver
-
     notification = Notification.objects.filter(pk=notification_id).first()
     if notification is not None:
         notification_push(notification=notification)
     for delivery_id in delivery_ids:
-        notification_deliver.enqueue(delivery_id)
+        _deliver_task().enqueue(delivery_id)
 
 
 def notification_push(*, notification: Notification) -> None:
@@ -123,56 +121,60 @@ def notification_push(*, notification: Notification) -> None:
         logger.warning("Live push of notification %s failed", notification.pk, exc_info=True)
 
 
-def notification_delivery_attempt(*, delivery_id: int) -> str:
-    """Try one delivery once. Returns the resulting status; schedules a retry for transient failures."""
-    with transaction.atomic():
-        delivery = (
-            NotificationDelivery.objects.select_for_update()
-            .select_related("notification__user")
-            .filter(pk=delivery_id)
-            .first()
-        )
-        if delivery is None or delivery.status != NotificationDelivery.Status.PENDING:
-            return delivery.status if delivery else "missing"
-        delivery.attempts += 1
-        delivery.save(update_fields=["attempts", "updated_at"])
+def _notification_policy() -> RetryPolicy:
+    # Built per call so settings overrides take effect.
+    return RetryPolicy(base_seconds=settings.NOTIFICATION_RETRY_SECONDS, max_attempts=settings.NOTIFICATION_MAX_ATTEMPTS)
+
+
+def _pending_deliveries():
+    return NotificationDelivery.objects.select_related("notification__user").filter(
+        status=NotificationDelivery.Status.PENDING
+    )
+
+
+def _send_delivery(delivery: NotificationDelivery) -> Outcome:
     notification = delivery.notification
-    user = notification.user
     backend = channel_backends().get(delivery.channel)
-    preference = NotificationPreference.objects.filter(user=user).first()
-    error, permanent = "", False
     if backend is None:
-        error, permanent = "channel is no longer configured", True
-    else:
-        address = backend.address(user, preference)
-        try:
-            if not address:
-                raise DeliveryError("the user has no address for this channel", permanent=True)
-            backend.send(address=address, title=notification.title, message=notification.message)
-        except DeliveryError as exc:
-            error, permanent = str(exc), exc.permanent
-    max_attempts = settings.NOTIFICATION_MAX_ATTEMPTS
-    if not error:
-        delivery.status, delivery.sent_at, delivery.last_error = NotificationDelivery.Status.SENT, timezone.now(), ""
-    elif permanent or delivery.attempts >= max_attempts:
-        delivery.status, delivery.last_error = NotificationDelivery.Status.FAILED, error
-    else:
-        delivery.last_error = error
-    delivery.save(update_fields=["status", "sent_at", "last_error", "updated_at"])
-    if error and delivery.status == NotificationDelivery.Status.PENDING:
-        _schedule_retry(delivery)
-    return delivery.status
+        return Outcome(error="channel is no longer configured", permanent=True)
+    preference = NotificationPreference.objects.filter(user=notification.user).first()
+    address = backend.address(notification.user, preference)
+    if not address:
+        return Outcome(error="the user has no address for this channel", permanent=True)
+    try:
+        backend.send(address=address, title=notification.title, message=notification.message)
+    except DeliveryError as exc:
+        return Outcome(error=str(exc), permanent=exc.permanent)
+    return Outcome()
 
 
-def _schedule_retry(delivery: NotificationDelivery) -> None:
+def _deliver_task():
+    # engagement.tasks imports this module's services, so the task is looked up when it is used.
     from tutorhub.engagement.tasks import notification_deliver
 
-    task = notification_deliver
-    if task.get_backend().supports_defer:
-        # Exponential backoff: 30 s, 60 s, 120 s, ... (NOTIFICATION_RETRY_SECONDS doubles).
-        delay = settings.NOTIFICATION_RETRY_SECONDS * (2 ** (delivery.attempts - 1))
-        task = task.using(run_after=timezone.now() + timedelta(seconds=delay))
-    task.enqueue(delivery.pk)
+    return notification_deliver
+
+
+def notification_delivery_attempt(*, delivery_id: int, attempt: int | None = None) -> str | None:
+    """Try one delivery once if this worker wins its claim (`attempt`: the sweep's claim token).
+    Returns the status written, or None when another worker holds it or it is not due; a
+    transient failure queues the next attempt with backoff (tutorhub.core.retry)."""
+    return _notification_policy().attempt(
+        _pending_deliveries(), delivery_id, token=attempt, send=_send_delivery,
+        delivered=lambda now: {"status": NotificationDelivery.Status.SENT, "sent_at": now},
+        retry=lambda at: enqueue_at(_deliver_task(), delivery_id, at=at),
+    )
+
+
+def notification_deliveries_retry_due(*, now=None) -> int:
+    """Claim the deliveries whose backoff has passed (or whose worker's lease ran out) and queue an
+    attempt for each; returns how many were claimed."""
+    policy = _notification_policy()
+    policy.retire_abandoned(_pending_deliveries(), now=now)
+    claims = policy.claim_due(_pending_deliveries(), now=now)
+    for claim in claims:
+        _deliver_task().enqueue(claim.pk, claim.attempt)
+    return len(claims)
 
 
 @transaction.atomic

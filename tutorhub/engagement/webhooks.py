@@ -4,8 +4,9 @@ Each delivery is a POST of `{"id", "event", "created_at", "data"}` with headers
 `X-TutorHub-Event`, `X-TutorHub-Delivery`, `X-TutorHub-Timestamp` and
 `X-TutorHub-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + body)>` - the
 timestamp is signed so a captured request cannot be replayed later. A non-2xx answer or a
-network error is retried with exponential backoff (WEBHOOK_RETRY_BASE_SECONDS * 2^(n-1)) up
-to WEBHOOK_MAX_ATTEMPTS; every attempt's outcome is kept on the delivery row.
+network error is retried by tutorhub.core.retry (exponential backoff with jitter from
+WEBHOOK_RETRY_BASE_SECONDS, up to WEBHOOK_MAX_ATTEMPTS; a delivery is claimed before it is sent,
+so two workers never both send it); every attempt's outcome is kept on the delivery row.
 """
 
 from __future__ import annotations
@@ -15,15 +16,14 @@ import hmac
 import json
 import logging
 import secrets
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django_tasks import default_task_backend, task
 
 from tutorhub.core.exceptions import ServiceError
 from tutorhub.core.fetch import FetchError, resolve_checked, safe_request
+from tutorhub.core.retry import Outcome, RetryPolicy, enqueue_at
 from tutorhub.engagement.models import WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -63,32 +63,29 @@ def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
     endpoint.delete()
 
 
-def _schedule(delivery_id: str, *, at=None) -> None:
-    """Queue an attempt; a future one only where the task backend can defer (else the sweep does)."""
-    if at is None:
-        webhook_deliver_task.enqueue(delivery_id)
-    elif default_task_backend.supports_defer:
-        webhook_deliver_task.using(run_after=at).enqueue(delivery_id)
+def _policy() -> RetryPolicy:
+    # Built per call so settings overrides (and a changed environment in tests) take effect.
+    return RetryPolicy(base_seconds=settings.WEBHOOK_RETRY_BASE_SECONDS, max_attempts=settings.WEBHOOK_MAX_ATTEMPTS)
+
+
+def _pending():
+    return WebhookDelivery.objects.select_related("endpoint").filter(status=WebhookDelivery.Status.PENDING)
 
 
 def webhook_event_emit(*, user, event: str, payload: dict) -> list[WebhookDelivery]:
     """Create a delivery for every active endpoint of `user` subscribed to `event`; each is sent
     after the surrounding transaction commits."""
     deliveries = [
-        WebhookDelivery.objects.create(endpoint=endpoint, event=event, payload=payload, next_attempt_at=timezone.now())
+        WebhookDelivery.objects.create(endpoint=endpoint, event=event, payload=payload)
         for endpoint in WebhookEndpoint.objects.filter(owner=user, is_active=True)
         if event in endpoint.events
     ]
     for delivery in deliveries:
-        transaction.on_commit(lambda d=str(delivery.id): _schedule(d))
+        transaction.on_commit(lambda d=str(delivery.id): _deliver_task().enqueue(d))
     return deliveries
 
 
-def webhook_delivery_attempt(*, delivery_id) -> WebhookDelivery | None:
-    """Send one attempt; record the outcome; schedule the next attempt with backoff on failure."""
-    delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
-    if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
-        return delivery
+def _send(delivery: WebhookDelivery) -> Outcome:
     endpoint = delivery.endpoint
     body = json.dumps(
         {"id": str(delivery.id), "event": delivery.event, "created_at": delivery.created_at.isoformat(), "data": delivery.payload},
@@ -102,44 +99,41 @@ def webhook_delivery_attempt(*, delivery_id) -> WebhookDelivery | None:
         "X-TutorHub-Timestamp": timestamp,
         "X-TutorHub-Signature": sign(endpoint.secret, timestamp, body),
     }
-    delivery.attempts += 1
     try:
         response = safe_request(
             "POST", endpoint.url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE, timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
             max_bytes=64 * 1024, headers=headers, content=body,
         )
-        delivery.last_status_code = response.status_code
-        ok = 200 <= response.status_code < 300
-        delivery.last_error = "" if ok else f"HTTP {response.status_code}"
     except FetchError as exc:
-        ok = False
-        delivery.last_error = str(exc)
-    now = timezone.now()
-    if ok:
-        delivery.status, delivery.delivered_at, delivery.next_attempt_at = WebhookDelivery.Status.SUCCEEDED, now, None
-    elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
-        delivery.status, delivery.next_attempt_at = WebhookDelivery.Status.FAILED, None
-    else:
-        delivery.next_attempt_at = now + timedelta(seconds=settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** (delivery.attempts - 1))
-    delivery.save()
-    if delivery.status == WebhookDelivery.Status.PENDING:
-        _schedule(str(delivery.id), at=delivery.next_attempt_at)
-    return delivery
+        return Outcome(error=str(exc))
+    ok = 200 <= response.status_code < 300
+    return Outcome(error="" if ok else f"HTTP {response.status_code}", fields={"last_status_code": response.status_code})
+
+
+def webhook_delivery_attempt(*, delivery_id, attempt: int | None = None) -> str | None:
+    """Send one attempt if this worker wins the delivery's claim (`attempt`: the sweep's claim
+    token); record the outcome and queue the next attempt with backoff on failure. Returns the
+    status written, or None when another worker holds the delivery or it is not due."""
+    return _policy().attempt(
+        _pending(), delivery_id, token=attempt, send=_send,
+        delivered=lambda now: {"status": WebhookDelivery.Status.SUCCEEDED, "delivered_at": now},
+        retry=lambda at: enqueue_at(_deliver_task(), str(delivery_id), at=at),
+    )
 
 
 def webhook_deliveries_retry_due(*, now=None) -> int:
-    """Attempt every pending delivery whose backoff has passed (for backends that cannot defer)."""
-    now = now or timezone.now()
-    due = list(
-        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
-        .values_list("id", flat=True)[:200]
-    )
-    for delivery_id in due:
-        webhook_deliver_task.enqueue(str(delivery_id))
-    return len(due)
+    """Claim every pending delivery whose backoff has passed (or whose worker's lease ran out) and
+    queue an attempt for each; returns how many were claimed."""
+    policy = _policy()
+    policy.retire_abandoned(_pending(), now=now)
+    claims = policy.claim_due(_pending(), now=now)
+    for claim in claims:
+        _deliver_task().enqueue(str(claim.pk), claim.attempt)
+    return len(claims)
 
 
-@task()
-def webhook_deliver_task(delivery_id: str) -> str | None:
-    delivery = webhook_delivery_attempt(delivery_id=delivery_id)
-    return delivery.status if delivery else None
+def _deliver_task():
+    # engagement.tasks imports this module's services, so the task is looked up when it is used.
+    from tutorhub.engagement.tasks import webhook_deliver_task
+
+    return webhook_deliver_task

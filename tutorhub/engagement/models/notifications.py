@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from tutorhub.core.models import TimeStampedModel
+from tutorhub.core.retry import RetryState
 
 
 class Notification(TimeStampedModel):
@@ -43,8 +44,9 @@ class NotificationPreference(TimeStampedModel):
         return f"preferences of {self.user_id}"
 
 
-class NotificationDelivery(TimeStampedModel):
-    """One attempt chain to deliver a notification on one channel (email, telegram, sms)."""
+class NotificationDelivery(TimeStampedModel, RetryState):
+    """One attempt chain to deliver a notification on one channel (email, telegram, sms); retried
+    by tutorhub.core.retry like every outbound delivery."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -54,8 +56,6 @@ class NotificationDelivery(TimeStampedModel):
     notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
     channel = models.CharField(max_length=20)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

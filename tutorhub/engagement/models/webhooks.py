@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from tutorhub.core.models import UUIDModel
+from tutorhub.core.retry import RetryState
 
 
 class WebhookEndpoint(UUIDModel):
@@ -22,8 +23,8 @@ class WebhookEndpoint(UUIDModel):
         return self.url
 
 
-class WebhookDelivery(UUIDModel):
-    """One event sent (or being retried) to one endpoint: the delivery log."""
+class WebhookDelivery(UUIDModel, RetryState):
+    """One event sent (or being retried by tutorhub.core.retry) to one endpoint: the delivery log."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -34,10 +35,7 @@ class WebhookDelivery(UUIDModel):
     event = models.CharField(max_length=100, db_index=True)
     payload = models.JSONField(default=dict)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
