@@ -5,13 +5,17 @@ from __future__ import annotations
 import logging
 import mimetypes
 import os
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from tutorhub.core.exceptions import ServiceError
 from tutorhub.core.uploads import upload_too_large
 from tutorhub.courses.audio import CONTENT_TYPES as AUDIO_TYPES
 from tutorhub.courses.audio import sniff_audio_format
@@ -85,18 +89,29 @@ def lesson_resource_upload(*, lesson: Lesson, uploaded_by, upload, title: str = 
     return resource
 
 
+# Indexing a file for the AI tutor is the knowledge app's work, and knowledge sits above courses
+# (its documents belong to courses): KnowledgeConfig.ready registers its ingest service here.
+_document_indexer: Callable[..., Any] | None = None
+
+
+def document_indexer_register(indexer: Callable[..., Any]) -> None:
+    """`indexer(*, user, data, filename, name, description, course)` stores and indexes one file
+    as a course document and returns it (with `.pk`); it raises ServiceError when it cannot."""
+    global _document_indexer
+    _document_indexer = indexer
+
+
 def _index_in_knowledge(resource: LessonResource, uploaded_by) -> None:
     """Add the document to the group's course in the knowledge base, so the AI tutor answers from it
     for the group's students (course visibility follows group membership). Indexing problems
     (quota, unreadable file) leave the resource downloadable and are logged, not raised."""
-    from tutorhub.core.exceptions import ServiceError
-    from tutorhub.knowledge.services import document_ingest_file
-
+    if _document_indexer is None:
+        raise ImproperlyConfigured("No document indexer is registered (tutorhub.knowledge registers one when installed).")
     with resource.file.open("rb") as fh:
         data = fh.read()
     try:
         with transaction.atomic():
-            document = document_ingest_file(
+            document = _document_indexer(
                 user=uploaded_by,
                 data=data,
                 filename=resource.original_filename,
