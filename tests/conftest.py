@@ -74,7 +74,7 @@ def _close_worker_thread_connections(django_db_setup):
     from asgiref.sync import SyncToAsync
     from django.db import connections
 
-    from tutorhub.chat.tutor import _stream_writes
+    from tutorhub.chat.services.tutor import _stream_writes
     from tutorhub.core.ws_auth import _auth_threads
 
     for executor in (SyncToAsync.single_thread_executor, _stream_writes, _auth_threads):

@@ -294,7 +294,7 @@ def test_turn_preparation_queries_do_not_grow_with_history(user):
     from django.test.utils import CaptureQueriesContext
 
     from tutorhub.chat.services import chat_session_create
-    from tutorhub.chat.tutor import _open_turn
+    from tutorhub.chat.services.tutor import _open_turn
 
     session = chat_session_create(user=user, title="History")
 

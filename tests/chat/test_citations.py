@@ -11,7 +11,7 @@ from tests.chat.conftest import PHOTOSYNTHESIS
 from tests.chat.test_consumer import connect, converse
 from tutorhub.ai.backends.offline.tutor import NO_MATCH, NO_MATERIAL
 from tutorhub.chat.models import Message
-from tutorhub.chat.tutor import NO_MATCH_NOTE, NO_MATERIAL_NOTE, cited_markers
+from tutorhub.chat.services.tutor import NO_MATCH_NOTE, NO_MATERIAL_NOTE, cited_markers
 
 CHATS = "/api/v1/chat/chats/"
 MITOSIS = "Mitosis divides one cell nucleus into two identical nuclei. It has four phases."

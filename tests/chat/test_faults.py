@@ -15,8 +15,9 @@ from django.utils import timezone
 from tests.chat.test_consumer import connect, converse, messages_of
 from tests.fakes.openai_server import closed_port_url, use_openai_llm
 from tutorhub.billing.models import QuotaReservation, UsageRecord
-from tutorhub.chat import durability, tutor
+from tutorhub.chat import durability
 from tutorhub.chat.models import Message
+from tutorhub.chat.services import tutor
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.chat.conftest import PHOTOSYNTHESIS
 from tutorhub.chat.models import Message
-from tutorhub.chat.selectors import history_window
-from tutorhub.chat.tutor import HISTORY_TOKEN_BUDGET, _history, _open_turn, _turn_session
+from tutorhub.chat.selectors import chat_session_for_turn, history_window, turn_history
+from tutorhub.chat.services.tutor import HISTORY_TOKEN_BUDGET, _open_turn
 
 pytestmark = pytest.mark.django_db
 TURN_BUDGET = 5
@@ -52,9 +52,9 @@ def test_history_read_with_the_session_is_the_history_window(user, chat_session)
     _exchange(chat_session, 30)  # more than the token budget holds
     Message.objects.create(session=chat_session, role="assistant", content="cut off", is_complete=False)
     Message.objects.create(session=chat_session, role="system", content="system note")
-    session = _turn_session(user=user, session_id=str(chat_session.pk))
+    session = chat_session_for_turn(user=user, session_id=str(chat_session.pk))
     assert "history_rows" in session.__dict__ or connection.vendor not in ("sqlite", "postgresql")
-    window = _history(session)
+    window = turn_history(session=session, token_budget=HISTORY_TOKEN_BUDGET)
     assert window == history_window(session=chat_session, token_budget=HISTORY_TOKEN_BUDGET)
     assert window[-1] == {"role": "assistant", "content": "Answer 29: chloroplasts."}
     assert 0 < len(window) < 60
@@ -63,6 +63,6 @@ def test_history_read_with_the_session_is_the_history_window(user, chat_session)
 def test_standing_context_is_read_only_when_the_session_has_some(user, chat_session):
     from tutorhub.chat.services import chat_context_add
 
-    assert _turn_session(user=user, session_id=str(chat_session.pk)).has_contexts is False
+    assert chat_session_for_turn(user=user, session_id=str(chat_session.pk)).has_contexts is False
     chat_context_add(session=chat_session, context_type="note", content="Focus on chapter 3", priority="high")
-    assert _turn_session(user=user, session_id=str(chat_session.pk)).has_contexts is True
+    assert chat_session_for_turn(user=user, session_id=str(chat_session.pk)).has_contexts is True

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Avg, Count, Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models.expressions import RawSQL
 from django.http import Http404
+from django.utils import timezone
 
-from tutorhub.chat.models import ChatSession, Message, TutoringSession
+from tutorhub.chat.models import ChatContext, ChatSession, Message, TutoringSession
 from tutorhub.core.querysets import related_count
 
 
@@ -17,8 +21,11 @@ def _sessions(*, user) -> QuerySet[ChatSession]:
     return ChatSession.objects.filter(owner=user).order_by("-is_pinned", "-updated_at")
 
 
-def chat_session_list(*, user) -> QuerySet[ChatSession]:
-    return _sessions(user=user).annotate(message_count=related_count(Message, "session"))
+def chat_session_list(*, user, with_course: bool = False) -> QuerySet[ChatSession]:
+    """The user's sessions with their message counts; `with_course` joins the course (the
+    canonical list shows it; the dialects' lists do not read it)."""
+    sessions = _sessions(user=user).annotate(message_count=related_count(Message, "session"))
+    return sessions.select_related("course") if with_course else sessions
 
 
 def _uuid(value) -> uuid.UUID:
@@ -30,7 +37,7 @@ def _uuid(value) -> uuid.UUID:
 
 def chat_session_get(*, user, session_id, queryset: QuerySet[ChatSession] | None = None) -> ChatSession:
     """The user's session; Http404 for a malformed id, an unknown one, or another user's.
-    `queryset`: the sessions to look in, with what the caller annotates (chat.tutor's turn)."""
+    `queryset`: the sessions to look in, with what the caller annotates (chat_session_for_turn)."""
     queryset = queryset if queryset is not None else ChatSession.objects.select_related("course")
     try:
         return queryset.get(owner=user, pk=_uuid(session_id))
@@ -81,7 +88,7 @@ def history_window(*, session: ChatSession, token_budget: int, max_messages: int
 
 def history_from_rows(rows, *, token_budget: int) -> list[dict[str, str]]:
     """history_window's budget applied to (role, content, token_count) rows, newest first
-    (chat.tutor reads them with the session, in the same query)."""
+    (chat_session_for_turn reads them with the session, in the same query)."""
     from tutorhub.ai import estimate_tokens
 
     window: list[dict[str, str]] = []
@@ -94,6 +101,55 @@ def history_from_rows(rows, *, token_budget: int) -> list[dict[str, str]]:
         used += cost
     window.reverse()
     return window
+
+
+def _live_contexts(now):
+    return Q(expiration_date__isnull=True) | Q(expiration_date__gt=now)
+
+
+def chat_contexts_active(*, session: ChatSession) -> list[ChatContext]:
+    """The session's standing context that has not expired."""
+    if getattr(session, "has_contexts", True) is False:  # chat_session_for_turn already looked
+        return []
+    return list(session.contexts.filter(_live_contexts(timezone.now())))
+
+
+# The history window's rows (newest first, as JSON) read in the session's own query: one
+# round trip fewer on every turn. Per database, since JSON aggregation is not portable.
+_HISTORY_ROWS_SQL = {
+    "sqlite": (
+        "(SELECT json_group_array(json_array(m.role, m.content, m.token_count)) FROM"
+        " (SELECT role, content, token_count FROM {messages} WHERE session_id = {sessions}.id"
+        " AND is_complete AND role <> %s ORDER BY created_at DESC, id DESC LIMIT %s) m)"
+    ),
+    "postgresql": (
+        "(SELECT json_agg(json_build_array(m.role, m.content, m.token_count) ORDER BY m.created_at DESC, m.id DESC)"
+        " FROM (SELECT role, content, token_count, created_at, id FROM {messages} WHERE session_id = {sessions}.id"
+        " AND is_complete AND role <> %s ORDER BY created_at DESC, id DESC LIMIT %s) m)"
+    ),
+}
+
+
+def chat_session_for_turn(*, user, session_id) -> ChatSession:
+    """The user's session (Http404 otherwise) with, in the same query, whether it has live
+    standing context and its recent history: a chat turn's first round trip."""
+    contexts = ChatContext.objects.filter(_live_contexts(timezone.now()), session=OuterRef("pk"))
+    sessions = ChatSession.objects.select_related("course").annotate(has_contexts=Exists(contexts))
+    sql = _HISTORY_ROWS_SQL.get(connection.vendor)
+    if sql:
+        sql = sql.format(messages=Message._meta.db_table, sessions=ChatSession._meta.db_table)
+        sessions = sessions.annotate(history_rows=RawSQL(sql, [Message.Role.SYSTEM, HISTORY_MAX_MESSAGES]))
+    return chat_session_get(user=user, session_id=session_id, queryset=sessions)
+
+
+def turn_history(*, session: ChatSession, token_budget: int) -> list[dict[str, str]]:
+    """history_window for a turn, from the rows chat_session_for_turn read with the session
+    when it did (else one query)."""
+    if "history_rows" not in session.__dict__:
+        return history_window(session=session, token_budget=token_budget, max_messages=HISTORY_MAX_MESSAGES)
+    rows = session.history_rows
+    rows = json.loads(rows) if isinstance(rows, str) else rows  # SQLite sends text, psycopg parsed JSON
+    return history_from_rows(rows or [], token_budget=token_budget)
 
 
 # --- the web-chat dialect: message/response pairs -------------------------------------------------

@@ -56,7 +56,7 @@ class ChatSessionViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return ChatSession.objects.none()
-        return selectors.chat_session_list(user=self.request.user).select_related("course")
+        return selectors.chat_session_list(user=self.request.user, with_course=True)
 
     def get_serializer_class(self):
         return ChatSessionDetailSerializer if self.action == "retrieve" else ChatSessionSerializer

@@ -17,7 +17,6 @@ arrived, marked incomplete.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import re
 import time
@@ -28,16 +27,21 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q
-from django.db.models.expressions import RawSQL
+from django.db import transaction
 from django.utils import timezone
 
 from tutorhub.ai import Completion, ProviderError, estimate_tokens, llm, usage_scope
 from tutorhub.ai.base import estimate_message_tokens, usage_deferred, usage_flush
 from tutorhub.chat.durability import message_save_recovered, write_or_queue
 from tutorhub.chat.models import ChatContext, ChatSession, Message
-from tutorhub.chat.selectors import HISTORY_MAX_MESSAGES, chat_session_get, history_from_rows, history_window
+from tutorhub.chat.selectors import chat_contexts_active, chat_session_for_turn, turn_history
+from tutorhub.chat.services.sessions import (
+    DEFAULT_TITLE,
+    chat_last_exchange_delete,
+    chat_session_create,
+    chat_session_touch,
+    title_from_text,
+)
 from tutorhub.core.db import call_reconnecting
 from tutorhub.core.exceptions import ServiceError
 
@@ -184,52 +188,6 @@ def _has_material(*, user, document_ids: list[str], include_course_context: bool
     ).exists()
 
 
-def _live_contexts(now):
-    return Q(expiration_date__isnull=True) | Q(expiration_date__gt=now)
-
-
-def _active_contexts(session: ChatSession) -> list[ChatContext]:
-    if getattr(session, "has_contexts", True) is False:  # _turn_session already looked
-        return []
-    return list(session.contexts.filter(_live_contexts(timezone.now())))
-
-
-# The history window's rows (newest first, as JSON) read in the session's own query: one
-# round trip fewer on every turn. Per database, since JSON aggregation is not portable.
-_HISTORY_ROWS_SQL = {
-    "sqlite": (
-        "(SELECT json_group_array(json_array(m.role, m.content, m.token_count)) FROM"
-        " (SELECT role, content, token_count FROM {messages} WHERE session_id = {sessions}.id"
-        " AND is_complete AND role <> %s ORDER BY created_at DESC, id DESC LIMIT %s) m)"
-    ),
-    "postgresql": (
-        "(SELECT json_agg(json_build_array(m.role, m.content, m.token_count) ORDER BY m.created_at DESC, m.id DESC)"
-        " FROM (SELECT role, content, token_count, created_at, id FROM {messages} WHERE session_id = {sessions}.id"
-        " AND is_complete AND role <> %s ORDER BY created_at DESC, id DESC LIMIT %s) m)"
-    ),
-}
-
-
-def _turn_session(*, user, session_id) -> ChatSession:
-    """The user's session (Http404 otherwise) with, in the same query, whether it has live
-    standing context and its recent history: turn preparation's first round trip."""
-    contexts = ChatContext.objects.filter(_live_contexts(timezone.now()), session=OuterRef("pk"))
-    sessions = ChatSession.objects.select_related("course").annotate(has_contexts=Exists(contexts))
-    sql = _HISTORY_ROWS_SQL.get(connection.vendor)
-    if sql:
-        sql = sql.format(messages=Message._meta.db_table, sessions=ChatSession._meta.db_table)
-        sessions = sessions.annotate(history_rows=RawSQL(sql, [Message.Role.SYSTEM, HISTORY_MAX_MESSAGES]))
-    return chat_session_get(user=user, session_id=session_id, queryset=sessions)
-
-
-def _history(session: ChatSession) -> list[dict[str, str]]:
-    if "history_rows" not in session.__dict__:  # not read with the session (_turn_session)
-        return history_window(session=session, token_budget=HISTORY_TOKEN_BUDGET, max_messages=HISTORY_MAX_MESSAGES)
-    rows = session.history_rows
-    rows = json.loads(rows) if isinstance(rows, str) else rows  # SQLite sends text, psycopg parsed JSON
-    return history_from_rows(rows or [], token_budget=HISTORY_TOKEN_BUDGET)
-
-
 def _concepts(citations: list[dict]) -> list[str]:
     seen: dict[str, None] = {}
     for c in citations:
@@ -291,7 +249,7 @@ def tutor_turn_prepare(
     and tutor_question_store before the answer is stored. `fresh`: the session was just
     created, so it has no history or standing context to read."""
     content = (content or "").strip()
-    contexts = [] if fresh else _active_contexts(session)
+    contexts = [] if fresh else chat_contexts_active(session=session)
     document_ids = [str(d) for d in (context_documents or [])]
     for ctx in contexts:
         document_ids += [d for d in ctx.document_ids if d not in document_ids]
@@ -308,7 +266,7 @@ def tutor_turn_prepare(
         user=user, document_ids=document_ids, include_course_context=include_course_context
     )
     # The question is not stored yet, so the window is everything before it.
-    history = [] if fresh else _history(session)
+    history = [] if fresh else turn_history(session=session, token_budget=HISTORY_TOKEN_BUDGET)
     messages = build_prompt(session=session, history=history, contexts=contexts, passages=passages, question=content,
                             has_material=has_material)
     retrieved = []
@@ -354,17 +312,13 @@ def tutor_question_store(*, turn: Turn) -> Message:
 
 @transaction.atomic
 def _question_save(*, turn: Turn) -> None:
-    from tutorhub.chat.services import DEFAULT_TITLE, title_from_text
-
     session = turn.session
     turn.user_message.save(force_insert=True)
     fields = {"last_message_at": turn.user_message.created_at, "updated_at": timezone.now()}
     if session.title == DEFAULT_TITLE:
         # Name a fresh chat after its first question, as chat apps do.
         fields["title"] = title_from_text(turn.question)
-    ChatSession.objects.filter(pk=session.pk).update(**fields)
-    for name, value in fields.items():
-        setattr(session, name, value)
+    chat_session_touch(session=session, **fields)
 
 
 def tutor_turn_finish(*, turn: Turn, text: str, model: str = "", tokens: int | None = None,
@@ -418,7 +372,7 @@ def _answer_save(*, turn: Turn, message: Message, usage: list, recovered: bool =
         message_save_recovered(message=message)
     else:
         message.save(force_insert=True)
-    ChatSession.objects.filter(pk=turn.session.pk).update(last_message_at=message.created_at, updated_at=timezone.now())
+    chat_session_touch(session=turn.session, last_message_at=message.created_at, updated_at=timezone.now())
 
 
 def _answer_save_recovered(**kwargs) -> None:
@@ -468,9 +422,7 @@ def _open_turn(*, user, session_id, content: str, replace_last: bool = False, **
     every hop there is a queue that the time to first token waits in. `replace_last`
     (regenerate, or an edited last question): the session's last exchange is removed once the
     quota allows the new turn, so it is neither shown nor sent as history."""
-    from tutorhub.chat.services import chat_last_exchange_delete, chat_session_create, title_from_text
-
-    session = _turn_session(user=user, session_id=session_id) if session_id else None  # 404 first
+    session = chat_session_for_turn(user=user, session_id=session_id) if session_id else None  # 404 first
     reservation = tutor_quota_check(user=user, content=content)  # then refuse before anything is created
     fresh = session is None
     if fresh:

@@ -1,6 +1,4 @@
-"""Chat use cases: sessions, context, tutoring sessions. The tutor's turn (the only code that
-talks to the LLM for chat) lives in tutorhub.chat.tutor; its entry points are re-exported here
-so callers have one module of chat services."""
+"""Chat use cases: sessions, context, tutoring sessions (the tutor's turn is in .tutor)."""
 
 from __future__ import annotations
 
@@ -76,6 +74,14 @@ def chat_session_update(*, session: ChatSession, user, **changes: Any) -> ChatSe
 
 def chat_session_rename(*, session: ChatSession, title: str) -> ChatSession:
     return chat_session_update(session=session, user=session.owner, title=title)
+
+
+def chat_session_touch(*, session: ChatSession, **fields) -> None:
+    """Set `fields` (last_message_at, updated_at, title) on the session row and on `session`, with
+    one UPDATE that leaves the session's other columns alone (a turn holds a copy read earlier)."""
+    ChatSession.objects.filter(pk=session.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(session, name, value)
 
 
 @transaction.atomic
@@ -231,24 +237,3 @@ def message_audio(*, message: Message) -> tuple[bytes, str]:
     from tutorhub.ai import speech
 
     return speech["default"].synthesize(message.content)
-
-
-from tutorhub.chat.tutor import ChatReplyFailed, ChatReplyStopped, chat_message_send, chat_reply_stream  # noqa: E402
-
-__all__ = [
-    "ChatReplyFailed",
-    "ChatReplyStopped",
-    "chat_context_add",
-    "chat_last_exchange_delete",
-    "chat_message_send",
-    "chat_reply_stream",
-    "chat_session_create",
-    "chat_session_delete",
-    "chat_session_get_or_create",
-    "chat_session_rename",
-    "chat_session_update",
-    "message_audio",
-    "tutoring_session_complete",
-    "tutoring_session_create",
-    "tutoring_session_start",
-]
