@@ -123,3 +123,14 @@ def test_two_claimers_split_the_due_rows():
     assert not set(claimed[0]) & set(claimed[1])
     assert sorted(claimed[0] + claimed[1]) == sorted(ids)
     assert set(NotificationDelivery.objects.values_list("attempts", flat=True)) == {1}
+
+
+def test_process_backoff_and_delivery_retries_share_one_formula():
+    from tutorhub.core.backoff import Backoff
+
+    backoff = Backoff(initial=1.0, maximum=5.0)
+    assert [backoff.failed() for _ in range(5)] == [1.0, 2.0, 4.0, 5.0, 5.0]
+    backoff.reset()
+    assert backoff.failed() == 1.0
+    no_jitter = RetryPolicy(base_seconds=1.0, max_attempts=9, max_delay_seconds=5.0, jitter=0.0)
+    assert [no_jitter.delay(n) for n in range(1, 6)] == [1.0, 2.0, 4.0, 5.0, 5.0]

@@ -1,6 +1,7 @@
-"""Exponential backoff shared by the long-running processes (runall's supervisor, the task
-worker, the scheduler): they must outlive a crashed child or a database outage, retrying
-ever more slowly instead of exiting or hammering a server that is down."""
+"""Exponential backoff: the one formula (`exponential_delay`), used by the long-running processes
+(runall's supervisor, the task worker, the scheduler: they must outlive a crashed child or a
+database outage, retrying ever more slowly instead of exiting or hammering a server that is
+down) through `Backoff`, and by outbound deliveries' retries through `tutorhub.core.retry`."""
 
 from __future__ import annotations
 
@@ -13,22 +14,23 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 DB_OUTAGE_ERRORS = (OperationalError, InterfaceError, DatabaseError)
 
 
+def exponential_delay(failures: int, *, base: float, maximum: float, factor: float = 2.0) -> float:
+    """Seconds to wait after the `failures`-th failure in a row: base, base*factor, ... capped at maximum."""
+    return min(base * factor ** max(failures - 1, 0), maximum)
+
+
 class Backoff:
     """Delays of `initial` seconds doubling to `maximum`; `reset()` after a success."""
 
     def __init__(self, *, initial: float = 1.0, maximum: float = 30.0):
         self.initial = initial
         self.maximum = maximum
-        self.delay = initial
         self.failures = 0
 
     def failed(self) -> float:
         """Record a failure; returns how long to wait before the next try."""
-        delay = self.delay
         self.failures += 1
-        self.delay = min(self.delay * 2, self.maximum)
-        return delay
+        return exponential_delay(self.failures, base=self.initial, maximum=self.maximum)
 
     def reset(self) -> None:
-        self.delay = self.initial
         self.failures = 0

@@ -27,6 +27,8 @@ from django.db import models, router, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from tutorhub.core.backoff import exponential_delay
+
 logger = logging.getLogger(__name__)
 
 # Longer than one send can take (webhook and provider timeouts are seconds) plus a queue's wait
@@ -79,7 +81,7 @@ class RetryPolicy:
     lease: timedelta = DEFAULT_LEASE
 
     def delay(self, attempts: int) -> float:
-        raw = min(self.base_seconds * self.factor ** max(attempts - 1, 0), self.max_delay_seconds)
+        raw = exponential_delay(attempts, base=self.base_seconds, maximum=self.max_delay_seconds, factor=self.factor)
         return raw * (1 - self.jitter * random.random())  # noqa: S311 - spreading retries, not security
 
     def next_attempt_at(self, attempts: int, *, now: datetime) -> datetime | None:
