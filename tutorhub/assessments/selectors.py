@@ -172,6 +172,35 @@ def flashcard_due_forecast(*, user, days: int, today: date) -> list[tuple[date, 
 
 
 # --- quizzes -------------------------------------------------------------------------------
+def _text_matches(concepts: list[str]) -> Q:
+    q = Q()
+    for concept in concepts:
+        q |= Q(question__icontains=concept) | Q(answer__icontains=concept) | Q(tags__icontains=concept)
+        q |= Q(tags__icontains=concept.replace(" ", "_"))  # tags are often snake_case
+    return q
+
+
+def flashcard_resources(*, user, concepts: list[str], difficulty: str) -> list[dict]:
+    """The student's cards on `concepts` as one study resource (none when no card matches): the
+    learning app's resource source for goals and weak topics (registered by AssessmentsConfig.ready)."""
+    cards = Flashcard.objects.filter(user=user).exclude(status=Flashcard.Status.ARCHIVED).filter(_text_matches(concepts))
+    count = cards.count()
+    if not count:
+        return []
+    ids = list(cards.values_list("pk", flat=True)[:50])
+    return [
+        {
+            "type": "flashcards",
+            "title": f"{count} flashcard(s) on {', '.join(concepts[:3])}",
+            "url": "/api/v1/assessments/flashcards/due/",
+            # ~30 seconds per card is how long a spaced-repetition review takes on average.
+            "estimated_time": f"{max(1, round(count * 0.5))} minutes",
+            "difficulty": difficulty,
+            "flashcard_ids": [str(i) for i in ids],
+        }
+    ]
+
+
 def quiz_list_visible(*, user) -> QuerySet[Quiz]:
     """Quizzes a user may take: their own and those of courses they can see."""
     qs = Quiz.objects.all()

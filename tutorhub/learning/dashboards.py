@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from django.apps import apps
 from django.utils import timezone
 
+from tutorhub.engagement.models import Achievement
 from tutorhub.learning.analytics import (
     activity_days,
     completed_sessions,
@@ -60,14 +60,11 @@ def accounts_dashboard(*, user, now: datetime | None = None) -> dict:
     ]
     for length, day in streak_milestones(days):
         achievements.append({"type": "study_streak", "title": f"{length}-day study streak!", "achieved_at": day_start(user, day)})
-    try:  # badges the engagement app awarded (coins, leaderboards) are achievements too
-        Achievement = apps.get_model("engagement", "Achievement")
-        achievements.extend(
-            {"type": a.code, "title": a.title, "achieved_at": a.earned_at}
-            for a in Achievement.objects.filter(user=user).order_by("-earned_at")[:5]
-        )
-    except LookupError:
-        pass
+    # Badges the engagement app awarded (coins, leaderboards) are achievements too.
+    achievements.extend(
+        {"type": a.code, "title": a.title, "achieved_at": a.earned_at}
+        for a in Achievement.objects.filter(user=user).order_by("-earned_at")[:5]
+    )
     seen: set[str] = set()
     achievements = [a for a in sorted(achievements, key=lambda a: a["achieved_at"], reverse=True) if not (a["title"] in seen or seen.add(a["title"]))]
     return {

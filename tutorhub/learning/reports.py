@@ -18,6 +18,7 @@ from django.utils import timezone
 from tutorhub.ai import ProviderError, estimate_tokens, llm, usage_scope
 from tutorhub.billing.services import ai_tokens_check
 from tutorhub.core.exceptions import ServiceUnavailable
+from tutorhub.engagement.services import notification_create
 from tutorhub.learning.analytics import activity_days, completed_sessions, day_start
 from tutorhub.learning.learner_model import STRONG_THRESHOLD, WEAK_THRESHOLD, learner_topic_states
 from tutorhub.learning.models import LearnerEvent, LearningGoal, WeeklyReport
@@ -130,8 +131,6 @@ def weekly_reports_for(*, user, week_end: date | None = None) -> list[WeeklyRepo
 def weekly_reports_send_for_parent(*, parent) -> int:
     """Generate this week's report for each child and notify the parent (in-app and e-mail via
     the engagement channels). Returns how many were sent; a failed child is skipped, not fatal."""
-    from tutorhub.engagement.services import notification_create
-
     sent = 0
     for child in report_children(user=parent):
         try:

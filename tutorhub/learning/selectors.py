@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.apps import apps
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
+from tutorhub.knowledge.retrieval import retrieve
 from tutorhub.learning.learner_model import (  # noqa: F401  (re-exported contract)
     WEAK_THRESHOLD,
     difficulty_for_mastery,
@@ -18,6 +18,7 @@ from tutorhub.learning.learner_model import (  # noqa: F401  (re-exported contra
     learner_weak_topics,
 )
 from tutorhub.learning.models import Feedback, LearningGoal, StudyPlan, StudySession
+from tutorhub.learning.resources import resource_sources
 from tutorhub.learning.services import normalize_topic
 
 BEHIND_MARGIN = 10.0  # percentage points behind the time-based expectation before we say so
@@ -225,21 +226,6 @@ def study_plan_recommendations(*, plan: StudyPlan, now: datetime | None = None) 
 
 
 # --- resources for a goal or a weak topic ---------------------------------------------------
-def _flashcard_model():
-    try:
-        return apps.get_model("assessments", "Flashcard")
-    except LookupError:
-        return None
-
-
-def _text_matches(concepts: list[str]) -> Q:
-    q = Q()
-    for concept in concepts:
-        q |= Q(question__icontains=concept) | Q(answer__icontains=concept) | Q(tags__icontains=concept)
-        q |= Q(tags__icontains=concept.replace(" ", "_"))  # tags are often snake_case
-    return q
-
-
 def resources_for_concepts(*, user, concepts: list[str], limit: int = 10) -> list[dict]:
     """The student's own documents and flashcards that match the concepts (the canonical API's shape:
     type, title, url, estimated_time, difficulty), best matches first."""
@@ -251,32 +237,12 @@ def resources_for_concepts(*, user, concepts: list[str], limit: int = 10) -> lis
     difficulty = difficulty_for_mastery(sum(known) / len(known) if known else None)
     resources: list[dict] = []
     resources.extend(_document_resources(user=user, concepts=concepts, difficulty=difficulty, limit=limit))
-    Flashcard = _flashcard_model()
-    if Flashcard is not None:
-        owner_field = "user" if any(f.name == "user" for f in Flashcard._meta.fields) else "owner"
-        cards = Flashcard.objects.filter(**{owner_field: user}).exclude(status="archived").filter(_text_matches(concepts))
-        count = cards.count()
-        if count:
-            ids = list(cards.values_list("pk", flat=True)[:50])
-            resources.append(
-                {
-                    "type": "flashcards",
-                    "title": f"{count} flashcard(s) on {', '.join(concepts[:3])}",
-                    "url": "/api/v1/assessments/flashcards/due/",
-                    # ~30 seconds per card is how long a spaced-repetition review takes on average.
-                    "estimated_time": f"{max(1, round(count * 0.5))} minutes",
-                    "difficulty": difficulty,
-                    "flashcard_ids": [str(i) for i in ids],
-                }
-            )
+    for source in resource_sources():  # the student's flashcards (assessments registers them)
+        resources.extend(source(user=user, concepts=concepts, difficulty=difficulty))
     return resources[:limit]
 
 
 def _document_resources(*, user, concepts: list[str], difficulty: str, limit: int) -> list[dict]:
-    try:
-        from tutorhub.knowledge.retrieval import retrieve
-    except ImportError:
-        return []
     found: dict[str, dict] = {}
     for concept in concepts[:5]:
         try:

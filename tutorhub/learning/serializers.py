@@ -9,6 +9,7 @@ from rest_framework import serializers
 from tutorhub.core.files import PrivateImageField
 from tutorhub.core.serializers import OrderedDatesMixin
 from tutorhub.core.uploads import upload_too_large
+from tutorhub.courses.selectors import course_list_visible
 from tutorhub.learning.models import Feedback, LearningGoal, StudyPlan, StudySession
 from tutorhub.learning.scheduling import TIME_SLOTS
 
@@ -39,8 +40,6 @@ class StudyPlanSerializer(OrderedDatesMixin, serializers.ModelSerializer):
         fields = super().get_fields()
         request = self.context.get("request")
         if request is not None and request.user.is_authenticated:
-            from tutorhub.courses.selectors import course_list_visible
-
             fields["course"].queryset = course_list_visible(user=request.user)
         return fields
 
