@@ -84,6 +84,38 @@ def submission_list_visible(*, user) -> QuerySet[HomeworkSubmission]:
     return qs.filter(_people_q(user, "student") | Q(homework__lesson__group__teacher=user)).distinct()
 
 
+def _streaks(statuses: list[str]) -> tuple[int, int]:
+    """(current, longest) runs of attended lessons; absence breaks a run, an excused one is skipped."""
+    current = longest = 0
+    for status in statuses:
+        if status in Attendance.ATTENDED:
+            current += 1
+            longest = max(longest, current)
+        elif status == Attendance.Status.ABSENT:
+            current = 0
+    return current, longest
+
+
+def attendance_metrics(user) -> dict[str, int]:
+    """The student's attendance figures achievements count (an engagement activity source)."""
+    statuses = list(
+        Attendance.objects.filter(student=user)
+        .order_by("lesson__scheduled_date", "lesson__start_time")
+        .values_list("status", flat=True)
+    )
+    current, longest = _streaks(statuses)
+    return {
+        "lessons_attended": sum(1 for s in statuses if s in Attendance.ATTENDED),
+        "current_attendance_streak": current,
+        "longest_attendance_streak": longest,
+    }
+
+
+def attendance_leaderboard_counts(group: Group) -> dict[str, QuerySet]:
+    """Lessons attended, counted per student on the group's leaderboard (an engagement activity source)."""
+    return {"lessons_completed": Attendance.objects.filter(lesson__group=group, status__in=Attendance.ATTENDED)}
+
+
 def resource_list_visible(*, user) -> QuerySet[LessonResource]:
     """Lesson files: the group's students and teacher (and admins) only."""
     qs = LessonResource.objects.select_related("lesson__group")

@@ -15,6 +15,7 @@ router.register("resources", views.LessonResourceViewSet, basename="lesson-resou
 
 urlpatterns = [
     path("lessons/group/<int:group_id>/", views.LessonViewSet.as_view({"get": "list"}), name="lessons-by-group"),
+    path("gamification/leaderboard/<int:group_id>/", views.LeaderboardView.as_view(), name="leaderboard"),
     path(
         "homework/submissions/<int:pk>/audio/", views.HomeworkSubmissionAudioView.as_view(), name="homework-submission-audio"
     ),

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from tutorhub.courses.models import Attendance, Group
 from tutorhub.engagement.achievements import DEFINITIONS
+from tutorhub.engagement.activity import activity_sources
 from tutorhub.engagement.models import (
     Achievement,
     CoinTransaction,
@@ -13,7 +14,6 @@ from tutorhub.engagement.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from tutorhub.homework.models import HomeworkSubmission
 
 
 def notification_list(*, user) -> QuerySet[Notification]:
@@ -56,39 +56,14 @@ def webhook_delivery_list(*, endpoint: WebhookEndpoint) -> QuerySet[WebhookDeliv
     return endpoint.deliveries.all()
 
 
-def _streaks(statuses: list[str]) -> tuple[int, int]:
-    """(current, longest) runs of attended lessons; absence breaks a run, an excused one is skipped."""
-    current = longest = 0
-    for status in statuses:
-        if status in Attendance.ATTENDED:
-            current += 1
-            longest = max(longest, current)
-        elif status == Attendance.Status.ABSENT:
-            current = 0
-    return current, longest
-
-
 def student_activity_stats(*, user) -> dict:
-    """The metrics achievements are defined on, all computed from recorded activity."""
-    statuses = list(
-        Attendance.objects.filter(student=user)
-        .order_by("lesson__scheduled_date", "lesson__start_time")
-        .values_list("status", flat=True)
-    )
-    current, longest = _streaks(statuses)
-    homework = HomeworkSubmission.objects.filter(student=user, status=HomeworkSubmission.Status.APPROVED).aggregate(
-        approved=Count("id"), best=Max("similarity_score")
-    )
+    """The metrics achievements are defined on, all computed from recorded activity: attendance
+    and homework figures from their apps' activity sources, coins from the ledger here."""
+    stats: dict = {}
+    for source in activity_sources():
+        stats.update(source.student_metrics(user))
     earned = CoinTransaction.objects.filter(user=user, amount__gt=0).aggregate(total=Sum("amount"))["total"] or 0
-    return {
-        "lessons_attended": sum(1 for s in statuses if s in Attendance.ATTENDED),
-        "current_attendance_streak": current,
-        "longest_attendance_streak": longest,
-        "homeworks_approved": homework["approved"],
-        "best_similarity": round(homework["best"] or 0.0, 4),
-        "coins_earned": earned,
-        "coins_balance": coin_balance(user=user),
-    }
+    return {**stats, "coins_earned": earned, "coins_balance": coin_balance(user=user)}
 
 
 def achievement_progress(*, student) -> dict:
@@ -118,14 +93,21 @@ def _count_subquery(queryset, field: str = "student") -> Subquery:
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
-def group_leaderboard(*, group: Group) -> list[dict]:
-    """The group's students ranked by coins, then lessons attended, then homeworks approved (one query)."""
-    lessons = Attendance.objects.filter(lesson__group=group, status__in=Attendance.ATTENDED)
-    homeworks = HomeworkSubmission.objects.filter(homework__lesson__group=group, status=HomeworkSubmission.Status.APPROVED)
+# The leaderboard's tie-breakers after coins, in this order; the activity sources supply the rows.
+LEADERBOARD_COUNTS = ("lessons_completed", "homeworks_completed")
+
+
+def group_leaderboard(*, group) -> list[dict]:
+    """The group's (a courses Group) students ranked by coins, then lessons attended, then
+    homeworks approved (one query)."""
+    rows: dict[str, QuerySet] = {}
+    for source in activity_sources():
+        rows.update(source.leaderboard_counts(group))
+    missing = [column for column in LEADERBOARD_COUNTS if column not in rows]
+    if missing:
+        raise ImproperlyConfigured(f"No activity source counts {', '.join(missing)} (courses and homework register them).")
     students = (
-        group.students.annotate(
-            lessons_completed=_count_subquery(lessons), homeworks_completed=_count_subquery(homeworks)
-        )
+        group.students.annotate(**{column: _count_subquery(rows[column]) for column in LEADERBOARD_COUNTS})
         .order_by("-coins", "-lessons_completed", "-homeworks_completed", "username")
         .values("id", "username", "first_name", "last_name", "coins", "lessons_completed", "homeworks_completed")
     )

@@ -9,7 +9,6 @@ router.register("notifications", views.NotificationViewSet, basename="notificati
 urlpatterns = [
     path("notifications/preferences/me/", views.NotificationPreferenceView.as_view(), name="notification-preferences"),
     path("gamification/coins/me/", views.CoinsMeView.as_view(), name="coins-me"),
-    path("gamification/leaderboard/<int:group_id>/", views.LeaderboardView.as_view(), name="leaderboard"),
     path("gamification/achievements/me/", views.AchievementsView.as_view(), name="achievements-me"),
     path("gamification/achievements/<int:student_id>/", views.AchievementsView.as_view(), name="achievements"),
     *router.urls,

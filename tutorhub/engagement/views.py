@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
@@ -9,14 +8,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tutorhub.core.pagination import StandardPagination
-from tutorhub.courses.selectors import group_list_visible
 from tutorhub.engagement import selectors, services
 from tutorhub.engagement.models import Notification
 from tutorhub.engagement.serializers import (
     AchievementsSerializer,
     CoinsMeSerializer,
     CoinTransactionSerializer,
-    LeaderboardSerializer,
     NotificationPreferenceSerializer,
     NotificationSerializer,
 )
@@ -89,15 +86,6 @@ class CoinsMeView(APIView):
                 "previous": paginator.get_previous_link(),
                 "results": CoinTransactionSerializer(page, many=True).data,
             }
-        )
-
-
-class LeaderboardView(APIView):
-    @extend_schema(responses=LeaderboardSerializer)
-    def get(self, request, group_id: int):
-        group = get_object_or_404(group_list_visible(user=request.user), pk=group_id)
-        return Response(
-            {"group_id": group.pk, "group_name": group.name, "results": selectors.group_leaderboard(group=group)}
         )
 
 

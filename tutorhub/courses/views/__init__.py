@@ -2,6 +2,7 @@
 
 from tutorhub.courses.views.attendance import AttendanceViewSet
 from tutorhub.courses.views.groups import CourseViewSet, GroupViewSet, LessonViewSet, ScheduleViewSet
+from tutorhub.courses.views.leaderboard import LeaderboardView
 from tutorhub.courses.views.homework import HomeworkSubmissionAudioView, HomeworkViewSet
 from tutorhub.courses.views.resources import LessonResourceViewSet
 
@@ -9,6 +10,7 @@ __all__ = [
     "AttendanceViewSet",
     "CourseViewSet",
     "GroupViewSet",
+    "LeaderboardView",
     "HomeworkSubmissionAudioView",
     "HomeworkViewSet",
     "LessonResourceViewSet",
