@@ -20,6 +20,7 @@ api_v1 = [
     path("", include("tutorhub.knowledge.urls")),
     path("", include("tutorhub.courses.urls")),
     path("", include("tutorhub.assessments.urls")),
+    path("", include("tutorhub.homework.urls")),
     path("", include("tutorhub.billing.urls")),
     path("", include("tutorhub.billing.urls_payments")),
     path("", include("tutorhub.engagement.urls")),

@@ -9,7 +9,7 @@ import pytest
 
 from tests.assessments.material import FRACTIONS, PHOTOSYNTHESIS
 from tests.conftest import client_for
-from tutorhub.assessments.models import HomeworkSubmission
+from tutorhub.homework.models import HomeworkSubmission
 from tutorhub.learning.models import LearnerEvent
 
 pytestmark = pytest.mark.django_db
@@ -149,8 +149,8 @@ def test_homework_bad_input(api_client):
 
 
 def test_homework_feedback_isolation_and_404(api_client, other_user):
-    submission = HomeworkSubmission.objects.create(user=other_user, text="x")
-    assert api_client.get(f"/api/homework/{submission.pk}/feedback/").status_code == 404
+    submission = HomeworkSubmission.objects.create(student=other_user, text="x")
+    assert api_client.get(f"/api/homework/{submission.uuid}/feedback/").status_code == 404
     assert api_client.get("/api/homework/00000000-0000-0000-0000-000000000000/feedback/").status_code == 404
 
 
@@ -170,6 +170,6 @@ def test_homework_llm_failure_is_reported_and_retryable(api_client, resources, f
 
 
 def test_homework_retry_only_for_failed(api_client, user):
-    submission = HomeworkSubmission.objects.create(user=user, text="x", status="completed", score=50)
-    response = api_client.post(f"/api/homework/{submission.pk}/feedback/")
+    submission = HomeworkSubmission.objects.create(student=user, text="x", status="completed", score=50)
+    response = api_client.post(f"/api/homework/{submission.uuid}/feedback/")
     assert response.status_code == 200 and response.json()["score"] == 50.0

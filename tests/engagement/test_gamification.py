@@ -8,10 +8,11 @@ from django.db import connection
 
 from tests.factories import UserFactory
 from tutorhub.core.exceptions import ServiceError
-from tutorhub.courses.models import Attendance, Homework, HomeworkSubmission, Lesson
+from tutorhub.courses.models import Attendance, Lesson
 from tutorhub.courses.services import schedule_create
 from tutorhub.engagement.models import Achievement, CoinTransaction, Notification
 from tutorhub.engagement.services import achievements_evaluate, coins_award
+from tutorhub.homework.models import Homework, HomeworkSubmission
 
 pytestmark = pytest.mark.django_db
 

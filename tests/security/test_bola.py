@@ -128,10 +128,10 @@ class World:
         return self.once("assessment", lambda: Assessment.objects.create(owner=self.owner, title="Midterm"))
 
     def seed000_homework(self):
-        from tutorhub.assessments.models import HomeworkSubmission
+        from tutorhub.homework.models import HomeworkSubmission
 
         return self.once("hw000", lambda: HomeworkSubmission.objects.create(
-            user=self.owner, file=ContentFile(b"my essay", name="essay.txt")
+            student=self.owner, kind="file", file=ContentFile(b"my essay", name="essay.txt")
         ))
 
     def feedback(self):
@@ -159,16 +159,17 @@ class World:
         return self.once("attendance", lambda: Attendance.objects.create(lesson=self.lesson(), student=self.owner, status="present"))
 
     def homework(self):
-        from tutorhub.courses.models import Homework
+        from tutorhub.homework.models import Homework
 
         return self.once("homework", lambda: Homework.objects.create(lesson=self.lesson(), title="Read aloud", created_by=self.teacher))
 
     def homework_submission(self):
         from tests.fakes.openai_server import silent_wav
-        from tutorhub.courses.models import HomeworkSubmission
+        from tutorhub.homework.models import HomeworkSubmission
 
         return self.once("submission", lambda: HomeworkSubmission.objects.create(
-            homework=self.homework(), student=self.owner, audio_submission=ContentFile(silent_wav(), name="a.wav"), audio_format="wav"
+            homework=self.homework(), student=self.owner, kind="audio", file=ContentFile(silent_wav(), name="a.wav"),
+            audio_format="wav",
         ))
 
     def resource(self):
@@ -231,7 +232,7 @@ OBJECT_FACTORIES: list[tuple[str, Callable[[World], dict]]] = [
     (r"/assessments/quiz-attempts/\{id\}/", lambda w: {"id": w.quiz_attempt().pk}),
     (r"/assessments/quizzes/\{id\}/", lambda w: {"id": w.quiz().pk}),
     (r"/api/quiz/\{quiz_id\}/", lambda w: {"quiz_id": w.quiz().pk}),
-    (r"/assessments/homework/\{id\}/|/api/homework/\{id\}/", lambda w: {"id": w.seed000_homework().pk}),
+    (r"/assessments/homework/\{id\}/|/api/homework/\{id\}/", lambda w: {"id": w.seed000_homework().uuid}),
     (r"/api/v1/assessments/\{id\}/", lambda w: {"id": w.assessment().pk}),
     (r"/accounts/feedback/\{id\}/", lambda w: {"id": w.feedback().pk}),
     (r"/accounts/parent-links/\{id\}/", lambda w: {"id": w.link.pk}),

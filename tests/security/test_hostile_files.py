@@ -23,8 +23,8 @@ from tests.conftest import client_for
 from tests.factories import CourseFactory
 from tests.knowledge.conftest import make_docx, make_pdf
 from tests.knowledge.test_sandbox import extraction_children
-from tutorhub.assessments.models import HomeworkSubmission
-from tutorhub.assessments.tasks import homework_feedback_task
+from tutorhub.homework.models import HomeworkSubmission
+from tutorhub.homework.tasks import homework_submission_check_task
 from tutorhub.knowledge.models import Document
 from tutorhub.knowledge.services.ingestion import document_ingest_file
 
@@ -102,8 +102,8 @@ def test_homework_bomb_upload_returns_at_once_and_fails_in_the_worker(queued, li
     assert body["status"] == "processing" and body["file_name"] == "hw.pdf" and body["score"] is None
 
     (queued_task,) = DBTaskResult.objects.ready()
-    assert queued_task.task_path.endswith("homework_feedback_task")
-    assert homework_feedback_task.call(*queued_task.args_kwargs["args"]) == "failed"
+    assert queued_task.task_path.endswith("homework_submission_check_task")
+    assert homework_submission_check_task.call(*queued_task.args_kwargs["args"]) == "failed"
     feedback = client.get(f"/api/homework/{body['id']}/feedback/").json()
     assert feedback["status"] == "failed"
     assert feedback["error"].startswith("The homework file could not be read: The file took longer than 2 s of CPU")
@@ -116,15 +116,15 @@ def test_homework_file_is_extracted_in_the_worker_once(queued, limits, user, res
         "/api/homework/upload/", {"file": SimpleUploadedFile("hw.docx", docx), "text": "My answer:"}, format="multipart"
     )
     assert response.status_code == 201
-    submission = HomeworkSubmission.objects.get(pk=response.json()["id"])
+    submission = HomeworkSubmission.objects.get(uuid=response.json()["id"])
     assert submission.text == "My answer:" and not submission.file_extracted  # nothing parsed in the request
-    homework_feedback_task.call(str(submission.pk))
+    homework_submission_check_task.call(submission.pk)
     submission.refresh_from_db()
     assert submission.status == "completed" and submission.file_extracted
     assert submission.text.startswith("My answer:\n\n") and "chlorophyll" in submission.text
     # A retry (e.g. after an AI outage) marks again without appending the file's text twice.
     HomeworkSubmission.objects.filter(pk=submission.pk).update(status="failed")
-    homework_feedback_task.call(str(submission.pk))
+    homework_submission_check_task.call(submission.pk)
     submission.refresh_from_db()
     assert submission.text.count("chlorophyll") == 1
 
@@ -171,7 +171,7 @@ def test_damaged_pdf_homework_fails_with_a_reason_not_a_500(queued, limits, user
     broken = make_pdf(["Some answer text"])[:300]  # a PDF header, then cut off mid-file
     response = client.post("/api/homework/upload/", {"file": SimpleUploadedFile("cut.pdf", broken)}, format="multipart")
     assert response.status_code == 201
-    homework_feedback_task.call(response.json()["id"])
+    homework_submission_check_task.call(HomeworkSubmission.objects.get(uuid=response.json()["id"]).pk)
     feedback = client.get(f"/api/homework/{response.json()['id']}/feedback/").json()
     assert feedback["status"] == "failed" and feedback["error"].startswith("The homework file could not be read:")
 

@@ -104,7 +104,7 @@ def lesson(school):
 
 
 def test_a_billion_coins_reward_is_refused(school, lesson):
-    from tutorhub.courses.models import Homework
+    from tutorhub.homework.models import Homework
 
     teacher = school.client("teacher")
     res = teacher.post("/api/v1/homework/", {"lesson": lesson.pk, "title": "Essay", "coins_reward": BILLION}, format="json")
@@ -119,7 +119,7 @@ def test_a_billion_coins_reward_is_refused(school, lesson):
 def test_the_database_refuses_an_unbounded_coins_reward_too(lesson):
     from django.db import IntegrityError, transaction
 
-    from tutorhub.courses.models import Homework
+    from tutorhub.homework.models import Homework
 
     with pytest.raises(IntegrityError), transaction.atomic():
         Homework.objects.create(lesson=lesson, title="x", coins_reward=BILLION)
@@ -218,7 +218,8 @@ def test_foreign_group_for_a_lesson_is_refused_like_a_missing_one(school):
 def test_foreign_lesson_for_homework_is_refused_like_a_missing_one(school):
     import datetime
 
-    from tutorhub.courses.models import Homework, Lesson
+    from tutorhub.courses.models import Lesson
+    from tutorhub.homework.models import Homework
 
     theirs = Lesson.objects.create(group=school.other_group, scheduled_date=datetime.date(2026, 1, 12), start_time=datetime.time(9))
     res = school.client("teacher").post("/api/v1/homework/", {"lesson": theirs.pk, "title": "x"}, format="json")

@@ -28,8 +28,10 @@ from tests.courses import fixtures as course_fixtures
 from tests.factories import CourseFactory, UserFactory
 from tests.fakes.openai_server import silent_wav
 from tutorhub.core.files import PrivateFileSystemStorage, orphan_files_delete
-from tutorhub.courses.models import Homework, HomeworkSubmission, Lesson, LessonResource
-from tutorhub.courses.services import homework_create, schedule_create
+from tutorhub.courses.models import Lesson, LessonResource
+from tutorhub.courses.services import schedule_create
+from tutorhub.homework.models import Homework, HomeworkSubmission
+from tutorhub.homework.services import homework_create
 
 pytestmark = pytest.mark.django_db
 school = course_fixtures.school  # shared fixtures: one school, outsiders for the matrix
@@ -96,7 +98,7 @@ def test_media_is_not_served_even_in_debug(settings, anon_client, submission, de
     importlib.reload(tutorhub.urls)  # the URLconf is built once; rebuild it under this DEBUG
     clear_url_caches()
     try:
-        stored = submission.audio_submission.name
+        stored = submission.file.name
         assert default_storage.exists(stored)
         for path in (f"/media/{stored}", "/media/", "/media/anything.txt"):
             response = anon_client.get(path)
@@ -288,7 +290,7 @@ def test_accel_redirect_hands_the_bytes_to_nginx_after_the_check(school, submiss
     url = f"/api/v1/homework/submissions/{submission.pk}/audio/"
     response = school.client("student").get(url)
     assert response.status_code == 200
-    assert response["X-Accel-Redirect"] == f"/protected/{submission.audio_submission.name}"
+    assert response["X-Accel-Redirect"] == f"/protected/{submission.file.name}"
     assert response.content == b""
     assert response["Content-Type"] == "audio/wav" and response["X-Content-Type-Options"] == "nosniff"
     assert school.client("other_student").get(url).status_code == 404
@@ -305,7 +307,7 @@ def test_stored_names_are_random(school, submission, lesson, api_client, user):
     from tutorhub.learning.models import Feedback
 
     names = [
-        submission.audio_submission.name,
+        submission.file.name,
         LessonResource.objects.get().file.name,
         Feedback.objects.get().screenshot.name,
     ]
@@ -339,7 +341,7 @@ def test_failed_homework_submit_request_leaves_no_file(school, homework, wav, mo
     from rest_framework.test import APIClient
     from rest_framework_simplejwt.tokens import RefreshToken
 
-    from tutorhub.courses.services import homework as homework_services
+    from tutorhub.homework import services as homework_services
 
     def fail(**kwargs):
         raise RuntimeError("database went away")
@@ -379,7 +381,7 @@ def test_orphan_sweep_removes_old_unreferenced_files_only(school, submission):
     orphan.write_bytes(b"RIFF orphan")
     fresh_orphan.write_bytes(b"RIFF in flight")
     os.utime(orphan, (old, old))
-    referenced = root / submission.audio_submission.name
+    referenced = root / submission.file.name
     os.utime(referenced, (old, old))
 
     assert orphan_files_delete(older_than=timedelta(hours=1)) == 1
@@ -401,7 +403,7 @@ def test_rows_stored_under_the_old_guessable_names_still_download(school, submis
     """Names are random from now on; files stored before keep their path and keep working."""
     legacy = f"homework/2026/11/hw{submission.homework_id}_u{school.student.pk}_20261129231259.wav"
     stored = default_storage.save(legacy, ContentFile(wav))
-    HomeworkSubmission.objects.filter(pk=submission.pk).update(audio_submission=stored)
+    HomeworkSubmission.objects.filter(pk=submission.pk).update(file=stored)
     url = f"/api/v1/homework/submissions/{submission.pk}/audio/"
     response = school.client("teacher").get(url)
     assert response.status_code == 200 and content(response) == wav
@@ -411,6 +413,6 @@ def test_rows_stored_under_the_old_guessable_names_still_download(school, submis
 
 
 def test_a_row_whose_file_is_gone_is_a_404_not_a_500(school, submission):
-    default_storage.delete(submission.audio_submission.name)
+    default_storage.delete(submission.file.name)
     response = school.client("student").get(f"/api/v1/homework/submissions/{submission.pk}/audio/")
     assert response.status_code == 404 and response.json()["error_code"] == "RESOURCE_NOT_FOUND"

@@ -4,7 +4,6 @@ from tutorhub.assessments.models import (
     Assessment,
     Flashcard,
     FlashcardReview,
-    HomeworkSubmission,
     Option,
     Question,
     Quiz,
@@ -80,13 +79,6 @@ class AssessmentAdmin(admin.ModelAdmin):
     list_display = ["title", "owner", "status", "progress", "created_at"]
     list_filter = ["status"]
     raw_id_fields = ["owner", "course"]
-
-
-@admin.register(HomeworkSubmission)
-class HomeworkSubmissionAdmin(admin.ModelAdmin):
-    list_display = ["title", "user", "status", "score", "created_at"]
-    list_filter = ["status"]
-    raw_id_fields = ["user"]
 
 
 @admin.register(Option)

@@ -1,5 +1,5 @@
 """Assessments: flashcards with their review log, quizzes with attempts, generation requests
-(`Assessment`), and the chatbot dialect's student homework submissions."""
+(`Assessment`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from tutorhub.assessments.schedulers import ALGORITHM_CHOICES, DEFAULT_ALGORITHM, DEFAULT_DESIRED_RETENTION
-from tutorhub.core.files import PrivateUploadTo
 from tutorhub.core.models import TimeStampedModel, UUIDModel
 
 User = settings.AUTH_USER_MODEL
@@ -261,39 +260,3 @@ class QuizResponse(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.attempt_id} {self.question_id}"
-
-
-# --- the chatbot dialect homework -----------------------------------------------------------------
-class HomeworkSubmission(UUIDModel):
-    """A student's own homework (chatbot dialect), marked by the AI against the student's material.
-    Teacher-assigned homework is courses.Homework; this is self-submitted work."""
-
-    class Status(models.TextChoices):
-        PROCESSING = "processing", "Processing"
-        COMPLETED = "completed", "Completed"
-        FAILED = "failed", "Failed"
-
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="homework_submissions")
-    title = models.CharField(max_length=200, blank=True)
-    subject = models.CharField(max_length=120, blank=True)
-    topic = models.CharField(max_length=200, blank=True)
-    text = models.TextField(blank=True)
-    file = models.FileField(upload_to=PrivateUploadTo("homework"), blank=True)
-    file_name = models.CharField(max_length=255, blank=True)
-    # The file's text is extracted by the worker and appended to `text`; set once that is done
-    # so a feedback retry does not extract (and append) it again.
-    file_extracted = models.BooleanField(default=False)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PROCESSING)
-    progress = models.PositiveSmallIntegerField(default=0)
-    score = models.FloatField(null=True, blank=True, help_text="0-100")
-    feedback = models.TextField(blank=True)
-    feedback_details = models.JSONField(default=dict, blank=True)
-    ai_model_used = models.CharField(max_length=100, blank=True)
-    error = models.TextField(blank=True)
-    reviewed_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return self.title or str(self.id)

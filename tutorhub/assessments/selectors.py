@@ -11,7 +11,6 @@ from django.utils import timezone
 from tutorhub.assessments.models import (
     Assessment,
     Flashcard,
-    HomeworkSubmission,
     Option,
     Question,
     Quiz,
@@ -227,10 +226,6 @@ def attempt_list(*, user) -> QuerySet[QuizAttempt]:
 
 def assessment_list(*, user) -> QuerySet[Assessment]:
     return Assessment.objects.filter(owner=user).select_related("course")
-
-
-def homework_list(*, user) -> QuerySet[HomeworkSubmission]:
-    return HomeworkSubmission.objects.filter(user=user)
 
 
 def attempt_results_visible(*, user, attempt: QuizAttempt) -> bool:

@@ -7,7 +7,6 @@ from tutorhub.assessments.models import (
     Difficulty,
     Flashcard,
     FlashcardReview,
-    HomeworkSubmission,
     Question,
     Quiz,
     QuizAttempt,
@@ -16,7 +15,6 @@ from tutorhub.assessments.models import (
 )
 from tutorhub.assessments.schedulers import ALGORITHM_CHOICES
 from tutorhub.assessments.selectors import chunk_source
-from tutorhub.core.files import private_file_url
 from tutorhub.core.serializers import ScopedPrimaryKeyRelatedField
 from tutorhub.courses.models import Course
 from tutorhub.courses.selectors import course_list_visible
@@ -313,31 +311,3 @@ class Seed000QuizSubmitResultSerializer(serializers.Serializer):
     attempt_id = serializers.UUIDField()
     passed = serializers.BooleanField()
 
-
-class HomeworkUploadSerializer(serializers.Serializer):
-    text = serializers.CharField(required=False, allow_blank=True, max_length=40_000, default="")
-    file = serializers.FileField(required=False, allow_null=True)
-    title = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
-    subject = serializers.CharField(required=False, allow_blank=True, max_length=120, default="")
-    topic = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
-
-
-class HomeworkFeedbackSerializer(serializers.ModelSerializer):
-    strengths = serializers.ListField(source="feedback_details.strengths", read_only=True, default=list)
-    improvements = serializers.ListField(source="feedback_details.improvements", read_only=True, default=list)
-    missing_concepts = serializers.ListField(source="feedback_details.missing_concepts", read_only=True, default=list)
-    rubric = serializers.ListField(source="feedback_details.rubric", read_only=True, default=list)
-    sources = serializers.ListField(source="feedback_details.sources", read_only=True, default=list)
-    progress_percentage = serializers.IntegerField(source="progress", read_only=True)
-    file_url = serializers.SerializerMethodField(help_text="The handed-in file (null for text-only homework)")
-
-    class Meta:
-        model = HomeworkSubmission
-        fields = [
-            "id", "title", "subject", "topic", "file_name", "file_url", "status", "progress_percentage", "score", "feedback",
-            "strengths", "improvements", "missing_concepts", "rubric", "sources", "ai_model_used", "error",
-            "reviewed_at", "created_at",
-        ]
-
-    def get_file_url(self, obj) -> str | None:
-        return private_file_url("homework-file", pk=obj.pk) if obj.file else None

@@ -20,15 +20,3 @@ def assessment_generate_task(assessment_id: str, params: dict) -> str:
         logger.info("generation for assessment %s failed: %s", assessment_id, exc)
         return "failed"
     return "completed"
-
-
-@task()
-def homework_feedback_task(submission_id: str) -> str:
-    from tutorhub.assessments.services.homework import homework_feedback_run
-
-    try:
-        homework_feedback_run(submission_id=submission_id)
-    except APIException as exc:  # stored on the submission (status "failed")
-        logger.info("feedback for homework %s failed: %s", submission_id, exc)
-        return "failed"
-    return "completed"

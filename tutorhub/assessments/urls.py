@@ -1,7 +1,6 @@
 """Paths relative to /api/v1/. The specific prefixes are registered before `assessments/`, whose
 detail route only matches a UUID, so `assessments/flashcards/` can never be read as an id."""
 
-from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from tutorhub.assessments import views
@@ -13,6 +12,5 @@ router.register("assessments/quiz-attempts", views.QuizAttemptViewSet, basename=
 router.register("assessments", views.AssessmentViewSet, basename="assessment")
 
 urlpatterns = [
-    path("assessments/homework/<uuid:pk>/file/", views.HomeworkFileView.as_view(), name="homework-file"),
     *router.urls,
 ]

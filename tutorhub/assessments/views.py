@@ -10,7 +10,6 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from tutorhub.assessments import selectors, services
 from tutorhub.assessments.models import Assessment, Flashcard, Quiz, QuizAttempt
@@ -35,7 +34,6 @@ from tutorhub.assessments.serializers import (
     ResponseSavedSerializer,
     SchedulerSettingsSerializer,
 )
-from tutorhub.core.files import file_download_schema, serve_private_file, wants_inline
 from tutorhub.courses.selectors import course_list_visible
 
 
@@ -319,13 +317,3 @@ class AssessmentViewSet(
             return Response(GenerationStartedSerializer(body).data, status=status.HTTP_202_ACCEPTED)
         assessment = services.assessment_generate_content(assessment_id=assessment.pk, params=data)
         return Response(assessment.result)
-
-
-class HomeworkFileView(APIView):
-    """The file a student handed in as seed-000 homework, for that student only (the
-    submission's own visibility); sent as an attachment unless it is audio or an image."""
-
-    @file_download_schema(operation_id="assessments_homework_file")
-    def get(self, request, pk):
-        submission = get_object_or_404(selectors.homework_list(user=request.user), pk=pk)
-        return serve_private_file(request, submission.file, filename=submission.file_name, inline=wants_inline(request))

@@ -1,26 +1,20 @@
-"""The chatbot dialect's quiz and homework loop (paths outside /api/v1/), on the assessments services."""
+"""The chatbot dialect's quiz loop (paths outside /api/v1/), on the assessments services."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tutorhub.assessments import selectors, services
 from tutorhub.assessments.serializers import (
-    HomeworkFeedbackSerializer,
-    HomeworkUploadSerializer,
     Seed000QuizGenerateSerializer,
     Seed000QuizSubmitResultSerializer,
     Seed000QuizSubmitSerializer,
 )
-from tutorhub.core.parsers import JSONParser  # depth-limited (JSON_MAX_DEPTH)
-from tutorhub.core.uploads import refuse_oversized_body
 
 Seed000Question = inline_serializer(
     "Seed000Question",
@@ -99,44 +93,8 @@ class QuizSubmitByIdView(QuizSubmitView):
         return super().post(request, quiz_id=quiz_id)
 
 
-class HomeworkUploadView(APIView):
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
-    throttle_scope = "uploads"
-
-    @extend_schema(request=HomeworkUploadSerializer, responses={201: HomeworkFeedbackSerializer})
-    def post(self, request):
-        # Before the body is parsed: homework's limit is far below the global upload limit.
-        refuse_oversized_body(request, settings.HOMEWORK_MAX_UPLOAD_BYTES)
-        params = HomeworkUploadSerializer(data=request.data)
-        params.is_valid(raise_exception=True)
-        data = dict(params.validated_data)
-        submission = services.homework_submit(user=request.user, upload=data.pop("file", None), **data)
-        submission.refresh_from_db()
-        body = HomeworkFeedbackSerializer(submission).data
-        body["message"] = "Homework uploaded; feedback is being prepared."
-        return Response(body, status=status.HTTP_201_CREATED)
-
-
-class HomeworkFeedbackView(APIView):
-    @extend_schema(responses=HomeworkFeedbackSerializer)
-    def get(self, request, pk):
-        submission = get_object_or_404(selectors.homework_list(user=request.user), pk=pk)
-        return Response(HomeworkFeedbackSerializer(submission).data)
-
-    @extend_schema(request=None, responses={202: HomeworkFeedbackSerializer})
-    def post(self, request, pk):
-        """Ask again for feedback that failed (e.g. the AI model was unreachable)."""
-        submission = get_object_or_404(selectors.homework_list(user=request.user), pk=pk)
-        if submission.status != submission.Status.FAILED:  # done, or already being prepared
-            return Response(HomeworkFeedbackSerializer(submission).data)
-        submission = services.homework_feedback_retry(submission=submission)
-        return Response(HomeworkFeedbackSerializer(submission).data, status=status.HTTP_202_ACCEPTED)
-
-
 urlpatterns = [
     path("api/quiz/generate/", QuizGenerateView.as_view(), name="seed000-quiz-generate"),
     path("api/quiz/submit/", QuizSubmitView.as_view(), name="seed000-quiz-submit"),
     path("api/quiz/<uuid:quiz_id>/submit/", QuizSubmitByIdView.as_view(), name="seed000-quiz-submit-id"),
-    path("api/homework/upload/", HomeworkUploadView.as_view(), name="seed000-homework-upload"),
-    path("api/homework/<uuid:pk>/feedback/", HomeworkFeedbackView.as_view(), name="seed000-homework-feedback"),
 ]

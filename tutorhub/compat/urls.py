@@ -10,5 +10,6 @@ urlpatterns = [
     path("", include("tutorhub.compat.chat")),
     path("", include("tutorhub.compat.knowledge")),
     path("", include("tutorhub.compat.assessments")),
+    path("", include("tutorhub.compat.homework")),
     path("", include("tutorhub.compat.learning")),
 ]

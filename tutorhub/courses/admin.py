@@ -4,8 +4,6 @@ from tutorhub.courses.models import (
     Attendance,
     Course,
     Group,
-    Homework,
-    HomeworkSubmission,
     Lesson,
     LessonResource,
     Schedule,
@@ -55,21 +53,6 @@ class AttendanceAdmin(admin.ModelAdmin):
     list_display = ["lesson", "student", "status", "marked_by", "updated_at"]
     list_filter = ["status"]
     raw_id_fields = ["lesson", "student", "marked_by"]
-
-
-@admin.register(Homework)
-class HomeworkAdmin(admin.ModelAdmin):
-    list_display = ["title", "lesson", "due_date", "coins_reward", "created_at"]
-    search_fields = ["title"]
-    raw_id_fields = ["lesson", "created_by"]
-
-
-@admin.register(HomeworkSubmission)
-class HomeworkSubmissionAdmin(admin.ModelAdmin):
-    list_display = ["homework", "student", "status", "similarity_score", "coins_awarded", "created_at"]
-    list_filter = ["status", "audio_format"]
-    raw_id_fields = ["homework", "student", "reviewed_by"]
-    readonly_fields = ["transcription", "similarity_score", "ai_feedback", "ai_model_used", "coins_awarded"]
 
 
 @admin.register(LessonResource)

@@ -7,8 +7,6 @@ from tutorhub.courses.models import (
     Attendance,
     Course,
     Group,
-    Homework,
-    HomeworkSubmission,
     Lesson,
     LessonResource,
 )
@@ -73,17 +71,6 @@ def attendance_list_visible(*, user) -> QuerySet[Attendance]:
     return qs.filter(_people_q(user, "student") | Q(lesson__group__teacher=user)).distinct()
 
 
-def homework_list_visible(*, user) -> QuerySet[Homework]:
-    return Homework.objects.filter(lesson__group__in=group_ids_visible(user=user)).select_related("lesson__group")
-
-
-def submission_list_visible(*, user) -> QuerySet[HomeworkSubmission]:
-    qs = HomeworkSubmission.objects.select_related("student", "homework__lesson__group", "reviewed_by")
-    if is_admin(user):
-        return qs
-    return qs.filter(_people_q(user, "student") | Q(homework__lesson__group__teacher=user)).distinct()
-
-
 def _streaks(statuses: list[str]) -> tuple[int, int]:
     """(current, longest) runs of attended lessons; absence breaks a run, an excused one is skipped."""
     current = longest = 0
@@ -122,20 +109,3 @@ def resource_list_visible(*, user) -> QuerySet[LessonResource]:
     if is_admin(user):
         return qs
     return qs.filter(Q(lesson__group__teacher=user) | Q(lesson__group__students=user)).distinct()
-
-
-def submission_for_review(*, homework: Homework, student_id: int | None, submission_id: int | None) -> HomeworkSubmission:
-    """The submission a review targets: by id, by student, or the only one. Raises ValidationError (400)."""
-    from rest_framework.exceptions import ValidationError
-
-    submissions = HomeworkSubmission.objects.filter(homework=homework)
-    if submission_id is not None:
-        submissions = submissions.filter(pk=submission_id)
-    elif student_id is not None:
-        submissions = submissions.filter(student_id=student_id)
-    found = list(submissions[:2])
-    if not found:
-        raise ValidationError({"student": ["No submission from this student for this homework."]})
-    if len(found) > 1:
-        raise ValidationError({"student": ["Several students submitted; say whose submission (student or submission)."]})
-    return found[0]

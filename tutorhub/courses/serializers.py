@@ -3,19 +3,16 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from tutorhub.core.files import private_file_url
 from tutorhub.core.serializers import OrderedDatesMixin, ScopedPrimaryKeyRelatedField
 from tutorhub.courses.models import (
     Attendance,
     Course,
     Group,
-    Homework,
-    HomeworkSubmission,
     Lesson,
     LessonResource,
     Schedule,
 )
-from tutorhub.courses.selectors import group_list_visible, lesson_list_visible
+from tutorhub.courses.selectors import group_list_visible
 
 User = get_user_model()
 MAX_ID = 2**63 - 1  # larger ids would overflow the database integer: a 400, not a 500
@@ -144,66 +141,6 @@ class AttendanceHistorySerializer(serializers.Serializer):
     next = serializers.CharField(allow_null=True)
     previous = serializers.CharField(allow_null=True)
     results = AttendanceSerializer(many=True)
-
-
-class HomeworkSubmissionSerializer(serializers.ModelSerializer):
-    student_name = serializers.CharField(source="student.get_full_name", read_only=True)
-    audio_url = serializers.SerializerMethodField()
-
-    class Meta:
-        model = HomeworkSubmission
-        fields = [
-            "id", "homework", "student", "student_name", "audio_url", "audio_format", "audio_size_bytes",
-            "audio_duration_seconds", "status", "progress_percentage", "transcription", "similarity_score",
-            "ai_feedback", "ai_model_used", "processing_error", "teacher_feedback", "reviewed_by", "reviewed_at",
-            "coins_awarded", "created_at", "updated_at",
-        ]
-        read_only_fields = fields
-
-    def get_audio_url(self, obj) -> str | None:
-        # The permission-checked download view, never a storage URL (uploads are not public).
-        return private_file_url("homework-submission-audio", pk=obj.pk) if obj.audio_submission else None
-
-
-class HomeworkSerializer(serializers.ModelSerializer):
-    lesson = ScopedPrimaryKeyRelatedField(selector=lesson_list_visible, model=Lesson)
-    group = serializers.IntegerField(source="lesson.group_id", read_only=True)
-    lesson_date = serializers.DateField(source="lesson.scheduled_date", read_only=True)
-    submission = serializers.SerializerMethodField(help_text="The submission of the student in view (you, or ?student=)")
-    submissions_count = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Homework
-        fields = [
-            "id", "lesson", "lesson_date", "group", "title", "description", "expected_answer", "language",
-            "due_date", "coins_reward", "created_by", "submission", "submissions_count", "created_at", "updated_at",
-        ]
-        read_only_fields = ["id", "created_by", "created_at", "updated_at"]
-        extra_kwargs = {"coins_reward": {"min_value": 0, "max_value": Homework.MAX_COINS_REWARD}}
-
-    def get_submission(self, obj) -> dict | None:
-        mine = getattr(obj, "target_submissions", None)
-        return HomeworkSubmissionSerializer(mine[0], context=self.context).data if mine else None
-
-    def get_submissions_count(self, obj) -> int:
-        return getattr(obj, "submissions_count", 0)
-
-
-class HomeworkUpdateSerializer(HomeworkSerializer):
-    lesson = serializers.PrimaryKeyRelatedField(read_only=True)
-
-
-class HomeworkSubmitSerializer(serializers.Serializer):
-    audio_submission = serializers.FileField(help_text="WAV, MP3, OGG, WebM or M4A recording")
-
-
-class HomeworkReviewSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=[("approved", "Approved"), ("rejected", "Rejected")])
-    feedback = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
-    student = serializers.IntegerField(
-        required=False, min_value=1, max_value=MAX_ID, help_text="Whose submission (needed when several students submitted)"
-    )
-    submission = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
 
 
 class LessonResourceSerializer(serializers.ModelSerializer):

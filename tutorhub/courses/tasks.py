@@ -8,12 +8,6 @@ from tutorhub.core.scheduler import periodic
 from tutorhub.courses import services
 
 
-@task()
-def homework_submission_check(submission_id: int) -> str:
-    """Transcribe, score and give AI feedback on one homework recording."""
-    return services.homework_submission_process(submission_id=submission_id)
-
-
 @periodic(every=timedelta(minutes=15))
 @task()
 def lesson_reminders_send() -> int:

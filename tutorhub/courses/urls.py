@@ -10,16 +10,11 @@ router.register("courses/schedules", views.ScheduleViewSet, basename="schedule")
 router.register("courses", views.CourseViewSet, basename="course")
 router.register("lessons", views.LessonViewSet, basename="lesson")
 router.register("attendance", views.AttendanceViewSet, basename="attendance")
-router.register("homework", views.HomeworkViewSet, basename="homework")
 router.register("resources", views.LessonResourceViewSet, basename="lesson-resource")
 
 urlpatterns = [
     path("lessons/group/<int:group_id>/", views.LessonViewSet.as_view({"get": "list"}), name="lessons-by-group"),
     path("gamification/leaderboard/<int:group_id>/", views.LeaderboardView.as_view(), name="leaderboard"),
-    path(
-        "homework/submissions/<int:pk>/audio/", views.HomeworkSubmissionAudioView.as_view(), name="homework-submission-audio"
-    ),
-    path("homework/lesson/<int:lesson_id>/", views.HomeworkViewSet.as_view({"get": "list"}), name="homework-by-lesson"),
     path(
         "resources/lesson/<int:lesson_id>/", views.LessonResourceViewSet.as_view({"get": "list"}), name="resources-by-lesson"
     ),

@@ -1,4 +1,4 @@
-"""Assessment use cases, split by sub-domain: flashcards, quizzes, generation (AI), homework."""
+"""Assessment use cases, split by sub-domain: flashcards, quizzes, generation (AI)."""
 
 from tutorhub.assessments.services.flashcards import (
     flashcard_create,
@@ -12,11 +12,6 @@ from tutorhub.assessments.services.generation import (
     assessment_generation_begin,
     generation_is_large,
     quiz_generate_for_topic,
-)
-from tutorhub.assessments.services.homework import (
-    homework_feedback_retry,
-    homework_feedback_run,
-    homework_submit,
 )
 from tutorhub.assessments.services.quizzes import (
     attempt_complete,
@@ -39,9 +34,6 @@ __all__ = [
     "flashcard_review",
     "flashcard_update",
     "generation_is_large",
-    "homework_feedback_retry",
-    "homework_feedback_run",
-    "homework_submit",
     "question_create",
     "quiz_create",
     "quiz_generate_for_topic",

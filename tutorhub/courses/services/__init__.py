@@ -15,13 +15,6 @@ from tutorhub.courses.services.groups import (
     schedule_delete,
     schedule_update,
 )
-from tutorhub.courses.services.homework import (
-    homework_create,
-    homework_review,
-    homework_submission_process,
-    homework_submit,
-    homework_update,
-)
 from tutorhub.courses.services.resources import lesson_resource_delete, lesson_resource_upload, lessons_remind
 
 __all__ = [
@@ -32,11 +25,6 @@ __all__ = [
     "group_create",
     "group_delete",
     "group_update",
-    "homework_create",
-    "homework_review",
-    "homework_submission_process",
-    "homework_submit",
-    "homework_update",
     "lesson_create",
     "lesson_resource_delete",
     "lesson_resource_upload",

@@ -3,7 +3,6 @@
 from tutorhub.courses.views.attendance import AttendanceViewSet
 from tutorhub.courses.views.groups import CourseViewSet, GroupViewSet, LessonViewSet, ScheduleViewSet
 from tutorhub.courses.views.leaderboard import LeaderboardView
-from tutorhub.courses.views.homework import HomeworkSubmissionAudioView, HomeworkViewSet
 from tutorhub.courses.views.resources import LessonResourceViewSet
 
 __all__ = [
@@ -11,8 +10,6 @@ __all__ = [
     "CourseViewSet",
     "GroupViewSet",
     "LeaderboardView",
-    "HomeworkSubmissionAudioView",
-    "HomeworkViewSet",
     "LessonResourceViewSet",
     "LessonViewSet",
     "ScheduleViewSet",

@@ -18,8 +18,10 @@ from tests.conftest import client_for
 from tests.courses.audio_samples import espeak_wav
 from tests.factories import GroupFactory, UserFactory
 from tutorhub.asgi import application
-from tutorhub.courses.models import HomeworkSubmission, Lesson
-from tutorhub.courses.services import homework_create, schedule_create
+from tutorhub.courses.models import Lesson
+from tutorhub.courses.services import schedule_create
+from tutorhub.homework.models import HomeworkSubmission
+from tutorhub.homework.services import homework_create
 
 EXPECTED = "Hello, my name is Ali and I am a student."
 

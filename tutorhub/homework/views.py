@@ -1,3 +1,6 @@
+"""Homework API (canonical, and the school dialect's paths, which are the same): assignments,
+handing in work of every kind, the caller's submissions, the teacher's review, the files."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -5,25 +8,29 @@ from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tutorhub.core.files import file_download_schema, serve_private_file
+from tutorhub.core.files import file_download_schema, serve_private_file, wants_inline
+from tutorhub.core.parsers import JSONParser  # depth-limited (JSON_MAX_DEPTH)
 from tutorhub.core.uploads import refuse_oversized_body
-from tutorhub.courses import selectors, services
 from tutorhub.courses.audio import CONTENT_TYPES as AUDIO_TYPES
-from tutorhub.courses.models import Homework
-from tutorhub.courses.serializers import (
+from tutorhub.courses.selectors import lesson_list_visible
+from tutorhub.courses.views.common import ID_BOUNDS, require_teaching
+from tutorhub.homework import selectors, services
+from tutorhub.homework.models import Homework
+from tutorhub.homework.serializers import (
     HomeworkReviewSerializer,
     HomeworkSerializer,
+    HomeworkSubmissionDetailSerializer,
     HomeworkSubmissionSerializer,
     HomeworkSubmitSerializer,
     HomeworkUpdateSerializer,
+    HomeworkWorkSerializer,
 )
-from tutorhub.courses.views.common import ID_BOUNDS, require_teaching
 
 
 class HomeworkFilter(filters.FilterSet):
@@ -58,7 +65,7 @@ class HomeworkViewSet(viewsets.ModelViewSet):
         user = self.request.user
         qs = selectors.homework_list_visible(user=user)
         if "lesson_id" in self.kwargs:
-            lesson = get_object_or_404(selectors.lesson_list_visible(user=user), pk=self.kwargs["lesson_id"])
+            lesson = get_object_or_404(lesson_list_visible(user=user), pk=self.kwargs["lesson_id"])
             qs = qs.filter(lesson=lesson)
         target = selectors.submission_list_visible(user=user).filter(student_id=self._target_student_id())
         return qs.annotate(submissions_count=Count("submissions", distinct=True)).order_by("-created_at", "-id").prefetch_related(
@@ -80,14 +87,21 @@ class HomeworkViewSet(viewsets.ModelViewSet):
         require_teaching(self.request.user, instance.lesson.group)
         instance.delete()
 
-    @extend_schema(request={"multipart/form-data": HomeworkSubmitSerializer}, responses={202: HomeworkSubmissionSerializer})
-    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    @extend_schema(
+        request={"multipart/form-data": HomeworkSubmitSerializer, "application/json": HomeworkSubmitSerializer},
+        responses={202: HomeworkSubmissionSerializer},
+    )
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser, JSONParser])
     def submit(self, request, pk=None):
-        refuse_oversized_body(request, settings.HOMEWORK_AUDIO_MAX_BYTES, "audio file")  # before parsing
+        """Hand in a recording (`audio_submission`) or written work (`text` and/or `file`)."""
+        # Before parsing, by the larger (recordings') limit; the service holds a written file to its own.
+        refuse_oversized_body(request, settings.HOMEWORK_AUDIO_MAX_BYTES, "audio file")
         payload = HomeworkSubmitSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
+        data = payload.validated_data
         submission = services.homework_submit(
-            homework=self.get_object(), student=request.user, upload=payload.validated_data["audio_submission"]
+            homework=self.get_object(), student=request.user,
+            audio=data.get("audio_submission"), upload=data.get("file"), text=data.get("text", ""),
         )
         submission.refresh_from_db()
         return Response(HomeworkSubmissionSerializer(submission).data, status=status.HTTP_202_ACCEPTED)
@@ -132,15 +146,62 @@ class HomeworkViewSet(viewsets.ModelViewSet):
         return Response(HomeworkSubmissionSerializer(submission).data)
 
 
+class HomeworkSubmissionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Every submission the caller may see, of every kind (written, file, recording); POST hands
+    in work of one's own (not for an assignment: that is `homework/{id}/submit/`), which gets AI
+    feedback in the background; `{id}/check/` asks again for a check that failed."""
+
+    lookup_value_regex = r"\d+"
+    serializer_class = HomeworkSubmissionDetailSerializer
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    filterset_fields = ["kind", "status", "homework"]
+    ordering_fields = ["created_at"]
+
+    def get_queryset(self):
+        return selectors.submission_list_visible(user=self.request.user).order_by("-created_at", "-id")
+
+    def get_throttles(self):
+        self.throttle_scope = "uploads" if self.action == "create" else None
+        return super().get_throttles()
+
+    @extend_schema(request={"multipart/form-data": HomeworkWorkSerializer, "application/json": HomeworkWorkSerializer},
+                   responses={201: HomeworkSubmissionDetailSerializer})
+    def create(self, request, *args, **kwargs):
+        refuse_oversized_body(request, settings.HOMEWORK_MAX_UPLOAD_BYTES)  # before parsing
+        payload = HomeworkWorkSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = dict(payload.validated_data)
+        submission = services.homework_submit(student=request.user, upload=data.pop("file", None), **data)
+        submission.refresh_from_db()
+        return Response(self.get_serializer(submission).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={202: HomeworkSubmissionDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def check(self, request, pk=None):
+        submission = get_object_or_404(selectors.submission_list_own(user=request.user), pk=pk)
+        submission, queued = services.homework_check_retry(submission=submission)
+        return Response(self.get_serializer(submission).data, status=status.HTTP_202_ACCEPTED if queued else status.HTTP_200_OK)
+
+
 class HomeworkSubmissionAudioView(APIView):
     """A submission's recording, for whoever may see the submission (the student, their
     parents, the group's teacher, admins); anyone else gets 404 as for the submission."""
 
     @file_download_schema(operation_id="homework_submission_audio")
     def get(self, request, pk: int):
-        submission = get_object_or_404(selectors.submission_list_visible(user=request.user), pk=pk)
+        submission = get_object_or_404(selectors.submission_list_visible(user=request.user).filter(kind="audio"), pk=pk)
         fmt = submission.audio_format
         return serve_private_file(
-            request, submission.audio_submission, filename=f"homework-{submission.homework_id}-{submission.student_id}.{fmt}",
+            request, submission.file, filename=f"homework-{submission.homework_id}-{submission.student_id}.{fmt}",
             content_type=AUDIO_TYPES.get(fmt), inline=True,
         )
+
+
+class HomeworkFileView(APIView):
+    """The file handed in as written work, by the submission's uuid, for whoever may see the
+    submission; sent as an attachment unless it is audio or an image."""
+
+    @file_download_schema(operation_id="assessments_homework_file")
+    def get(self, request, pk):
+        submission = get_object_or_404(selectors.submission_list_visible(user=request.user), uuid=pk)
+        return serve_private_file(request, submission.file, filename=submission.file_name, inline=wants_inline(request))

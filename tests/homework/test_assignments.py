@@ -6,9 +6,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.courses.audio_samples import espeak_wav, m4a, mp3_frames, ogg_from_wav, silent_wav, webm
-from tutorhub.courses.models import Homework, HomeworkSubmission, Lesson
-from tutorhub.courses.services import homework_create, schedule_create
+from tutorhub.courses.models import Lesson
+from tutorhub.courses.services import schedule_create
 from tutorhub.engagement.models import CoinTransaction, Notification
+from tutorhub.homework.models import Homework, HomeworkSubmission
+from tutorhub.homework.services import homework_create
 from tutorhub.learning.models import LearnerEvent
 
 pytestmark = pytest.mark.django_db
@@ -169,7 +171,7 @@ def test_offline_feedback_names_missing_words_and_feeds_learner_model(school, ho
     assert "“ben”" in sub.ai_feedback and "“öğrenciyim”" in sub.ai_feedback and "“veli” instead of “ali”" in sub.ai_feedback
     event = LearnerEvent.objects.get(user=school.student)
     assert event.kind == "homework" and event.topic == "introducing yourself"
-    assert event.score == pytest.approx(sub.similarity_score) and event.source == f"courses.HomeworkSubmission:{sub.pk}"
+    assert event.score == pytest.approx(sub.similarity_score) and event.source == f"homework.HomeworkSubmission:{sub.pk}"
     status = school.client("student").get(f"/api/v1/homework/{homework.pk}/submission/").json()
     assert status["progress_percentage"] == 100 and status["status"] == "checked"
 
