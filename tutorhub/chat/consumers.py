@@ -167,7 +167,7 @@ class ChatConsumer(JsonConsumer):
                                       "session_title": turn.session.title if turn.session is not None else None,
                                       "message_id": None, "citations": [], "is_complete": False, "stopped": True})
             return
-        except Exception as exc:
+        except Exception as exc:  # the client gets an error frame; _send_failure logs what no service refused
             await self._send_failure(exc, session_id=session_id, sid=turn.sid)
             return
         if self.client_gone:
@@ -276,9 +276,12 @@ class ChatConsumer(JsonConsumer):
         still stored and shows up in the chat's history when the user comes back."""
         if self.client_gone:
             return
+        # Encoded outside the try: a frame that cannot be encoded is a bug to surface, not a gone client.
+        text = await self.encode_json(payload)
         try:
-            await self.send_json(payload)
-        except Exception:  # the server's "client disconnected" error differs per ASGI server
+            await self.send(text_data=text)
+        except Exception as exc:  # the server's "client disconnected" error differs per ASGI server
+            logger.info("chat: client gone mid-answer (%s); the answer is still stored", type(exc).__name__)
             self.client_gone = True
 
     async def disconnect(self, code) -> None:

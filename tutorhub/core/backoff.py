@@ -5,6 +5,8 @@ down) through `Backoff`, and by outbound deliveries' retries through `tutorhub.c
 
 from __future__ import annotations
 
+import random
+
 from django.db import DatabaseError, InterfaceError, OperationalError
 
 # What a database outage looks like from Django: the server is down or restarting
@@ -17,6 +19,12 @@ DB_OUTAGE_ERRORS = (OperationalError, InterfaceError, DatabaseError)
 def exponential_delay(failures: int, *, base: float, maximum: float, factor: float = 2.0) -> float:
     """Seconds to wait after the `failures`-th failure in a row: base, base*factor, ... capped at maximum."""
     return min(base * factor ** max(failures - 1, 0), maximum)
+
+
+def jittered(delay: float, jitter: float) -> float:
+    """`delay` shortened by up to `jitter` (a fraction) of itself, so clients that failed together
+    do not all come back in the same instant; never longer than the schedule promised."""
+    return delay * (1 - jitter * random.random())  # noqa: S311 - spreading retries, not security
 
 
 class Backoff:

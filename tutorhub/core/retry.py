@@ -17,7 +17,6 @@ writer at a time, so the UPDATE's WHERE is evaluated atomically).
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,7 +26,7 @@ from django.db import models, router, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from tutorhub.core.backoff import exponential_delay
+from tutorhub.core.backoff import exponential_delay, jittered
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +81,7 @@ class RetryPolicy:
 
     def delay(self, attempts: int) -> float:
         raw = exponential_delay(attempts, base=self.base_seconds, maximum=self.max_delay_seconds, factor=self.factor)
-        return raw * (1 - self.jitter * random.random())  # noqa: S311 - spreading retries, not security
+        return jittered(raw, self.jitter)
 
     def next_attempt_at(self, attempts: int, *, now: datetime) -> datetime | None:
         """When to try again after `attempts` failed attempts; None when they are used up."""

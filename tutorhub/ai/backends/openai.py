@@ -16,7 +16,6 @@ import asyncio
 import email.utils
 import errno
 import json
-import random
 import threading
 import time
 import weakref
@@ -36,6 +35,7 @@ from tutorhub.ai.base import (
     estimate_message_tokens,
     estimate_tokens,
 )
+from tutorhub.core.backoff import exponential_delay, jittered
 
 # Status codes after which the same request may succeed later.
 TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -138,7 +138,7 @@ class Deadline:
         if error.retry_after is not None:
             wait = error.retry_after
         else:
-            wait = min(RETRY_BASE_DELAY * 2**attempt, RETRY_MAX_DELAY) * (1 - 0.25 * random.random())
+            wait = jittered(exponential_delay(attempt + 1, base=RETRY_BASE_DELAY, maximum=RETRY_MAX_DELAY), 0.25)
         if wait >= self.remaining():
             raise error
         return wait
@@ -260,7 +260,7 @@ class OpenAILLM(LLMBackend):
                     **params, timeout=self._attempt_timeout(deadline)
                 )
                 break
-            except Exception as exc:
+            except Exception as exc:  # provider_error maps SDK and transport errors alike; retry_wait re-raises the final one
                 error = provider_error(exc)
                 time.sleep(deadline.retry_wait(error, attempt, self.max_retries))
                 attempt += 1
@@ -293,7 +293,7 @@ class OpenAILLM(LLMBackend):
                     return manager, await manager.__aenter__()
             except TimeoutError as exc:
                 raise deadline.expired() from exc
-            except Exception as exc:
+            except Exception as exc:  # provider_error maps SDK and transport errors alike; retry_wait re-raises the final one
                 error = provider_error(exc)
                 await asyncio.sleep(deadline.retry_wait(error, attempt, self.max_retries))
                 attempt += 1

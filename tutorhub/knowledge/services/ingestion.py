@@ -7,6 +7,7 @@ import logging
 import os
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Subquery
@@ -75,7 +76,7 @@ def _display_filename(filename: str) -> str:
     base = os.path.basename((filename or "").replace("\\", "/"))
     try:
         return get_valid_filename(base)[:255] if base else ""
-    except Exception:  # get_valid_filename refuses names like ".." - they are only for display anyway
+    except SuspiciousFileOperation:  # get_valid_filename refuses names like ".." - they are only for display anyway
         return ""
 
 
