@@ -86,9 +86,10 @@ def _source(material: list[Material], ref: int | None) -> Material | None:
 
 
 def _no_material(topic: str) -> ServiceError:
+    # One wording for every generation entry point and API dialect, so it names no dialect's fields.
     return ServiceError(
-        f'None of your course material is about "{topic}": nothing was generated. Upload a document on this '
-        "topic (or name it in document_ids), choose a topic your material covers, or give longer content.",
+        f'None of your course material is about "{topic}": nothing was generated. Add a document on this '
+        "topic, or choose a topic your material covers.",
         error_code="NO_MATERIAL",
         status_code=422,
     )
@@ -282,11 +283,7 @@ def quiz_generate_for_topic(*, user, subject: str, topic: str, count: int = 5) -
         count=count, difficulty_level=None,
     )
     if not data["questions"]:
-        raise ServiceError(
-            f'No quiz could be generated for "{topic}": add a resource about it first (POST /api/resources/add/).',
-            error_code="NO_MATERIAL",
-            status_code=422,
-        )
+        raise _no_material(topic)
     with transaction.atomic():
         quiz, questions = _store_quiz(
             user=user,
