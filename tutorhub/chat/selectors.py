@@ -13,6 +13,7 @@ from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.utils import timezone
 
+from tutorhub.ai import estimate_tokens
 from tutorhub.chat.models import ChatContext, ChatSession, Message, TutoringSession
 from tutorhub.core.querysets import related_count
 
@@ -89,8 +90,6 @@ def history_window(*, session: ChatSession, token_budget: int, max_messages: int
 def history_from_rows(rows, *, token_budget: int) -> list[dict[str, str]]:
     """history_window's budget applied to (role, content, token_count) rows, newest first
     (chat_session_for_turn reads them with the session, in the same query)."""
-    from tutorhub.ai import estimate_tokens
-
     window: list[dict[str, str]] = []
     used = 0
     for role, content, token_count in rows:

@@ -5,6 +5,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
+from tutorhub.core.permissions import is_admin
 from tutorhub.engagement.achievements import DEFINITIONS
 from tutorhub.engagement.activity import activity_sources
 from tutorhub.engagement.models import (
@@ -127,8 +128,6 @@ def group_leaderboard(*, group) -> list[dict]:
 
 def student_visible_to(*, viewer, student_id: int):
     """The student if `viewer` may see their records (self, parent, their teacher, admin), else None."""
-    from tutorhub.core.permissions import is_admin
-
     User = get_user_model()
     qs = User.objects.filter(pk=student_id)
     if is_admin(viewer):

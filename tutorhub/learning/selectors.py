@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
+from tutorhub.core.permissions import is_admin
 from tutorhub.knowledge.retrieval import retrieve
 from tutorhub.learning.learner_model import (  # noqa: F401  (re-exported contract)
     WEAK_THRESHOLD,
@@ -57,8 +58,6 @@ def study_session_list(*, user) -> QuerySet[StudySession]:
 
 
 def feedback_list(*, user) -> QuerySet[Feedback]:
-    from tutorhub.core.permissions import is_admin
-
     qs = Feedback.objects.select_related("user")
     return qs if is_admin(user) else qs.filter(user=user)
 

@@ -21,6 +21,8 @@ from tutorhub.ai import ProviderError, estimate_tokens, llm, usage_scope
 from tutorhub.billing.services import ai_tokens_check
 from tutorhub.core.exceptions import ServiceError, ServiceUnavailable
 from tutorhub.core.text import query_terms
+from tutorhub.knowledge import retrieval
+from tutorhub.knowledge import selectors as knowledge_selectors
 
 logger = logging.getLogger(__name__)
 
@@ -102,12 +104,8 @@ def material_gather(
     """Passages to generate from: the named documents' chunks when given, else the passages the
     student's material retrieves for `query`; long free `content` is material too.
     Raises ValidationError when a named document is unknown to the user or has no text yet."""
-    from tutorhub.knowledge import retrieval
-
     items: list[Material] = []
     if document_ids:
-        from tutorhub.knowledge import selectors as knowledge_selectors
-
         chunks = list(knowledge_selectors.chunks_for_documents(user=user, document_ids=document_ids))
         found = {str(c.document_id) for c in chunks}
         missing = [str(d) for d in document_ids if str(d) not in found]

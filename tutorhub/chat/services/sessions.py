@@ -9,10 +9,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from tutorhub.ai import speech
 from tutorhub.chat.models import ChatContext, ChatSession, Message, TutoringSession
 from tutorhub.chat.selectors import chat_session_get
 from tutorhub.core.exceptions import Conflict
 from tutorhub.courses.selectors import course_list_visible
+from tutorhub.learning.models import LearnerEvent
+from tutorhub.learning.services import learner_event_record
 
 DEFAULT_TITLE = "New Chat"
 
@@ -198,9 +201,6 @@ def tutoring_session_complete(
     session_notes: str = "",
 ) -> TutoringSession:
     """Close a started session and record the study time per mastered concept for the learner model."""
-    from tutorhub.learning.models import LearnerEvent
-    from tutorhub.learning.services import learner_event_record
-
     if tutoring.status != TutoringSession.Status.IN_PROGRESS:
         raise Conflict("Only a session in progress can be completed; start it first.")
     now = timezone.now()
@@ -234,6 +234,4 @@ def tutoring_session_complete(
 
 def message_audio(*, message: Message) -> tuple[bytes, str]:
     """Speak an assistant message (the web app's "hear this answer"). Raises ProviderError."""
-    from tutorhub.ai import speech
-
     return speech["default"].synthesize(message.content)

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from tutorhub.ai import Completion, ProviderError, estimate_tokens, llm, usage_scope
 from tutorhub.ai.base import estimate_message_tokens, usage_deferred, usage_flush
+from tutorhub.billing.services import ai_tokens_check, quota_release
 from tutorhub.chat.durability import message_save_recovered, write_or_queue
 from tutorhub.chat.models import ChatContext, ChatSession, Message
 from tutorhub.chat.selectors import chat_contexts_active, chat_session_for_turn, turn_history
@@ -44,6 +45,7 @@ from tutorhub.chat.services.sessions import (
 )
 from tutorhub.core.db import call_reconnecting
 from tutorhub.core.exceptions import ServiceError
+from tutorhub.knowledge.retrieval import retrieve, searchable_documents
 
 HISTORY_TOKEN_BUDGET = 1500  # tokens of earlier conversation sent with each question
 MAX_REPLY_TOKENS = 800
@@ -169,8 +171,6 @@ def _retrieve(*, user, query: str, document_ids: list[str], include_course_conte
     and the chat's standing context), else the user's own documents plus - with
     include_course_context - those of the courses they can see, the session's among them.
     (A course filter would narrow to that course alone and hide the student's own notes.)"""
-    from tutorhub.knowledge.retrieval import retrieve
-
     return retrieve(
         user=user,
         query=query,
@@ -181,8 +181,6 @@ def _retrieve(*, user, query: str, document_ids: list[str], include_course_conte
 
 
 def _has_material(*, user, document_ids: list[str], include_course_context: bool) -> bool:
-    from tutorhub.knowledge.retrieval import searchable_documents
-
     return searchable_documents(
         user=user, document_ids=document_ids or None, include_course_context=include_course_context
     ).exists()
@@ -228,8 +226,6 @@ def tutor_quota_check(*, user, content: str):
     """Raise QuotaExceeded (429) unless the user's plan allows a turn of this size: the
     question, the history window and the longest answer, before any work or storage.
     Returns the reservation (settled by the answer's usage, released if the answer fails)."""
-    from tutorhub.billing.services import ai_tokens_check
-
     return ai_tokens_check(
         user=user, amount=estimate_tokens(content) + HISTORY_TOKEN_BUDGET + MAX_REPLY_TOKENS, backend=llm["default"]
     )
@@ -362,8 +358,6 @@ def tutor_turn_finish(*, turn: Turn, text: str, model: str = "", tokens: int | N
 
 @transaction.atomic
 def _answer_save(*, turn: Turn, message: Message, usage: list, recovered: bool = False) -> None:
-    from tutorhub.billing.services import quota_release
-
     if usage:
         with usage_scope(user=turn.user, feature="chat"):
             usage_flush(usage)

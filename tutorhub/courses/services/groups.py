@@ -10,6 +10,7 @@ from rest_framework.exceptions import ValidationError
 
 from tutorhub.core.exceptions import Conflict
 from tutorhub.courses.models import Attendance, Course, Group, Lesson, Schedule
+from tutorhub.engagement.services import notification_create
 
 
 def _apply(instance, data: dict, *, m2m: tuple[str, ...] = ()) -> None:
@@ -235,8 +236,6 @@ def lesson_starts_at(lesson: Lesson) -> datetime:
 
 def lesson_students_notify(*, lesson: Lesson, kind: str, title: str, data: dict) -> None:
     """Tell every student of the lesson's group about something new for that lesson."""
-    from tutorhub.engagement.services import notification_create
-
     message = f"{lesson.group.name}, lesson of {lesson.scheduled_date:%Y-%m-%d}"
     for student in lesson.group.students.all():
         notification_create(user=student, kind=kind, title=title, message=message, data={**data, "lesson_id": lesson.pk})

@@ -22,6 +22,8 @@ from tutorhub.ai import ProviderError, embeddings, llm, usage_scope, vector_stor
 from tutorhub.ai.base import VectorItem, estimate_message_tokens
 from tutorhub.billing.services import QuotaExceeded, ai_tokens_check, usage_record
 from tutorhub.core.fetch import FetchError, safe_request
+from tutorhub.engagement.services import notification_group_name
+from tutorhub.engagement.webhooks import webhook_event_emit
 from tutorhub.knowledge.chunking import assign_heading_paths, chunk_blocks, entry_title
 from tutorhub.knowledge.extraction import KINDS, Extracted, ExtractionError, sniff
 from tutorhub.knowledge.models import Chunk, Document
@@ -54,8 +56,6 @@ def _push_progress(document: Document) -> None:
     the server through the channel layer (tutorhub.core.channels_db without Redis)."""
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
-
-    from tutorhub.engagement.services import notification_group_name
 
     layer = get_channel_layer()
     if layer is None:
@@ -237,8 +237,6 @@ def _fail(document: Document, message: str) -> Document:
 
 
 def _emit(document: Document, event: str) -> None:
-    from tutorhub.engagement.webhooks import webhook_event_emit
-
     _push_progress(document)
 
     payload = {
