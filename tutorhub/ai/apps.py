@@ -6,8 +6,10 @@ class AiConfig(AppConfig):
     label = "ai"
 
     def ready(self) -> None:
+        # Imported in ready(), not at the top: apps.py is loaded while the app registry is still
+        # being filled. Importing checks registers the system checks.
         from tutorhub.ai import checks
         from tutorhub.core.views import readiness_check_register
 
-        # Importing checks registers the system checks; /readyz learns of the vector store here.
+        # core imports no app above it: /readyz learns of the vector store from here.
         readiness_check_register("vector_store", checks.vector_store_ping)

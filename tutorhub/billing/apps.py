@@ -6,9 +6,9 @@ class BillingConfig(AppConfig):
     label = "billing"
 
     def ready(self) -> None:
+        # Imported here, not at the top: services imports the models, which need the app registry.
         from tutorhub.ai import usage_recorder_register
         from tutorhub.billing.services import AiUsageRecorder
 
         # ai sits below every domain app and cannot import billing: billing hands it the ledger.
-        # (Imported here, not at the top: services imports the models, which need the app registry.)
         usage_recorder_register(AiUsageRecorder())
