@@ -132,7 +132,15 @@ DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     import dj_database_url
 
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL,
+            conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+            # A kept connection is pinged before a request's first query (when no pool is used):
+            # one that died with a database restart is replaced instead of failing the request.
+            conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", True),
+        )
+    }
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
     elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_int("DB_POOL_MAX", 10) > 0:
@@ -166,6 +174,12 @@ else:
             "OPTIONS": SQLITE_OPTIONS,
         }
     }
+# Under ASGI each HTTP request's synchronous part runs on one of this many long-lived threads
+# (tutorhub/core/asgi.py), whose database connections (CONN_MAX_AGE) serve request after request.
+# It bounds how many slow synchronous requests run at once; a request that finds them all busy
+# waits up to ASGI_REQUEST_THREAD_WAIT_SECONDS (logged), then gets 503 SERVER_BUSY.
+ASGI_REQUEST_THREADS = env_int("ASGI_REQUEST_THREADS", 32)
+ASGI_REQUEST_THREAD_WAIT_SECONDS = env_float("ASGI_REQUEST_THREAD_WAIT_SECONDS", 30.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 

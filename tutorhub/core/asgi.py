@@ -1,29 +1,257 @@
-"""Django's ASGI handler with the middleware chain and the view run in one hop to the sync thread.
+"""Django's ASGI handler, with the request's synchronous part run in one hop on a reused thread.
 
-Django's own ASGIHandler builds an async middleware chain. Every MiddlewareMixin middleware in it
-(security, sessions, common, CSRF, auth, messages, clickjacking) then runs its process_request and
-process_response through sync_to_async, WhiteNoise (sync only) needs an async_to_sync back, and
-the view needs one more hop: ~14 handoffs between the event loop and the sync thread per request.
-Measured with benchmarks/http_api.py, that was more than half of the server CPU of a small
-response. Here the chain is built in sync mode, exactly as under WSGI, and the ASGI
-handler calls it with a single sync_to_async per request. The event loop is never blocked: the
-whole chain runs on asgiref's sync thread, where the sync views ran anyway. An async view (readyz)
-still works: the sync chain calls it through async_to_sync, on this same event loop.
+Two costs of Django's own ASGIHandler, both measured with benchmarks/http_api.py:
+
+- Its middleware chain is built in async mode. Every MiddlewareMixin middleware in it (security,
+  sessions, common, CSRF, auth, messages, clickjacking) then runs process_request and
+  process_response through sync_to_async, WhiteNoise (sync only) needs an async_to_sync back, and
+  the view one more hop: ~14 handoffs between the event loop and a thread per request, more than
+  half the server CPU of a small response. Here the chain is built in sync mode, exactly as
+  under WSGI, and called with a single sync_to_async per request. An async view (readyz) still
+  works: the sync chain calls it through async_to_sync, on this same event loop.
+
+- Each request runs its sync part in a ThreadSensitiveContext, which starts a new thread for it
+  and stops the thread at the end. A database connection belongs to a thread, so every request
+  opened a new one (for SQLite: open the file, run the PRAGMAs, register the functions: 15% of the
+  request threads' samples) and CONN_MAX_AGE never reused anything; the dead threads' SQLite
+  connections waited for the garbage collector to be closed. Here a request borrows a thread from
+  a fixed set of long-lived ones (RequestThreads) and hands it back at the end, so the thread's
+  connection serves the next request. Django's own request_started / request_finished signals
+  still run on that thread at the start and end of each request (close_old_connections): a
+  connection left in a transaction, with errors, or older than CONN_MAX_AGE is closed there, so
+  nothing carries over. With PostgreSQL's pool (CONN_MAX_AGE 0) the connection goes back to the
+  pool at the end of every request, as before.
+
+Why a pool of ASGI_REQUEST_THREADS (default 32) rather than Channels' single database thread:
+one thread would queue every request behind the slowest one (an upload being extracted, a REST
+chat answer waiting up to AI_TOTAL_TIMEOUT_SECONDS on a model). Beyond a few threads, more does
+not add CPU throughput (one interpreter lock), only room for requests that wait on I/O, so the
+size is about how many slow synchronous requests may run at once before others queue. A request
+that finds every thread busy waits for one; the wait is logged with the requests holding the
+threads, and after ASGI_REQUEST_THREAD_WAIT_SECONDS it is answered 503 SERVER_BUSY with
+Retry-After, rather than queueing silently without bound.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import concurrent.futures
+import contextvars
+import json
+import logging
+import queue
+import threading
+import time
+
 import django
-from asgiref.sync import sync_to_async
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.conf import settings
+from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler
+from django.db import connections
+
+logger = logging.getLogger(__name__)
+
+BUSY_RETRY_AFTER_SECONDS = 5
+WAIT_LOG_INTERVAL_SECONDS = 10.0  # at most one "all threads busy" warning this often
+
+
+class RequestThread(concurrent.futures.Executor):
+    """One long-lived thread running the calls submitted to it, in order: the executor that
+    asgiref's ThreadSensitiveContext needs (one call at a time, on one thread).
+
+    The thread is a daemon, unlike ThreadPoolExecutor's, which the interpreter joins at exit:
+    when the server is told to stop at once (a second SIGTERM or SIGINT), a view still running
+    must not hold the process open. Its transaction is rolled back by the database, as on a
+    crash."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._calls: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        # What the thread serves now, for the report when every thread is busy.
+        self.serving: str = ""
+        self.busy_since: float = 0.0
+
+    def submit(self, fn, /, *args, **kwargs):
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
+        self._calls.put((future, fn, args, kwargs))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            call = self._calls.get()
+            if call is None:
+                connections.close_all()  # this thread's connections: nobody else can close them
+                return
+            future, fn, args, kwargs = call
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting request
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._calls.put(None)
+            if wait:
+                thread.join()
+
+
+class RequestThreads:
+    """`size` RequestThreads that requests borrow one at a time. Used from one event loop (the
+    server's): acquire and release are not safe across threads.
+
+    The most recently released thread is lent first, so under light load a few threads (and
+    their connections) serve everything and the rest stay idle."""
+
+    def __init__(self, size: int, wait_timeout: float):
+        if size < 1:
+            raise ValueError("ASGI_REQUEST_THREADS must be at least 1")
+        self.size = size
+        self.wait_timeout = wait_timeout
+        self.threads = [RequestThread(f"http-request-{n}") for n in range(size)]
+        self._idle = self.threads[::-1]
+        self._waiters: collections.deque[asyncio.Future] = collections.deque()
+        self._busy: set[RequestThread] = set()
+        self._last_wait_log = float("-inf")
+
+    async def acquire(self, serving: str) -> RequestThread:
+        if self._idle:
+            thread = self._idle.pop()
+        else:
+            thread = await self._wait(serving)
+        thread.serving, thread.busy_since = serving, time.monotonic()
+        self._busy.add(thread)
+        return thread
+
+    async def _wait(self, serving: str) -> RequestThread:
+        now = time.monotonic()
+        if now - self._last_wait_log >= WAIT_LOG_INTERVAL_SECONDS:
+            self._last_wait_log = now
+            logger.warning(
+                "All %d request threads are busy; %s waits for one (up to %.0f s). Running longest: %s. "
+                "Raise ASGI_REQUEST_THREADS, or move slow work out of the request.",
+                self.size, serving, self.wait_timeout, self.report(now),
+            )
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), self.wait_timeout)
+        except (TimeoutError, asyncio.CancelledError):
+            if waiter.done() and not waiter.cancelled():
+                self.release(waiter.result())  # handed over just as the wait ended: pass it on
+            else:
+                waiter.cancel()
+            raise
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    def release(self, thread: RequestThread) -> None:
+        self._busy.discard(thread)
+        thread.serving, thread.busy_since = "", 0.0
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(thread)
+                return
+        self._idle.append(thread)
+
+    def report(self, now: float | None = None, limit: int = 3) -> str:
+        now = time.monotonic() if now is None else now
+        longest = sorted(self._busy, key=lambda t: t.busy_since)[:limit]
+        return ", ".join(f"{t.serving} for {now - t.busy_since:.1f} s" for t in longest) or "none"
+
+    @property
+    def idle(self) -> int:
+        return len(self._idle)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop the threads once their current calls are done, closing their connections."""
+        for thread in self.threads:
+            thread.shutdown(wait=wait)
+
+
+# The body read before a thread was borrowed, handed to ASGIHandler.handle's own read_body call.
+_body_read: contextvars.ContextVar = contextvars.ContextVar("tutorhub_body_read", default=None)
 
 
 class SyncChainASGIHandler(ASGIHandler):
+    def __init__(self, threads: int | None = None, wait_timeout: float | None = None):
+        super().__init__()
+        self.threads = RequestThreads(
+            settings.ASGI_REQUEST_THREADS if threads is None else threads,
+            settings.ASGI_REQUEST_THREAD_WAIT_SECONDS if wait_timeout is None else wait_timeout,
+        )
+
     def load_middleware(self, is_async=False):
         super().load_middleware(is_async=False)
 
     async def get_response_async(self, request):
         return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        # The body first, on the event loop: a slow upload holds no thread while it arrives.
+        try:
+            body_file = await super().read_body(receive)
+        except RequestAborted:
+            return
+        try:
+            thread = await self.threads.acquire(f"{scope.get('method', '')} {scope.get('path', '')}")
+        except TimeoutError:
+            body_file.close()
+            logger.error("No request thread came free within %.0f s; answered 503. Running longest: %s",
+                         self.threads.wait_timeout, self.threads.report())
+            await _send_busy(send)
+            return
+        token = _body_read.set(body_file)
+        try:
+            # Every thread-sensitive call of this request (request_started's receivers, the
+            # middleware chain and view, response.close() with request_finished) runs on `thread`.
+            async with ThreadSensitiveContext(executor=thread):
+                await self.handle(scope, receive, send)
+        finally:
+            _body_read.reset(token)
+            self.threads.release(thread)
+
+    async def read_body(self, receive):
+        body_file = _body_read.get()
+        return body_file if body_file is not None else await super().read_body(receive)
+
+
+async def _send_busy(send) -> None:
+    from tutorhub.core.exceptions import error_body
+    from tutorhub.core.middleware import new_request_id
+
+    request_id = new_request_id()
+    body = json.dumps(error_body(
+        detail="The server is busy; try again shortly.", error_code="SERVER_BUSY", request_id=request_id,
+    )).encode()
+    await send({
+        "type": "http.response.start",
+        "status": 503,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"retry-after", str(BUSY_RETRY_AFTER_SECONDS).encode()),
+            (b"x-request-id", request_id.encode()),
+        ],
+    })
+    await send({"type": "http.response.body", "body": body})
 
 
 def get_asgi_application() -> SyncChainASGIHandler:

@@ -1,0 +1,47 @@
+"""A test-only urlconf for tests/core/test_request_threads.py: views that report the thread and
+database connection they ran on, leave a transaction open, or hold their thread until told."""
+
+from __future__ import annotations
+
+import threading
+
+from django.db import connection, transaction
+from django.http import JsonResponse
+from django.urls import path
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from tutorhub.core.models import ChannelLayerMessage
+
+release = threading.Event()  # /hold/ returns once this is set (or after 10 s)
+LEFT_OPEN_GROUP = "left-open-by-a-view"
+
+
+@csrf_exempt  # a POST from the tests, which send no CSRF token
+def where(request):
+    with connection.cursor() as cursor:  # make sure this thread has a connection
+        cursor.execute("SELECT 1")
+    return JsonResponse({
+        "thread": threading.get_ident(),
+        "connection": id(connection.connection),
+        "body": len(request.body),
+    })
+
+
+def leave_open(request):
+    """Writes a row in a transaction it never commits, as a buggy view could."""
+    transaction.set_autocommit(False)
+    ChannelLayerMessage.objects.create(created_at=timezone.now(), origin="test", group=LEFT_OPEN_GROUP, message={})
+    return JsonResponse({"thread": threading.get_ident()})
+
+
+def hold(request):
+    release.wait(10)
+    return JsonResponse({"thread": threading.get_ident()})
+
+
+urlpatterns = [
+    path("where/", where),
+    path("leave-open/", leave_open),
+    path("hold/", hold),
+]
