@@ -58,6 +58,7 @@ test: install-dev
 
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 bench: install-dev
 	$(BIN)/python benchmarks/chat_stream.py
