@@ -20,6 +20,7 @@ import re
 import time
 import zipfile
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -165,23 +166,51 @@ class _PdfLine:
     bottom: float
 
 
+_PDF_LOCKED = "The PDF is password-protected; upload an unlocked copy."
+
+
+@contextmanager
+def _pdf_errors():
+    """pypdf's and pdfminer's failures as the ExtractionError a user reads: one message each for a
+    decompression bomb, a password lock and a damaged file. Besides their own error types, both
+    parsers let plain Python errors escape on malformed input."""
+    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+    from pdfminer.pdfparser import PDFSyntaxError
+    from pdfminer.psexceptions import PSException
+    from pypdf.errors import FileNotDecryptedError, LimitReachedError, PyPdfError
+
+    try:
+        yield
+    except ExtractionError:
+        raise
+    except LimitReachedError:  # before PyPdfError, its base class
+        raise ExtractionError("The PDF expands beyond the decompression limit (possible zip bomb).") from None
+    except (PDFPasswordIncorrect, PDFEncryptionError, FileNotDecryptedError):
+        raise ExtractionError(_PDF_LOCKED) from None
+    except (PyPdfError, PDFSyntaxError, PSException, ValueError, KeyError, TypeError, AttributeError, IndexError,
+            RecursionError, OSError) as exc:
+        raise ExtractionError(f"The PDF is damaged or unreadable ({type(exc).__name__}).") from None
+
+
 def _pdf_checks(data: bytes):
     """(pypdf reader, page count, title). pypdf gates the file before layout analysis: a password
     lock, the page limit and a content stream that inflates past pypdf's decompression limit are
     refused with their own message (pdfminer has no inflate limit; the sandbox's memory cap would
     be the only stop)."""
     import pypdf
-    from pypdf.errors import FileNotDecryptedError, LimitReachedError, PyPdfError
+    from pypdf.errors import PyPdfError
 
-    try:
+    with _pdf_errors():
         reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
-            # An owner-password-only PDF opens with the empty user password; a real lock does not.
+            # An owner-password-only PDF opens with the empty user password; a real lock does not
+            # (nor does one whose encryption pypdf cannot undo: NotImplementedError, PyPdfError).
             try:
-                if not reader.decrypt(""):
-                    raise ExtractionError("The PDF is password-protected; upload an unlocked copy.")
-            except (FileNotDecryptedError, NotImplementedError, PyPdfError):
-                raise ExtractionError("The PDF is password-protected; upload an unlocked copy.") from None
+                unlocked = reader.decrypt("")
+            except (NotImplementedError, PyPdfError):
+                unlocked = False
+            if not unlocked:
+                raise ExtractionError(_PDF_LOCKED)
         count = len(reader.pages)
         if count > settings.DOCUMENT_MAX_PAGES:
             raise ExtractionError(f"The PDF has {count} pages; the limit is {settings.DOCUMENT_MAX_PAGES}.")
@@ -196,12 +225,6 @@ def _pdf_checks(data: bytes):
             title = str((reader.metadata or {}).get("/Title") or "")
         except PyPdfError:
             pass
-    except ExtractionError:
-        raise
-    except LimitReachedError:
-        raise ExtractionError("The PDF expands beyond the decompression limit (possible zip bomb).") from None
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError, OSError) as exc:
-        raise ExtractionError(f"The PDF is damaged or unreadable ({type(exc).__name__}).") from None
     return reader, count, title
 
 
@@ -212,15 +235,12 @@ def _pdf_lines(data: bytes, *, cpu_budget: float) -> tuple[list[_PdfLine], int]:
     very long PDF is read as plain text rather than the whole file failing on the CPU limit."""
     from pdfminer.high_level import extract_pages
     from pdfminer.layout import LAParams, LTChar, LTTextContainer, LTTextLine
-    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
-    from pdfminer.pdfparser import PDFSyntaxError
-    from pdfminer.psexceptions import PSException
 
     lines: list[_PdfLine] = []
     budget = settings.DOCUMENT_MAX_TEXT_CHARS
     deadline = time.process_time() + cpu_budget
     number = 0
-    try:
+    with _pdf_errors():
         for number, layout in enumerate(extract_pages(io.BytesIO(data), password="", laparams=LAParams()), start=1):
             if time.process_time() > deadline:
                 return lines, number - 1
@@ -246,12 +266,6 @@ def _pdf_lines(data: bytes, *, cpu_budget: float) -> tuple[list[_PdfLine], int]:
                     if not total:
                         continue
                     lines.append(_PdfLine(number, text, sizes.most_common(1)[0][0], bold * 2 > total, line.y1, line.y0))
-    except ExtractionError:
-        raise
-    except (PDFPasswordIncorrect, PDFEncryptionError):
-        raise ExtractionError("The PDF is password-protected; upload an unlocked copy.") from None
-    except (PDFSyntaxError, PSException, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
-        raise ExtractionError(f"The PDF is damaged or unreadable ({type(exc).__name__}).") from None
     return lines, number
 
 
@@ -284,14 +298,8 @@ def _pdf_is_heading_text(text: str) -> bool:
 
 
 def _pdf_page_text(reader, number: int) -> str:
-    from pypdf.errors import LimitReachedError, PyPdfError
-
-    try:
+    with _pdf_errors():
         return reader.pages[number - 1].extract_text() or ""
-    except LimitReachedError:
-        raise ExtractionError("The PDF expands beyond the decompression limit (possible zip bomb).") from None
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError, OSError) as exc:
-        raise ExtractionError(f"The PDF is damaged or unreadable ({type(exc).__name__}).") from None
 
 
 def _pdf(data: bytes) -> Extracted:
