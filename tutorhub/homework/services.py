@@ -212,7 +212,9 @@ def homework_submission_process(*, submission_id: int) -> str:
     student can act on), not raised, except an unexpected error, which is stored and re-raised."""
     with transaction.atomic():
         submission = (
-            HomeworkSubmission.objects.select_for_update()
+            # Only the submission's row is locked (PostgreSQL cannot lock the nullable side of the
+            # outer join to an assignment).
+            HomeworkSubmission.objects.select_for_update(of=("self",))
             .select_related("homework__lesson__group", "student")
             .filter(pk=submission_id, status__in=CHECKABLE)
             .first()
@@ -386,7 +388,9 @@ def homework_review(*, submission: HomeworkSubmission, reviewer, status: str, fe
 
     Raises Conflict (409, ALREADY_APPROVED) for a second review of an approved submission.
     """
-    submission = HomeworkSubmission.objects.select_for_update().select_related("homework", "student").get(pk=submission.pk)
+    submission = (
+        HomeworkSubmission.objects.select_for_update(of=("self",)).select_related("homework", "student").get(pk=submission.pk)
+    )
     if submission.status == Status.APPROVED:
         raise Conflict("This submission was already approved.", error_code="ALREADY_APPROVED")
     if status not in (Status.APPROVED, Status.REJECTED):
