@@ -17,6 +17,7 @@ from typing import Any
 
 from tutorhub.ai.backends.offline import offline_task
 from tutorhub.ai.base import Message
+from tutorhub.core.text import STOPWORDS as INDEX_STOPWORDS
 
 MAX_SENTENCES = 3
 NO_MATCH = (
@@ -28,14 +29,10 @@ NO_MATERIAL = (
     "Add a resource or a course document and ask again."
 )
 
-STOPWORDS = frozenset(
-    """a about above after again all also am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have
-    having he her here hers him his how i if in into is it its itself just me more most my no nor not
-    now of off on once only or other our ours out over own same she should so some such than that the
-    their theirs them then there these they this those through to too under until up very was we were
-    what when where which while who whom why will with would you your yours explain tell describe
-    please define give show mean means meaning example examples know want help understand much many""".split()
+# The search index's stop list (core.text), plus the words a question is phrased with.
+STOPWORDS = INDEX_STOPWORDS | frozenset(
+    """also ours theirs explain tell describe please define give show mean means meaning example examples
+    know want help understand much many""".split()
 )
 _WORD = re.compile(r"[a-z0-9]+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|\n{2,}")
