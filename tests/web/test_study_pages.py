@@ -121,6 +121,28 @@ def test_take_a_quiz_and_see_results_with_explanations(client, student):
     assert "100%" in result and "Mitochondria do." in result and XSS not in result
 
 
+def test_answers_the_page_saved_are_not_written_again_by_the_final_submit(client, student, monkeypatch):
+    """The page stores each answer as it is given; the form's submit grades them and stores only
+    what differs (one write path: attempt_response_submit)."""
+    quiz = _quiz(student)
+    client.post(f"/quizzes/{quiz.pk}/start/")
+    attempt = QuizAttempt.objects.get(user=student)
+    questions = {q.question_type: q for q in quiz.questions.all()}
+    choice, short = questions["multiple_choice"], questions["short_answer"]
+    right = choice.options.get(is_correct=True)
+    quiz_services.attempt_response_submit(attempt=attempt, question_id=choice.pk, selected_options=[str(right.pk)])
+    quiz_services.attempt_response_submit(attempt=attempt, question_id=short.pk, text_answer="Golgi")
+    writes = []
+    real_submit = quiz_services.attempt_response_submit
+    monkeypatch.setattr(quiz_services, "attempt_response_submit", lambda **kw: writes.append(kw["question_id"]) or real_submit(**kw))
+    form = {f"q-{choice.pk}": str(right.pk), f"text-{short.pk}": "Nucleus"}  # the last change was not saved yet
+    assert client.post(f"/quizzes/attempts/{attempt.pk}/", form).status_code == 302
+    assert [str(q) for q in writes] == [str(short.pk)]
+    attempt.refresh_from_db()
+    assert attempt.status == QuizAttempt.Status.COMPLETED and attempt.percentage_score == 100
+    assert attempt.responses.get(question=short).text_answer == "Nucleus"
+
+
 def test_results_hide_answers_when_the_quiz_says_so(client, student):
     """A teacher's quiz in the student's course group, set not to show results."""
     group = GroupFactory()

@@ -241,13 +241,24 @@ def attempt_complete(*, attempt: QuizAttempt, now: datetime | None = None) -> Qu
 
 
 def attempt_finish(*, attempt: QuizAttempt, answers: dict[str, tuple[list, str]], now: datetime | None = None) -> QuizAttempt:
-    """Save a whole form of answers ({question id: (selected option ids, text)}) and grade the
-    attempt. Answers that come after the deadline are refused by attempt_response_submit and the
-    attempt is graded on what was saved in time; an option id that is not the question's raises
-    ServiceError before anything is graded (the attempt keeps running)."""
+    """Grade the attempt on a whole form of answers ({question id: (selected option ids, text)}).
+
+    The web page already stores each answer as it is given (attempt_response_submit through the
+    API, so an answer counts even when the final submit is late); here only the answers that
+    differ from what is stored go through that same service (a page without JavaScript, or a
+    change the page had no time to save), so nothing is written twice. Answers that come after
+    the deadline are refused by attempt_response_submit and the attempt is graded on what was
+    saved in time; an option id that is not the question's raises ServiceError before anything
+    is graded (the attempt keeps running)."""
+    stored = {
+        str(question_id): (selected, text)
+        for question_id, selected, text in attempt.responses.values_list("question_id", "selected_options", "text_answer")
+    }
     try:
         for question_id in attempt.questions_order:
             selected, text = answers.get(str(question_id), ([], ""))
+            if stored.get(str(question_id)) == ([str(s) for s in dict.fromkeys(selected)], (text or "").strip()):
+                continue
             attempt_response_submit(attempt=attempt, question_id=question_id, selected_options=selected, text_answer=text, now=now)
     except Conflict:
         pass  # over time: completed with the answers given in time (the result says timed out)
