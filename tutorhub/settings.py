@@ -469,11 +469,11 @@ INGEST_URL_MAX_BYTES = env_int("INGEST_URL_MAX_BYTES", 20 * 1024 * 1024)
 INGEST_URL_MAX_REDIRECTS = env_int("INGEST_URL_MAX_REDIRECTS", 5)
 CHUNK_MAX_TOKENS = env_int("CHUNK_MAX_TOKENS", 200)
 CHUNK_OVERLAP_TOKENS = env_int("CHUNK_OVERLAP_TOKENS", 40)
-# Hybrid retrieval: "score" = alpha * dense + (1 - alpha) * lexical (each over its best score), or "rrf"
-# (reciprocal rank fusion); benchmarks/retrieval.py measures the configured one.
+# Hybrid retrieval: "score" = alpha * dense + (1 - alpha) * lexical (each standardised over the union of
+# both rankings), or "rrf" (reciprocal rank fusion); benchmarks/retrieval.py measures the configured one.
 RETRIEVAL_FUSION = env_str("RETRIEVAL_FUSION", "score")
-# 0.9: tuned on half of benchmarks/retrieval.py's FAQ queries (knowledge.retrieval.fuse).
-RETRIEVAL_DENSE_ALPHA = env_float("RETRIEVAL_DENSE_ALPHA", 0.9)
+# 0.7: tuned on half of benchmarks/retrieval.py's FAQ queries (knowledge.retrieval.fuse).
+RETRIEVAL_DENSE_ALPHA = env_float("RETRIEVAL_DENSE_ALPHA", 0.7)
 # Only for a task backend without leases (not the database queue, whose task leases decide):
 # a document with no progress for this long is taken to have lost its worker.
 DOCUMENT_PROCESSING_STALE_MINUTES = env_int("DOCUMENT_PROCESSING_STALE_MINUTES", 30)

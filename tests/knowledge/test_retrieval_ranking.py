@@ -181,3 +181,56 @@ def test_common_terms_score_but_do_not_make_candidates(user, monkeypatch):
     # Too few candidates: the search widens to any term rather than answer with less.
     monkeypatch.setattr(indexing, "WIDEN_BELOW", 5)
     assert len(indexing.lexical_search("osmosis water", documents=documents, k=20)) == 5
+
+
+def test_lexical_scores_are_the_rankings_scores(user):
+    """What hybrid fusion asks for a dense-only candidate is the score the lexical ranking gives
+    it; a chunk matching no term is absent (score 0)."""
+    from tutorhub.knowledge import indexing
+
+    resource_add(user=user, title="Cells", content="Osmosis moves water across a membrane.")
+    resource_add(user=user, title="Rocks", content="Volcanoes erupt with lava.")
+    resource_add(user=user, title="Rivers", content="Water flows to the sea.")
+    documents = Document.objects.filter(owner=user)
+    ranked = dict(indexing.lexical_search("osmosis water", documents=documents, k=10))
+    every = list(Chunk.objects.values_list("id", flat=True))
+    scores = indexing.lexical_scores("osmosis water", every)
+    assert scores.keys() == ranked.keys() and len(scores) == 2
+    for chunk_id, score in ranked.items():
+        assert scores[chunk_id] == pytest.approx(score)
+    assert indexing.lexical_scores("the of", every) == {} and indexing.lexical_scores("osmosis", []) == {}
+
+
+def test_hybrid_scores_every_candidate_on_both_sides(fake_openai, user, monkeypatch):
+    """A chunk only one side returned is scored by the other too (vector similarity from the
+    store, BM25 from the index) before fusion, instead of counting 0 there."""
+    from tests.fakes.openai_server import fake_embedding
+    from tutorhub.ai import vector_stores
+    from tutorhub.knowledge import retrieval
+
+    resource_add(user=user, title="Cells", content="The mitochondria is the powerhouse of the cell.")
+    resource_add(user=user, title="Rivers", content="Water flows from mountains to the sea.")
+    seen = {}
+    real = retrieval._missing_scores
+
+    def spy(query, vector, rankings):
+        filled = real(query, vector, rankings)
+        seen.update(rankings=rankings, filled=filled, vector=vector)
+        return filled
+
+    monkeypatch.setattr(retrieval, "_missing_scores", spy)
+    monkeypatch.setattr(retrieval, "FUSION_POOL", 2)
+    passages = retrieve(user=user, query="mitochondria powerhouse", k=2)
+    assert passages and seen["vector"] == fake_embedding("mitochondria powerhouse")
+    lexical = {c for c, _ in seen["rankings"]["lexical"]}
+    dense = dict(seen["rankings"]["dense"])
+    # The river chunk matches no query term: it is a dense-only candidate with no BM25 score.
+    dense_only = dense.keys() - lexical
+    assert dense_only and not seen["filled"]["lexical"].keys() & dense_only
+    # The store's similarity for an id is the score its query gives that id.
+    store = vector_stores["default"]
+    hits = store.query(seen["vector"], k=5)
+    similarities = store.similarities(seen["vector"], [h.id for h in hits] + ["999999"])
+    assert similarities.keys() == {h.id for h in hits}
+    for hit in hits:
+        assert similarities[hit.id] == pytest.approx(hit.score, abs=1e-5)

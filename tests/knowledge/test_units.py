@@ -126,15 +126,32 @@ def test_local_embeddings_without_the_model_package():
 
 
 def test_fusion_modes(settings):
+    from statistics import mean, pstdev
+
     from tutorhub.knowledge.retrieval import fuse
 
+    def z(values: dict) -> dict:
+        m, sd = mean(values.values()), pstdev(values.values())
+        return {key: (value - m) / sd for key, value in values.items()}
+
     rankings = {"lexical": [(1, 9.0), (2, 5.0), (3, 1.0)], "dense": [(3, 0.9), (2, 0.8), (4, 0.1)]}
-    settings.RETRIEVAL_DENSE_ALPHA = 0.9
-    fused, ranks = fuse(rankings)  # score fusion: each ranking over its best score (issue 13: tuned, was min-max)
-    assert fused[3] == pytest.approx(0.9 + 0.1 * 1 / 9)  # best dense, worst lexical (still counts: not min-max 0)
-    assert fused[2] == pytest.approx(0.9 * 0.8 / 0.9 + 0.1 * 5 / 9)
-    assert fused[1] == pytest.approx(0.1)
-    assert ranks[2] == {"lexical": 2, "dense": 2}
+    settings.RETRIEVAL_DENSE_ALPHA = 0.7
+    # Score fusion (issue 13: was each ranking over its best score, a chunk missing from a ranking
+    # counting 0 there): every candidate scored on both sides, standardised, then weighted.
+    filled = {"dense": {1: 0.5}, "lexical": {4: 2.0}}
+    fused, ranks = fuse(rankings, filled)
+    lexical = z({1: 9.0, 2: 5.0, 3: 1.0, 4: 2.0})
+    dense = z({1: 0.5, 2: 0.8, 3: 0.9, 4: 0.1})
+    for chunk_id in (1, 2, 3, 4):
+        assert fused[chunk_id] == pytest.approx(0.7 * dense[chunk_id] + 0.3 * lexical[chunk_id])
+    assert ranks[2] == {"lexical": 2, "dense": 2} and ranks[1] == {"lexical": 1}
+    # Not filled: no term matched (lexical 0); no vector (dense: the ranking's last score).
+    fused, _ = fuse(rankings)
+    lexical = z({1: 9.0, 2: 5.0, 3: 1.0, 4: 0.0})
+    dense = z({1: 0.1, 2: 0.8, 3: 0.9, 4: 0.1})
+    assert fused[1] == pytest.approx(0.7 * dense[1] + 0.3 * lexical[1])
+    assert fused[4] == pytest.approx(0.7 * dense[4] + 0.3 * lexical[4])
+    assert fuse({"lexical": [(1, 3.5)], "dense": []})[0] == {1: 3.5}  # one side empty: the other's scores
     settings.RETRIEVAL_FUSION = "rrf"
     fused, _ = fuse(rankings)
     assert fused[2] == pytest.approx(2 / 62) and fused[1] == pytest.approx(1 / 61)

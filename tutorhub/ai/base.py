@@ -304,6 +304,10 @@ class VectorStore(ABC):
     @abstractmethod
     def query(self, vector: list[float], *, filters: dict[str, Any] | None = None, k: int = 10) -> list[VectorHit]: ...
 
+    @abstractmethod
+    def similarities(self, vector: list[float], ids: list[str]) -> dict[str, float]:
+        """The score `query` would give each stored id of `ids` (ids not stored are absent)."""
+
     def ping(self) -> None:
         """A cheap round trip for /readyz; raises ProviderError when the store cannot answer.
         A store with nothing to reach (in process, in memory) has nothing to check."""

@@ -17,12 +17,18 @@ from django.db.models import QuerySet
 from tutorhub.core.text import query_terms
 
 # How much a term in the heading path counts against one in the passage. SQLite: bm25 column
-# weights (BM25's idf already discounts words every path shares). PostgreSQL: ts_rank weights
-# {D, C, B, A}, the path as B and the text as D; ts_rank has no idf, so a heavier path let
-# words every page's path holds ("FAQ") outrank the passage: on benchmarks/retrieval.py
-# recall@5 0.093 with the path at twice the text, 0.158 at equal weight (0.119 before paths).
-HEADING_WEIGHT = 2.0
+# weights. A path is shared by every chunk of its section, so a path match says "this part of
+# the document" while a passage match says "this passage": on benchmarks/retrieval.py's FAQ
+# queries (the even half, where this was chosen) the path at 2x the text gave recall@5 0.248,
+# at 0.25x 0.269 (held-out half 0.257 -> 0.277), and hybrid fusion gains most from the
+# passage-led ranking. Queries that are a section's title still find it (subset of 5,415
+# chunks, hit@5 lexical 1.0 -> 0.93, hybrid 0.98). PostgreSQL: ts_rank weights {D, C, B, A},
+# the path as B and the text as D; ts_rank has no idf, so a heavier path let words every
+# page's path holds ("FAQ") outrank the passage: recall@5 0.093 with the path at twice the
+# text, 0.158 at equal weight (0.119 before paths).
+HEADING_WEIGHT = 0.25
 PG_RANK_WEIGHTS = "{1.0, 0.2, 1.0, 1.0}"
+_SQLITE_WEIGHTS = f"{HEADING_WEIGHT}, 1.0"  # bm25(): heading_path, text
 # A term in more chunks than this is "common": it still scores every candidate, but no longer
 # makes a chunk a candidate on its own (see `_match_plan`). A fixed count, not a share of the
 # table, so the rows ranked per query stay bounded however large the table grows.
@@ -94,6 +100,35 @@ def lexical_search(query: str, *, documents: QuerySet, k: int) -> list[tuple[int
     return ranked
 
 
+def lexical_scores(query: str, chunk_ids: list[int]) -> dict[int, float]:
+    """The score `lexical_search` gives each of `chunk_ids` for `query` (chunks matching no term
+    are absent: their score is 0). Hybrid fusion asks this for the dense ranking's chunks that
+    the lexical ranking did not return, so every candidate is compared on both scores. No scope
+    check here: the ids come from a scoped ranking and retrieve() re-checks scope anyway."""
+    terms = query_terms(query)
+    if not terms or not chunk_ids:
+        return {}
+    vendor = connection.vendor
+    ids = ", ".join(["%s"] * len(chunk_ids))
+    if vendor == "sqlite":
+        # `+rowid`: one MATCH filtered by the list, not one MATCH per listed id (see _ranked).
+        sql = (f"SELECT rowid, -bm25(knowledge_chunk_fts, {_SQLITE_WEIGHTS}) FROM knowledge_chunk_fts "
+               f"WHERE knowledge_chunk_fts MATCH %s AND +rowid IN ({ids})")
+        params = [_fts_any(terms), *chunk_ids]
+    elif vendor == "postgresql":
+        # Primary-key lookups; ts_rank is 0 for a row matching no term, as in the ranking.
+        sql = (f"SELECT c.id, ts_rank('{PG_RANK_WEIGHTS}', c.search_vector, to_tsquery('english', %s), 1) "
+               f"FROM knowledge_chunk c WHERE c.id IN ({ids})")
+        params = [" | ".join(terms), *chunk_ids]
+    else:
+        score, likes = _like_score(terms)
+        sql = f"SELECT c.id, ({score}) FROM knowledge_chunk c WHERE c.id IN ({ids})"
+        params = [*likes, *chunk_ids]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {int(row[0]): float(row[1]) for row in cursor.fetchall() if row[1]}
+
+
 def _ranked(vendor: str, terms: list[str], groups: list[list[str]] | None, *, documents: QuerySet, k: int):
     scope_sql, scope_params = documents.order_by().values("id").query.sql_with_params()
     if vendor == "sqlite":
@@ -103,19 +138,18 @@ def _ranked(vendor: str, terms: list[str], groups: list[list[str]] | None, *, do
         # scores: bm25 over every term, the heading path column weighted above the passage (a
         # heading names what the passage is about). `+rowid` stops SQLite from driving the
         # FTS5 scan from the candidate list (one full MATCH per listed row).
-        weights = f"{HEADING_WEIGHT}, 1.0"
         narrow, narrow_params = "", []
         if groups is not None:
             narrow = ("AND +knowledge_chunk_fts.rowid IN "
                       "(SELECT rowid FROM knowledge_chunk_fts WHERE knowledge_chunk_fts MATCH %s) ")
             narrow_params = [" OR ".join("(" + " AND ".join(f'"{t}"' for t in g) + ")" for g in groups)]
         sql = (
-            f"SELECT knowledge_chunk_fts.rowid, -bm25(knowledge_chunk_fts, {weights}) FROM knowledge_chunk_fts "
+            f"SELECT knowledge_chunk_fts.rowid, -bm25(knowledge_chunk_fts, {_SQLITE_WEIGHTS}) FROM knowledge_chunk_fts "
             "JOIN knowledge_chunk c ON c.id = knowledge_chunk_fts.rowid "
             f"WHERE knowledge_chunk_fts MATCH %s {narrow}AND c.document_id IN ({scope_sql}) "
-            f"ORDER BY bm25(knowledge_chunk_fts, {weights}) LIMIT %s"
+            f"ORDER BY bm25(knowledge_chunk_fts, {_SQLITE_WEIGHTS}) LIMIT %s"
         )
-        params = [" OR ".join(f'"{t}"' for t in terms), *narrow_params, *scope_params, k]
+        params = [_fts_any(terms), *narrow_params, *scope_params, k]
     else:
         # PostgreSQL plan: the candidate tsquery (the groups: rare terms, or the common ones
         # together) is answered by the GIN index on search_vector as a bitmap; when the caller's
@@ -140,12 +174,22 @@ def _ranked(vendor: str, terms: list[str], groups: list[list[str]] | None, *, do
 def _like_search(terms: list[str], *, documents: QuerySet, k: int) -> list[tuple[int, float]]:
     """Any other database: a scan counting the matched terms in the text and heading path."""
     scope_sql, scope_params = documents.order_by().values("id").query.sql_with_params()
-    score = " + ".join("CASE WHEN LOWER(c.heading_path || ' ' || c.text) LIKE %s THEN 1 ELSE 0 END" for _ in terms)
+    score, likes = _like_score(terms)
     sql = (
         f"SELECT c.id, ({score}) AS score FROM knowledge_chunk c "
         f"WHERE c.document_id IN ({scope_sql}) AND ({score}) > 0 ORDER BY score DESC, c.id LIMIT %s"
     )
-    likes = [f"%{t}%" for t in terms]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*likes, *scope_params, *likes, k])
         return [(int(row[0]), float(row[1])) for row in cursor.fetchall()]
+
+
+def _like_score(terms: list[str]) -> tuple[str, list[str]]:
+    """SQL counting the terms a chunk's heading path or text contains, and its parameters."""
+    score = " + ".join("CASE WHEN LOWER(c.heading_path || ' ' || c.text) LIKE %s THEN 1 ELSE 0 END" for _ in terms)
+    return score, [f"%{t}%" for t in terms]
+
+
+def _fts_any(terms: list[str]) -> str:
+    """An FTS5 query matching any of `terms` (each quoted: a term is never FTS5 syntax)."""
+    return " OR ".join(f'"{t}"' for t in terms)

@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlparse
 
+import numpy as np
+
 from tutorhub.ai.base import ProviderError, VectorHit, VectorItem, VectorStore
 
 _BATCH = 4000  # below Chroma's max batch size
@@ -124,3 +126,21 @@ class ChromaVectorStore(VectorStore):
         distances = (result.get("distances") or [[]])[0]
         metadatas = (result.get("metadatas") or [[]])[0] or [{}] * len(ids)
         return [VectorHit(id=i, score=1.0 - float(d), metadata=dict(m or {})) for i, d, m in zip(ids, distances, metadatas, strict=False)]
+
+    def similarities(self, vector: list[float], ids: list[str]) -> dict[str, float]:
+        if not ids:
+            return {}
+        collection = self._get_collection()
+        try:
+            result = collection.get(ids=list(ids), include=["embeddings"])
+        except Exception as exc:
+            raise ProviderError(f"Vector store read failed: {type(exc).__name__}: {exc}") from exc
+        found = result.get("ids") or []
+        if not found:
+            return {}
+        stored = np.asarray(result["embeddings"], dtype=np.float32)
+        query = np.asarray(vector, dtype=np.float32)
+        # Cosine similarity, as the collection's cosine distance makes `query`'s 1 - distance.
+        norms = np.linalg.norm(stored, axis=1) * (float(np.linalg.norm(query)) or 1.0)
+        scores = stored @ query / np.where(norms > 0, norms, 1.0)
+        return {i: float(score) for i, score in zip(found, scores, strict=True)}
