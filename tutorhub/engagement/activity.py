@@ -13,6 +13,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from tutorhub.core.registry import Registry
+
 
 @dataclass(frozen=True)
 class ActivitySource:
@@ -22,13 +24,4 @@ class ActivitySource:
     leaderboard_counts: Callable[[Any], dict[str, QuerySet]]
 
 
-_sources: list[ActivitySource] = []
-
-
-def activity_source_register(source: ActivitySource) -> None:
-    if source not in _sources:  # ready() may run more than once (tests that reload apps)
-        _sources.append(source)
-
-
-def activity_sources() -> tuple[ActivitySource, ...]:
-    return tuple(_sources)
+activity_sources: Registry[ActivitySource] = Registry()

@@ -61,7 +61,7 @@ def student_activity_stats(*, user) -> dict:
     """The metrics achievements are defined on, all computed from recorded activity: attendance
     and homework figures from their apps' activity sources, coins from the ledger here."""
     stats: dict = {}
-    for source in activity_sources():
+    for source in activity_sources:
         stats.update(source.student_metrics(user))
     earned = CoinTransaction.objects.filter(user=user, amount__gt=0).aggregate(total=Sum("amount"))["total"] or 0
     return {**stats, "coins_earned": earned, "coins_balance": coin_balance(user=user)}
@@ -102,7 +102,7 @@ def group_leaderboard(*, group) -> list[dict]:
     """The group's (a courses Group) students ranked by coins, then lessons attended, then
     homeworks approved (one query)."""
     rows: dict[str, QuerySet] = {}
-    for source in activity_sources():
+    for source in activity_sources:
         rows.update(source.leaderboard_counts(group))
     missing = [column for column in LEADERBOARD_COUNTS if column not in rows]
     if missing:

@@ -9,17 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tutorhub.core.registry import Registry
+
 # source(*, user, concepts: list[str], difficulty: str) -> resource rows in the canonical API's
 # shape (type, title, url, estimated_time, difficulty, ...), best first.
 ResourceSource = Callable[..., list[dict]]
 
-_sources: list[ResourceSource] = []
-
-
-def resource_source_register(source: ResourceSource) -> None:
-    if source not in _sources:  # ready() may run more than once (tests that reload apps)
-        _sources.append(source)
-
-
-def resource_sources() -> tuple[ResourceSource, ...]:
-    return tuple(_sources)
+resource_sources: Registry[ResourceSource] = Registry()

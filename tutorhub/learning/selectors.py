@@ -236,7 +236,7 @@ def resources_for_concepts(*, user, concepts: list[str], limit: int = 10) -> lis
     difficulty = difficulty_for_mastery(sum(known) / len(known) if known else None)
     resources: list[dict] = []
     resources.extend(_document_resources(user=user, concepts=concepts, difficulty=difficulty, limit=limit))
-    for source in resource_sources():  # the student's flashcards (assessments registers them)
+    for source in resource_sources:  # the student's flashcards (assessments registers them)
         resources.extend(source(user=user, concepts=concepts, difficulty=difficulty))
     return resources[:limit]
 
