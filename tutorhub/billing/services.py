@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextvars
 import re
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -27,7 +28,8 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from rest_framework import status
 
-from tutorhub.ai import Completion, UsageRecorder
+from tutorhub.ai import Completion, UsageRecorder, usage_scope
+from tutorhub.ai.base import estimate_message_tokens
 from tutorhub.billing.models import (
     Plan,
     ProviderEvent,
@@ -189,6 +191,16 @@ def ai_tokens_check(*, user, amount: int, backend) -> QuotaReservation | None:
     if not getattr(backend, "billable", True):
         return None
     return quota_check(user=user, kind="ai_tokens", amount=amount)
+
+
+@contextmanager
+def ai_spend_scope(*, user, feature: str, messages: list, max_output_tokens: int, backend):
+    """A paid model call made for `user`: check their AI-token quota for the prompt's estimate
+    plus `max_output_tokens` (raises QuotaExceeded before anything is sent), then attribute every
+    AI call inside the block to `feature`, whose recorded usage settles the reservation."""
+    ai_tokens_check(user=user, amount=estimate_message_tokens(messages) + max_output_tokens, backend=backend)
+    with usage_scope(user=user, feature=feature):
+        yield
 
 
 def _committed_sql(*, user, kind: str, start: datetime, end: datetime | None, now: datetime) -> tuple[str, list]:

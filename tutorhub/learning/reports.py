@@ -15,8 +15,8 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from tutorhub.ai import ProviderError, estimate_tokens, llm, usage_scope
-from tutorhub.billing.services import ai_tokens_check
+from tutorhub.ai import ProviderError, llm
+from tutorhub.billing.services import ai_spend_scope
 from tutorhub.core.exceptions import ServiceUnavailable
 from tutorhub.engagement.services import notification_create
 from tutorhub.learning.analytics import activity_days, completed_sessions, day_start
@@ -82,9 +82,9 @@ def _write(*, parent, facts: dict) -> tuple[str, str]:
         },
         {"role": "user", "content": json.dumps(facts, default=str)},
     ]
-    ai_tokens_check(user=parent, amount=estimate_tokens(messages[1]["content"]) + REPORT_MAX_TOKENS, backend=llm["default"])
     try:
-        with usage_scope(user=parent, feature="reports"):
+        with ai_spend_scope(user=parent, feature="reports", messages=messages, max_output_tokens=REPORT_MAX_TOKENS,
+                            backend=llm["default"]):
             completion = llm["default"].complete(
                 messages, task="weekly_report", context={"facts": facts}, max_tokens=REPORT_MAX_TOKENS
             )

@@ -17,8 +17,8 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from tutorhub.ai import ProviderError, estimate_tokens, llm, usage_scope
-from tutorhub.billing.services import ai_tokens_check
+from tutorhub.ai import ProviderError, llm
+from tutorhub.billing.services import ai_spend_scope
 from tutorhub.core.exceptions import ServiceError, ServiceUnavailable
 from tutorhub.core.text import query_terms
 from tutorhub.knowledge import retrieval
@@ -173,11 +173,10 @@ def generate_structured(
     reached or times out, and ServiceError(AI_OUTPUT_INVALID, 502) when it answers malformed
     JSON twice - the second try shows the model its errors.
     """
-    prompt = "\n".join(m["content"] for m in messages)
-    ai_tokens_check(user=user, amount=estimate_tokens(prompt) + expected_output_tokens, backend=llm["default"])
     timeout = getattr(settings, "AI_GENERATION_TIMEOUT", 120)
     messages = list(messages)
-    with usage_scope(user=user, feature="generation"):
+    with ai_spend_scope(user=user, feature="generation", messages=messages, max_output_tokens=expected_output_tokens,
+                        backend=llm["default"]):
         for attempt in range(2):
             try:
                 completion = llm["default"].complete(

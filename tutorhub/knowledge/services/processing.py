@@ -19,8 +19,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from tutorhub.ai import ProviderError, embeddings, llm, usage_scope, vector_stores
-from tutorhub.ai.base import VectorItem, estimate_message_tokens
-from tutorhub.billing.services import QuotaExceeded, ai_tokens_check, usage_record
+from tutorhub.ai.base import VectorItem
+from tutorhub.billing.services import QuotaExceeded, ai_spend_scope, usage_record
 from tutorhub.core.fetch import FetchError, safe_request
 from tutorhub.engagement.services import notification_group_name
 from tutorhub.engagement.webhooks import webhook_event_emit
@@ -199,8 +199,8 @@ def _analyse(document: Document, text: str) -> tuple[dict, str]:
     backend = llm["default"]
     # A paid model's summary is the uploader's spending: checked against their plan first and
     # shown as its own feature in usage (offline analysis is free and never refused).
-    ai_tokens_check(user=document.owner, amount=estimate_message_tokens(messages) + 800, backend=backend)
-    with usage_scope(user=document.owner, feature="document_analysis"):
+    with ai_spend_scope(user=document.owner, feature="document_analysis", messages=messages, max_output_tokens=800,
+                        backend=backend):
         completion = backend.complete(
             messages,
             task="document_analysis",
