@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,6 +22,8 @@ from tutorhub.learning.learner_model import (  # noqa: F401  (re-exported contra
 from tutorhub.learning.models import Feedback, LearningGoal, StudyPlan, StudySession
 from tutorhub.learning.resources import resource_sources
 from tutorhub.learning.services import normalize_topic
+
+logger = logging.getLogger(__name__)
 
 BEHIND_MARGIN = 10.0  # percentage points behind the time-based expectation before we say so
 
@@ -248,6 +251,7 @@ def _document_resources(*, user, concepts: list[str], difficulty: str, limit: in
             # The student's own documents only (not every course document they can see).
             passages = retrieve(user=user, query=concept, k=5, include_course_context=False)
         except Exception:  # retrieval outages must not break a list of suggestions
+            logger.warning("Resource suggestions: retrieval for %r failed; concept skipped", concept, exc_info=True)
             continue
         for p in passages:
             doc_id = str(getattr(p, "document_id", "") or "")
