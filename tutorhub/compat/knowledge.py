@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from tutorhub.core.exceptions import ServiceError
 from tutorhub.courses.selectors import course_list_visible
 from tutorhub.knowledge.models import Document
+from tutorhub.knowledge.selectors import document_chunk_count
 from tutorhub.knowledge.serializers import ResourceAddSerializer
 from tutorhub.knowledge.services import resource_add
 
@@ -39,7 +40,7 @@ class ResourceAddView(APIView):
                 "message": "Resource ingested and indexed.",
                 "document_id": str(document.id),
                 "processing_status": document.processing_status,
-                "chunk_count": document.chunks.count(),
+                "chunk_count": document_chunk_count(document=document),
             },
             status=status.HTTP_201_CREATED,
         )

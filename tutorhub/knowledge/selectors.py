@@ -18,12 +18,25 @@ def document_list_visible(*, user) -> QuerySet[Document]:
 DOCUMENT_LARGE_FIELDS = ("extracted_text", "outline")
 
 
-def document_list_for_api(*, user, course=None) -> QuerySet[Document]:
-    """Visible documents with their chunk count annotated (one query for a page of them)."""
+def document_list_for_api(*, user, course=None, with_content: bool = True) -> QuerySet[Document]:
+    """Visible documents with their chunk count annotated (one query for a page of them).
+    `with_content=False` leaves the extracted text and outline (up to megabytes a row) in the
+    database, for every view that does not show them."""
     documents = document_list_visible(user=user)
     if course is not None:
         documents = documents.filter(course=course)
-    return documents.annotate(chunk_count=related_count(Chunk, "document")).order_by("-created_at")
+    documents = documents.annotate(chunk_count=related_count(Chunk, "document")).order_by("-created_at")
+    return documents if with_content else documents.defer(*DOCUMENT_LARGE_FIELDS)
+
+
+def document_refreshed(document: Document) -> Document:
+    """`document` as stored now: processing queued on commit may already have moved it on."""
+    document.refresh_from_db()
+    return document
+
+
+def document_chunk_count(*, document: Document) -> int:
+    return document.chunks.count()
 
 
 def chunks_for_documents(*, user, document_ids) -> QuerySet[Chunk]:

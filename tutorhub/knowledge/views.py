@@ -44,7 +44,7 @@ def _estimate_seconds(document: Document) -> int:
 
 
 def upload_result(document: Document) -> dict:
-    document.refresh_from_db()
+    document = selectors.document_refreshed(document)
     return {
         "document": document,
         "upload_status": "success",
@@ -92,10 +92,10 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.D
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Document.objects.none()
-        documents = selectors.document_list_for_api(user=self.request.user, course=self.get_course())
-        # Only `content` shows the extracted text and outline; the list and every other action
-        # leave those (up to megabytes a row) in the database.
-        return documents if self.action == "content" else documents.defer(*selectors.DOCUMENT_LARGE_FIELDS)
+        # Only `content` shows the extracted text and outline.
+        return selectors.document_list_for_api(
+            user=self.request.user, course=self.get_course(), with_content=self.action == "content"
+        )
 
     def perform_destroy(self, instance: Document) -> None:
         services.document_delete(user=self.request.user, document=instance)
@@ -174,8 +174,7 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.D
     @extend_schema(request=None, responses={202: ProcessingStatusSerializer})
     @action(detail=True, methods=["post"], url_path="reprocess")
     def reprocess(self, request, doc_id=None, course_id=None):
-        document = services.document_reprocess(user=request.user, document=self.get_object())
-        document.refresh_from_db()
+        document = selectors.document_refreshed(services.document_reprocess(user=request.user, document=self.get_object()))
         return Response(ProcessingStatusSerializer(processing_status(document)).data, status=status.HTTP_202_ACCEPTED)
 
 

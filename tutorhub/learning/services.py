@@ -86,6 +86,12 @@ def study_plan_update(*, plan: StudyPlan, **fields) -> StudyPlan:
     return plan
 
 
+@transaction.atomic
+def study_plan_delete(*, plan: StudyPlan) -> None:
+    """Delete a plan with its goals (study sessions keep their time and lose the plan link)."""
+    plan.delete()
+
+
 def _set_prerequisites(goal: LearningGoal, prerequisites: list[LearningGoal]) -> None:
     for pre in prerequisites:
         if pre.study_plan_id != goal.study_plan_id:
@@ -143,6 +149,12 @@ def goal_progress_update(
     return goal
 
 
+@transaction.atomic
+def goal_delete(*, goal: LearningGoal) -> None:
+    goal.delete()
+
+
+@transaction.atomic
 def goal_complete(*, goal: LearningGoal) -> LearningGoal:
     if goal.status == LearningGoal.Status.COMPLETED:
         raise Conflict("This goal is already completed.")

@@ -39,6 +39,9 @@ class StudyPlanViewSet(viewsets.ModelViewSet):
     def perform_update(self, serializer):
         serializer.instance = services.study_plan_update(plan=serializer.instance, **serializer.validated_data)
 
+    def perform_destroy(self, instance):
+        services.study_plan_delete(plan=instance)
+
     @extend_schema(request=s.ScheduleRequestSerializer, responses=s.ScheduleDaySerializer(many=True))
     @action(detail=True, methods=["post"])
     def generate_schedule(self, request, pk=None):
@@ -84,6 +87,9 @@ class LearningGoalViewSet(viewsets.ModelViewSet):
         serializer.instance = services.goal_update(
             goal=serializer.instance, prerequisites=data.pop("prerequisites", None), **data
         )
+
+    def perform_destroy(self, instance):
+        services.goal_delete(goal=instance)
 
     @extend_schema(request=s.GoalProgressSerializer, responses=s.LearningGoalSerializer)
     @action(detail=True, methods=["post"])

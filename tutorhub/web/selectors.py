@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from tutorhub.assessments.models import Flashcard, QuizAttempt
+from tutorhub.assessments.models import Flashcard, QuizAttempt, QuizResponse
 from tutorhub.assessments.selectors import attempt_list, flashcard_list
 from tutorhub.chat.models import ChatSession
-from tutorhub.chat.selectors import chat_pair_queryset, chat_pairs
+from tutorhub.chat.selectors import chat_pair_queryset, chat_pairs, chat_session_list
 from tutorhub.courses.models import Course
 from tutorhub.knowledge.models import Chunk, Document
 from tutorhub.knowledge.selectors import document_list_visible
@@ -37,6 +37,11 @@ def chat_history(*, session: ChatSession) -> list[dict]:
             }
         )
     return history
+
+
+def sidebar_sessions(*, user, limit: int) -> list[ChatSession]:
+    """The chat page's sidebar: the user's latest sessions, id and title only."""
+    return list(chat_session_list(user=user).only("id", "title")[:limit])
 
 
 def upload_course_choices(*, user) -> QuerySet[Course]:
@@ -90,3 +95,13 @@ def active_flashcards(*, user, limit: int) -> list[Flashcard]:
         .select_related(None).only("id", "question", "next_review_date", "total_reviews").order_by("-created_at")
     )
     return list(cards[:limit])
+
+
+def recent_attempts(*, user, limit: int) -> list[QuizAttempt]:
+    """The user's latest `limit` quiz attempts, newest first (the quizzes page)."""
+    return list(attempt_list(user=user).order_by("-started_at")[:limit])
+
+
+def attempt_saved_responses(*, attempt: QuizAttempt) -> dict[str, QuizResponse]:
+    """The attempt's saved answers by question id, for a page that shows the attempt running."""
+    return {str(r.question_id): r for r in attempt.responses.all()}

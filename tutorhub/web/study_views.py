@@ -25,7 +25,13 @@ from tutorhub.core.exceptions import ServiceError
 from tutorhub.learning.analytics import activity_days, streaks
 from tutorhub.learning.selectors import progress_summary, user_today
 from tutorhub.web import charts
-from tutorhub.web.selectors import active_flashcards, generation_documents, scored_attempts
+from tutorhub.web.selectors import (
+    active_flashcards,
+    attempt_saved_responses,
+    generation_documents,
+    recent_attempts,
+    scored_attempts,
+)
 from tutorhub.web.views import PLACEHOLDER_ID
 
 REVIEW_QUEUE = 50  # cards handed to one review page; the page offers a reload when done
@@ -81,9 +87,7 @@ def quizzes_page(request: HttpRequest) -> HttpResponse:
     context = {
         "nav": "quizzes",
         "quizzes": list(assessment_selectors.quiz_list_visible(user=user)[:QUIZZES_LISTED]),
-        "attempts": list(
-            assessment_selectors.attempt_list(user=user).order_by("-started_at")[:20]
-        ),
+        "attempts": recent_attempts(user=user, limit=20),
         "documents": generation_documents(user=user),
         "placeholder_id": PLACEHOLDER_ID,
     }
@@ -125,7 +129,7 @@ def quiz_attempt(request: HttpRequest, attempt_id: UUID) -> HttpResponse:
         result = assessment_selectors.attempt_result(attempt=attempt, reveal=reveal)
         return render(request, "web/study/quiz_result.html", {"nav": "quizzes", "quiz": attempt.quiz, "result": result})
     questions = {str(q.pk): q for q in assessment_selectors.questions_with_options(quiz=attempt.quiz)}
-    saved = {str(r.question_id): r for r in attempt.responses.all()}
+    saved = attempt_saved_responses(attempt=attempt)
     context = {
         "nav": "quizzes",
         "attempt": attempt,

@@ -18,14 +18,19 @@ from django.views.decorators.http import require_http_methods
 from rest_framework import serializers
 
 from tutorhub.accounts.services import user_register
-from tutorhub.chat.selectors import chat_session_get, chat_session_list
+from tutorhub.chat.selectors import chat_session_get
 from tutorhub.chat.serializers import MAX_MESSAGE_CHARS
 from tutorhub.core.throttling import ScopedRateThrottle
 from tutorhub.knowledge.extraction import KINDS
 from tutorhub.knowledge.selectors import document_list_for_api
 from tutorhub.knowledge.serializers import DocumentSerializer
 from tutorhub.web.forms import LoginForm, RegisterForm
-from tutorhub.web.selectors import chat_history, document_get_for_page, upload_course_choices
+from tutorhub.web.selectors import (
+    chat_history,
+    document_get_for_page,
+    sidebar_sessions,
+    upload_course_choices,
+)
 
 # The sidebar shows the most recent sessions; older ones stay reachable through the API.
 SIDEBAR_SESSIONS = 100
@@ -135,10 +140,9 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 
 def _chat_page(request: HttpRequest, *, session=None) -> HttpResponse:
-    sessions = chat_session_list(user=request.user).only("id", "title")[:SIDEBAR_SESSIONS]
     context = {
         "nav": "chat",
-        "sessions": list(sessions),
+        "sessions": sidebar_sessions(user=request.user, limit=SIDEBAR_SESSIONS),
         "current": session,
         "chats": chat_history(session=session) if session is not None else [],
         "placeholder_id": PLACEHOLDER_ID,
