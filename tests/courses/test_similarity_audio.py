@@ -6,7 +6,7 @@ from rest_framework.exceptions import ValidationError
 from tests.courses.audio_samples import m4a, mp3_frames, webm
 from tests.fakes.openai_server import silent_wav
 from tutorhub.courses.audio import inspect_audio, sniff_audio_format
-from tutorhub.courses.similarity import speech_similarity, word_edit_distance, words
+from tutorhub.homework.similarity import speech_similarity, word_edit_distance, words
 
 
 def test_words_normalise_case_punctuation_and_unicode():

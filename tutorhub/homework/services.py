@@ -6,7 +6,7 @@ what was handed in:
 - written work (text, or a file whose text the extraction sandbox reads) is marked against the
   student's own material by the AI (`assessments.services.ai.homework_feedback_generate`);
 - a recording is transcribed (speech-to-text interface), compared with the assignment's expected
-  answer (`courses.similarity`) and given spoken-answer feedback (LLM task "speaking_feedback").
+  answer (`homework.similarity`) and given spoken-answer feedback (LLM task "speaking_feedback").
 Either way the score becomes learner-model evidence.
 """
 
@@ -29,9 +29,9 @@ from tutorhub.core.uploads import upload_too_large
 from tutorhub.courses.audio import inspect_audio
 from tutorhub.courses.models import Lesson
 from tutorhub.courses.services.groups import lesson_students_notify
-from tutorhub.courses.similarity import speech_similarity
 from tutorhub.engagement.services import achievements_evaluate, coins_award, notification_create
 from tutorhub.homework.models import Homework, HomeworkSubmission
+from tutorhub.homework.similarity import speech_similarity
 from tutorhub.knowledge.extraction import ExtractionError, sniff
 from tutorhub.knowledge.sandbox import extract_sandboxed
 from tutorhub.knowledge.tasks import fair_priority

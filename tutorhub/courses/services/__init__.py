@@ -1,4 +1,4 @@
-"""Course, group, schedule, lesson, attendance, homework and resource use cases (canonical API and school dialect)."""
+"""Course, group, schedule, lesson, attendance and resource use cases (canonical API and school dialect)."""
 
 from tutorhub.courses.services.attendance import attendance_bulk_mark
 from tutorhub.courses.services.groups import (
