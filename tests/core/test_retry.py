@@ -3,13 +3,13 @@ sending one delivery (tested on NotificationDelivery rows; WebhookDelivery share
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
+from tests.core.concurrency import run_together
 from tests.factories import UserFactory
 from tutorhub.core.retry import Claim, Outcome, RetryPolicy
 from tutorhub.engagement.models import Notification, NotificationDelivery
@@ -100,26 +100,12 @@ def test_two_claimers_split_the_due_rows():
     if connection.vendor == "sqlite" and connection.settings_dict["NAME"].startswith("file:memorydb"):
         pytest.skip("needs a file or server database")
     ids = _deliveries(60)
-    barrier = threading.Barrier(2)
-    claimed: list[list] = [[], []]
-    errors: list[BaseException] = []
 
-    def sweep(slot: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            for _ in range(3):  # several rounds, so the claimers really interleave
-                claimed[slot].extend(c.pk for c in POLICY.claim_due(_pending(), limit=25))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+    def sweep(_: int) -> list:
+        # several rounds, so the claimers really interleave
+        return [c.pk for _round in range(3) for c in POLICY.claim_due(_pending(), limit=25)]
 
-    threads = [threading.Thread(target=sweep, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert not errors, errors
+    claimed = run_together(sweep, 2)
     assert not set(claimed[0]) & set(claimed[1])
     assert sorted(claimed[0] + claimed[1]) == sorted(ids)
     assert set(NotificationDelivery.objects.values_list("attempts", flat=True)) == {1}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 from django.db import connection
 
+from tests.core.concurrency import run_together
 from tests.engagement.fakes import FakeMessagingServer
 from tests.factories import UserFactory
 from tutorhub.engagement.models import Notification, NotificationDelivery, WebhookDelivery, WebhookEndpoint
@@ -30,29 +30,6 @@ class SlowServer(FakeMessagingServer):
         handler.do_POST = slow_post
 
 
-def _race(target) -> list:
-    barrier = threading.Barrier(2)
-    results: list = []
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            barrier.wait(timeout=10)
-            results.append(target())
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert not errors, errors
-    return results
-
-
 @pytest.fixture
 def slow_server():
     server = SlowServer(pause=0.3)
@@ -73,7 +50,7 @@ def test_two_workers_send_a_webhook_once(settings, slow_server):
         owner=UserFactory(), url=f"{slow_server.base_url}/hook", events=["document.processing.completed"], secret="s"
     )
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, event="document.processing.completed", payload={"x": 1})
-    results = _race(lambda: webhook_delivery_attempt(delivery_id=delivery.pk))
+    results = run_together(lambda _: webhook_delivery_attempt(delivery_id=delivery.pk))
     assert sorted(results, key=str) == [None, "succeeded"]  # one sent; the other found it claimed
     assert len(slow_server.requests) == 1
     delivery.refresh_from_db()
@@ -89,7 +66,7 @@ def test_two_workers_send_a_notification_once(settings, slow_server):
     user = UserFactory(phone_number="+998901234567")
     note = Notification.objects.create(user=user, kind="lesson_reminder", title="Soon")
     delivery = NotificationDelivery.objects.create(notification=note, channel="sms")
-    results = _race(lambda: notification_delivery_attempt(delivery_id=delivery.pk))
+    results = run_together(lambda _: notification_delivery_attempt(delivery_id=delivery.pk))
     assert sorted(results, key=str) == [None, "sent"]
     assert len(slow_server.requests) == 1
     delivery.refresh_from_db()
