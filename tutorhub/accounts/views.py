@@ -260,5 +260,5 @@ class ChildrenView(generics.ListAPIView):
         parent = self.request.user
         parent_id = self.request.query_params.get("parent")
         if parent_id and IsAdminRole().has_permission(self.request, self):
-            parent = get_object_or_404(User, pk=parent_id if parent_id.isdigit() else None)
+            parent = get_object_or_404(selectors.user_list(), pk=parent_id if parent_id.isdigit() else None)
         return selectors.user_children(parent=parent)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.db.models import Q
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
@@ -10,14 +9,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tutorhub.billing import payment_services as services
+from tutorhub.billing import selectors
 from tutorhub.billing.models import Payment
-from tutorhub.billing.models.payments import overdue_cutoff
 from tutorhub.billing.payment_serializers import (
     PaymentConfirmSerializer,
     PaymentSerializer,
     PaymeResponseSerializer,
 )
-from tutorhub.core.permissions import IsAdminRole, is_admin
+from tutorhub.core.permissions import IsAdminRole
 from tutorhub.core.throttling import WebhookRateThrottle
 
 
@@ -31,9 +30,7 @@ class PaymentFilter(filters.FilterSet):
         fields = ["student", "group", "status", "currency", "payment_method", "is_overdue"]
 
     def filter_is_overdue(self, queryset, name, value):
-        # Same rule as the scheduled job, so the list is right even before the job has run.
-        overdue = Q(status=Payment.Status.OVERDUE) | Q(status=Payment.Status.PENDING, due_date__lt=overdue_cutoff())
-        return queryset.filter(overdue) if value else queryset.exclude(overdue)
+        return selectors.payments_overdue(queryset, overdue=value)
 
 
 class PaymentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -51,11 +48,7 @@ class PaymentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retr
         return super().get_permissions()
 
     def get_queryset(self):
-        user = self.request.user
-        qs = Payment.objects.select_related("student", "group")
-        if is_admin(user):
-            return qs
-        return qs.filter(Q(student=user) | Q(student__parents=user)).distinct()
+        return selectors.payment_list_visible(user=self.request.user)
 
     def perform_create(self, serializer):
         serializer.instance = services.payment_create(created_by=self.request.user, data=serializer.validated_data)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from tutorhub.billing.models import Plan, SubscriptionChange
+from tutorhub.billing.models import Payment, Plan, SubscriptionChange
+from tutorhub.billing.models.payments import overdue_cutoff
 from tutorhub.billing.services import subscription_current
+from tutorhub.core.permissions import is_admin
 
 
 def plan_list_active() -> QuerySet[Plan]:
@@ -39,3 +41,18 @@ def subscription_detail(*, user) -> dict:
             else None
         ),
     }
+
+
+def payment_list_visible(*, user) -> QuerySet[Payment]:
+    """Admins see every payment; a student their own, a parent their children's."""
+    payments = Payment.objects.select_related("student", "group")
+    if is_admin(user):
+        return payments
+    return payments.filter(Q(student=user) | Q(student__parents=user)).distinct()
+
+
+def payments_overdue(payments: QuerySet[Payment], *, overdue: bool = True) -> QuerySet[Payment]:
+    """The overdue payments among `payments` (or, `overdue=False`, the others). Same rule as the
+    scheduled job that marks them, so a list is right even before the job has run."""
+    rule = Q(status=Payment.Status.OVERDUE) | Q(status=Payment.Status.PENDING, due_date__lt=overdue_cutoff())
+    return payments.filter(rule) if overdue else payments.exclude(rule)
