@@ -276,7 +276,7 @@ SIMPLE_JWT = {
 # --- REST framework -----------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "tutorhub.accounts.authentication.JWTAuthentication",  # simplejwt's, with a cheaper user read
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],

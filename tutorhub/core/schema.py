@@ -12,6 +12,7 @@ class JWTScheme(OpenApiAuthenticationExtension):
     only one, and the stock extension warns about that on every view (failing `check --deploy`)."""
 
     target_class = "rest_framework_simplejwt.authentication.JWTAuthentication"
+    match_subclasses = True  # tutorhub.accounts.authentication.JWTAuthentication
     name = "jwtAuth"
     priority = 1
 
