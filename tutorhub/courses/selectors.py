@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from tutorhub.core.permissions import is_admin
 from tutorhub.courses.models import (
@@ -9,6 +10,7 @@ from tutorhub.courses.models import (
     Group,
     Lesson,
     LessonResource,
+    Schedule,
 )
 
 
@@ -40,6 +42,16 @@ def group_list_visible(*, user) -> QuerySet[Group]:
     return Group.objects.filter(pk__in=group_ids_visible(user=user))
 
 
+def group_list_for_api(*, user) -> QuerySet[Group]:
+    """group_list_visible with the course and teacher joined and the students' ids prefetched
+    (the API shows students as ids and counts them: no need for their whole rows)."""
+    return (
+        group_list_visible(user=user)
+        .select_related("course", "teacher")
+        .prefetch_related(Prefetch("students", queryset=get_user_model().objects.only("id")))
+    )
+
+
 def group_ids_visible(*, user) -> QuerySet:
     """Ids of group_list_visible as a subquery (an id may repeat: IN does not mind)."""
     if is_admin(user):
@@ -60,12 +72,36 @@ def _people_q(user, field: str) -> Q:
     return Q(**{field: user}) | Q(**{f"{field}__parents": user})
 
 
-def lesson_list_visible(*, user) -> QuerySet[Lesson]:
-    return Lesson.objects.filter(group__in=group_ids_visible(user=user)).select_related("group")
+def schedule_list_visible(*, user) -> QuerySet[Schedule]:
+    """Weekly slots of the groups the user sees, each with its number of lessons."""
+    return (
+        Schedule.objects.filter(group__in=group_ids_visible(user=user))
+        .annotate(lessons_count=Count("lessons"))
+        .order_by("group_id", "day_of_week", "start_time")
+    )
 
 
-def attendance_list_visible(*, user) -> QuerySet[Attendance]:
+def lesson_list_visible(*, user, group: Group | None = None) -> QuerySet[Lesson]:
+    """Lessons of the groups the user sees (of `group` alone, when given)."""
+    lessons = Lesson.objects.filter(group__in=group_ids_visible(user=user)).select_related("group")
+    return lessons if group is None else lessons.filter(group=group)
+
+
+def lesson_get_visible(*, user, lesson_id) -> Lesson | None:
+    return lesson_list_visible(user=user).filter(pk=lesson_id).first()
+
+
+def attendance_status_counts(records: QuerySet[Attendance]) -> dict[str, int]:
+    """How many of `records` have each status (every status present, zero when none)."""
+    counts = dict(records.order_by().values_list("status").annotate(n=Count("id")))
+    return {status: counts.get(status, 0) for status in Attendance.Status.values}
+
+
+def attendance_list_visible(*, user, student=None) -> QuerySet[Attendance]:
+    """Attendance records the user may see (of `student` alone, when given)."""
     qs = Attendance.objects.select_related("lesson__group", "student")
+    if student is not None:
+        qs = qs.filter(student=student)
     if is_admin(user):
         return qs
     return qs.filter(_people_q(user, "student") | Q(lesson__group__teacher=user)).distinct()
@@ -103,9 +139,11 @@ def attendance_leaderboard_counts(group: Group) -> dict[str, QuerySet]:
     return {"lessons_completed": Attendance.objects.filter(lesson__group=group, status__in=Attendance.ATTENDED)}
 
 
-def resource_list_visible(*, user) -> QuerySet[LessonResource]:
-    """Lesson files: the group's students and teacher (and admins) only."""
+def resource_list_visible(*, user, lesson: Lesson | None = None) -> QuerySet[LessonResource]:
+    """Lesson files: the group's students and teacher (and admins) only (of `lesson` alone, when given)."""
     qs = LessonResource.objects.select_related("lesson__group")
+    if lesson is not None:
+        qs = qs.filter(lesson=lesson)
     if is_admin(user):
         return qs
     return qs.filter(Q(lesson__group__teacher=user) | Q(lesson__group__students=user)).distinct()

@@ -228,6 +228,11 @@ def lesson_update(*, lesson: Lesson, data: dict) -> Lesson:
     return lesson
 
 
+@transaction.atomic
+def lesson_delete(*, lesson: Lesson) -> None:
+    lesson.delete()
+
+
 def lesson_starts_at(lesson: Lesson) -> datetime:
     from django.utils import timezone
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
@@ -52,9 +51,8 @@ class AttendanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         student = student_visible_to(viewer=request.user, student_id=int(student_id))
         if student is None:
             raise NotFound()  # the error envelope, like every other unknown object
-        qs = self.filter_queryset(self.get_queryset().filter(student=student))
-        counts = dict(qs.order_by().values_list("status").annotate(n=Count("id")))
-        summary = {s: counts.get(s, 0) for s in Attendance.Status.values}
+        qs = self.filter_queryset(selectors.attendance_list_visible(user=request.user, student=student))
+        summary = selectors.attendance_status_counts(qs)
         total = sum(summary.values()) - summary["excused"]
         attended = summary["present"] + summary["late"]
         page = self.paginate_queryset(qs)

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
-from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
@@ -21,8 +19,6 @@ from tutorhub.courses.serializers import (
     ScheduleSerializer,
 )
 from tutorhub.courses.views.common import ID_BOUNDS, UUID_RE, require_teaching
-
-User = get_user_model()
 
 # --- courses (canonical API) ----------------------------------------------------------------------
 
@@ -83,12 +79,7 @@ class GroupViewSet(viewsets.ModelViewSet):
         return super().get_permissions()
 
     def get_queryset(self):
-        return (
-            selectors.group_list_visible(user=self.request.user)
-            .select_related("course", "teacher")
-            # The serializer shows students as ids (and counts them): no need for their whole rows.
-            .prefetch_related(Prefetch("students", queryset=User.objects.only("id")))
-        )
+        return selectors.group_list_for_api(user=self.request.user)
 
     def perform_create(self, serializer):
         serializer.instance = services.group_create(data=dict(serializer.validated_data))
@@ -119,9 +110,7 @@ class ScheduleViewSet(viewsets.ModelViewSet):
         return super().get_permissions()
 
     def get_queryset(self):
-        return Schedule.objects.filter(group__in=selectors.group_ids_visible(user=self.request.user)).annotate(
-            lessons_count=Count("lessons")
-        ).order_by("group_id", "day_of_week", "start_time")
+        return selectors.schedule_list_visible(user=self.request.user)
 
     def perform_create(self, serializer):
         serializer.instance = services.schedule_create(**serializer.validated_data)
@@ -157,11 +146,10 @@ class LessonViewSet(viewsets.ModelViewSet):
         return LessonUpdateSerializer if self.action in {"update", "partial_update"} else LessonSerializer
 
     def get_queryset(self):
-        qs = selectors.lesson_list_visible(user=self.request.user)
+        group = None
         if "group_id" in self.kwargs:
             group = get_object_or_404(selectors.group_list_visible(user=self.request.user), pk=self.kwargs["group_id"])
-            qs = qs.filter(group=group)
-        return qs
+        return selectors.lesson_list_visible(user=self.request.user, group=group)
 
     def perform_create(self, serializer):
         group = serializer.validated_data.pop("group")  # one the caller can see (the serializer's field)
@@ -175,4 +163,4 @@ class LessonViewSet(viewsets.ModelViewSet):
     def perform_destroy(self, instance):
         if not is_admin(self.request.user):
             raise PermissionDenied("Only an admin can delete lessons.")
-        instance.delete()
+        services.lesson_delete(lesson=instance)

@@ -27,11 +27,10 @@ class LessonResourceViewSet(
     filterset_fields = ["lesson", "resource_type"]
 
     def get_queryset(self):
-        qs = selectors.resource_list_visible(user=self.request.user)
+        lesson = None
         if "lesson_id" in self.kwargs:
             lesson = get_object_or_404(selectors.lesson_list_visible(user=self.request.user), pk=self.kwargs["lesson_id"])
-            qs = qs.filter(lesson=lesson)
-        return qs
+        return selectors.resource_list_visible(user=self.request.user, lesson=lesson)
 
     def get_throttles(self):
         self.throttle_scope = "uploads" if self.action == "create" else None
@@ -43,7 +42,7 @@ class LessonResourceViewSet(
         payload = LessonResourceUploadSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        lesson = selectors.lesson_list_visible(user=request.user).filter(pk=data["lesson"]).first()
+        lesson = selectors.lesson_get_visible(user=request.user, lesson_id=data["lesson"])
         if lesson is None:
             raise ValidationError({"lesson": ["Unknown lesson."]})
         require_teaching(request.user, lesson.group)
