@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from tutorhub.accounts.models import ParentChildLink, User
+from tutorhub.core.serializers import BuiltFieldsCacheMixin
 
 # --- responses ------------------------------------------------------------------------------
 
@@ -23,7 +24,7 @@ class UserBriefSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class UserProfileSerializer(serializers.ModelSerializer):
+class UserProfileSerializer(BuiltFieldsCacheMixin, serializers.ModelSerializer):
     """The caller's own profile (canonical API profile, the web-chat dialect users/me: coins, role, language ...)."""
 
     study_goals = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=50)

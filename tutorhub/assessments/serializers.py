@@ -15,7 +15,7 @@ from tutorhub.assessments.models import (
 )
 from tutorhub.assessments.schedulers import ALGORITHM_CHOICES
 from tutorhub.assessments.selectors import chunk_source
-from tutorhub.core.serializers import ScopedPrimaryKeyRelatedField
+from tutorhub.core.serializers import BuiltFieldsCacheMixin, ScopedPrimaryKeyRelatedField
 from tutorhub.courses.models import Course
 from tutorhub.courses.selectors import course_list_visible
 
@@ -30,7 +30,7 @@ class VisibleCourseField(ScopedPrimaryKeyRelatedField):
 
 
 # --- flashcards ------------------------------------------------------------------------------
-class FlashcardSerializer(serializers.ModelSerializer):
+class FlashcardSerializer(BuiltFieldsCacheMixin, serializers.ModelSerializer):
     course = VisibleCourseField(required=False, allow_null=True)
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=20)
     mastery_level = serializers.CharField(read_only=True)
@@ -110,7 +110,7 @@ class SchedulerSettingsSerializer(serializers.ModelSerializer):
 
 
 # --- quizzes -----------------------------------------------------------------------------------
-class QuizSerializer(serializers.ModelSerializer):
+class QuizSerializer(BuiltFieldsCacheMixin, serializers.ModelSerializer):
     course = VisibleCourseField(required=False, allow_null=True)
     question_count = serializers.IntegerField(read_only=True, default=0)
 

@@ -4,14 +4,14 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tutorhub.chat.models import ChatContext, ChatSession, Message, TutoringSession
-from tutorhub.core.serializers import ScopedPrimaryKeyRelatedField
+from tutorhub.core.serializers import BuiltFieldsCacheMixin, ScopedPrimaryKeyRelatedField
 from tutorhub.knowledge.models import Document
 from tutorhub.knowledge.selectors import document_list_visible
 
 MAX_MESSAGE_CHARS = 10_000
 
 
-class MessageSerializer(serializers.ModelSerializer):
+class MessageSerializer(BuiltFieldsCacheMixin, serializers.ModelSerializer):
     chat = serializers.UUIDField(source="session_id", read_only=True)
     ai_model_used = serializers.CharField(source="model_used", read_only=True)
     citations = serializers.SerializerMethodField()
@@ -29,7 +29,7 @@ class MessageSerializer(serializers.ModelSerializer):
         return (obj.context_used or {}).get("citations", [])
 
 
-class ChatSessionSerializer(serializers.ModelSerializer):
+class ChatSessionSerializer(BuiltFieldsCacheMixin, serializers.ModelSerializer):
     message_count = serializers.IntegerField(read_only=True, default=0)
 
     class Meta:
@@ -188,7 +188,7 @@ class MessagePairSerializer(serializers.Serializer):
 _PAIR = MessagePairSerializer()  # read-only use: to_representation, shared by all requests
 
 
-class PairSessionSerializer(serializers.ModelSerializer):
+class PairSessionSerializer(BuiltFieldsCacheMixin, serializers.ModelSerializer):
     """The web-chat dialect session: `chats` (message/response pairs) and `last_message` (the latest pair)."""
 
     chats = serializers.SerializerMethodField()

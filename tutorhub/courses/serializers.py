@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from tutorhub.core.serializers import OrderedDatesMixin, ScopedPrimaryKeyRelatedField
+from tutorhub.core.serializers import BuiltFieldsCacheMixin, OrderedDatesMixin, ScopedPrimaryKeyRelatedField
 from tutorhub.courses.models import (
     Attendance,
     Course,
@@ -44,7 +44,7 @@ class CourseSerializer(OrderedDatesMixin, serializers.ModelSerializer):
 
 
 
-class GroupSerializer(OrderedDatesMixin, serializers.ModelSerializer):
+class GroupSerializer(OrderedDatesMixin, BuiltFieldsCacheMixin, serializers.ModelSerializer):
     course = serializers.PrimaryKeyRelatedField(queryset=Course.objects.all())
     teacher = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(role="teacher"), allow_null=True, required=False)
     students = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(role="student"), many=True, required=False)

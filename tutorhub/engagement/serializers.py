@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from tutorhub.core.serializers import BuiltFieldsCacheMixin
 from tutorhub.engagement.models import Achievement, CoinTransaction, Notification, NotificationPreference
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(BuiltFieldsCacheMixin, serializers.ModelSerializer):
     class Meta:
         model = Notification
         fields = ["id", "kind", "title", "message", "data", "is_read", "read_at", "created_at"]

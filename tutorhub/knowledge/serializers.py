@@ -3,7 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from tutorhub.core.files import private_file_url
-from tutorhub.core.serializers import ScopedPrimaryKeyRelatedField
+from tutorhub.core.serializers import BuiltFieldsCacheMixin, ScopedPrimaryKeyRelatedField
 from tutorhub.courses.models import Course
 from tutorhub.courses.selectors import course_list_visible
 from tutorhub.knowledge.models import Document
@@ -15,7 +15,7 @@ def _source_url_field() -> serializers.CharField:
     return serializers.CharField(read_only=True, help_text="The URL a web document was fetched from; empty for uploads")
 
 
-class DocumentSerializer(serializers.ModelSerializer):
+class DocumentSerializer(BuiltFieldsCacheMixin, serializers.ModelSerializer):
     source_url = _source_url_field()
     chunk_count = serializers.IntegerField(read_only=True, default=0)
     download_url = serializers.SerializerMethodField(help_text="The stored file (null for pasted text)")
