@@ -17,23 +17,18 @@ from tutorhub.core.parsers import JSONParser  # depth-limited (JSON_MAX_DEPTH)
 from tutorhub.core.uploads import refuse_oversized_body
 from tutorhub.homework import selectors, services
 from tutorhub.homework.models import HomeworkSubmission
-from tutorhub.homework.serializers import HomeworkWorkSerializer, submission_file_url
+from tutorhub.homework.serializers import HomeworkWorkSerializer, WrittenFeedbackFields, submission_file_url
 
 Status = HomeworkSubmission.Status
 
 
-class HomeworkFeedbackSerializer(serializers.ModelSerializer):
+class HomeworkFeedbackSerializer(WrittenFeedbackFields, serializers.ModelSerializer):
     """The dialect knows three states: queued or being checked is "processing"; done is
     "completed"; "failed" (with `error`) can be asked for again."""
 
     id = serializers.UUIDField(source="uuid", read_only=True)
     status = serializers.SerializerMethodField()
     feedback = serializers.CharField(source="ai_feedback", read_only=True)
-    strengths = serializers.ListField(source="feedback_details.strengths", read_only=True, default=list)
-    improvements = serializers.ListField(source="feedback_details.improvements", read_only=True, default=list)
-    missing_concepts = serializers.ListField(source="feedback_details.missing_concepts", read_only=True, default=list)
-    rubric = serializers.ListField(source="feedback_details.rubric", read_only=True, default=list)
-    sources = serializers.ListField(source="feedback_details.sources", read_only=True, default=list)
     file_url = serializers.SerializerMethodField(help_text="The handed-in file (null for text-only homework)")
     error = serializers.CharField(source="processing_error", read_only=True)
     reviewed_at = serializers.DateTimeField(source="checked_at", read_only=True, help_text="When the feedback was ready")

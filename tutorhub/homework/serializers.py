@@ -20,6 +20,16 @@ def submission_file_url(submission: HomeworkSubmission) -> str | None:
     return private_file_url("homework-file", pk=submission.uuid)
 
 
+class WrittenFeedbackFields(serializers.Serializer):
+    """The parts of the AI's feedback on written work, read from `feedback_details`."""
+
+    strengths = serializers.ListField(source="feedback_details.strengths", read_only=True, default=list)
+    improvements = serializers.ListField(source="feedback_details.improvements", read_only=True, default=list)
+    missing_concepts = serializers.ListField(source="feedback_details.missing_concepts", read_only=True, default=list)
+    rubric = serializers.ListField(source="feedback_details.rubric", read_only=True, default=list)
+    sources = serializers.ListField(source="feedback_details.sources", read_only=True, default=list)
+
+
 class HomeworkSubmissionSerializer(serializers.ModelSerializer):
     """A submission as the school dialect shows it (a recording and its check and review)."""
 
@@ -41,15 +51,10 @@ class HomeworkSubmissionSerializer(serializers.ModelSerializer):
         return submission_file_url(obj) if obj.kind == HomeworkSubmission.Kind.AUDIO else None
 
 
-class HomeworkSubmissionDetailSerializer(HomeworkSubmissionSerializer):
+class HomeworkSubmissionDetailSerializer(WrittenFeedbackFields, HomeworkSubmissionSerializer):
     """A submission of any kind (canonical API): the school fields plus written work's."""
 
     file_url = serializers.SerializerMethodField(help_text="What was handed in (null for text-only work)")
-    strengths = serializers.ListField(source="feedback_details.strengths", read_only=True, default=list)
-    improvements = serializers.ListField(source="feedback_details.improvements", read_only=True, default=list)
-    missing_concepts = serializers.ListField(source="feedback_details.missing_concepts", read_only=True, default=list)
-    rubric = serializers.ListField(source="feedback_details.rubric", read_only=True, default=list)
-    sources = serializers.ListField(source="feedback_details.sources", read_only=True, default=list)
 
     class Meta(HomeworkSubmissionSerializer.Meta):
         fields = [

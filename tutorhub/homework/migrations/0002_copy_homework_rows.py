@@ -60,6 +60,13 @@ def _reset_sequences(schema_editor, *models) -> None:
             cursor.execute(sql)
 
 
+def _assignment(h) -> dict:
+    """An assignment's fields: the same in both tables (each way keeps the id)."""
+    names = ("id", "created_at", "updated_at", "lesson_id", "title", "description", "expected_answer", "language",
+             "due_date", "coins_reward", "created_by_id")
+    return {name: getattr(h, name) for name in names}
+
+
 def _in_flight(status: str) -> bool:
     return status in ("submitted", "processing")
 
@@ -72,12 +79,7 @@ def forward(apps, schema_editor):
     Submission = apps.get_model("homework", "HomeworkSubmission")
 
     with _stamps_kept(Homework, Submission):
-        _copy(OldHomework.objects.all(), Homework, lambda h: {
-            "id": h.pk, "created_at": h.created_at, "updated_at": h.updated_at, "lesson_id": h.lesson_id,
-            "title": h.title, "description": h.description, "expected_answer": h.expected_answer,
-            "language": h.language, "due_date": h.due_date, "coins_reward": h.coins_reward,
-            "created_by_id": h.created_by_id,
-        })
+        _copy(OldHomework.objects.all(), Homework, _assignment)
         _copy(OldRecording.objects.all(), Submission, lambda s: {
             "id": s.pk, "created_at": s.created_at, "updated_at": s.updated_at, "homework_id": s.homework_id,
             "student_id": s.student_id, "kind": "audio", "file": s.audio_submission.name,
@@ -112,12 +114,7 @@ def backward(apps, schema_editor):
     Submission = apps.get_model("homework", "HomeworkSubmission")
 
     with _stamps_kept(OldHomework, OldRecording, OldWritten):
-        _copy(Homework.objects.all(), OldHomework, lambda h: {
-            "id": h.pk, "created_at": h.created_at, "updated_at": h.updated_at, "lesson_id": h.lesson_id,
-            "title": h.title, "description": h.description, "expected_answer": h.expected_answer,
-            "language": h.language, "due_date": h.due_date, "coins_reward": h.coins_reward,
-            "created_by_id": h.created_by_id,
-        })
+        _copy(Homework.objects.all(), OldHomework, _assignment)
         # The old recording table needs an assignment: work of another kind for an assignment
         # (possible only after the merge) has no place there and is left out.
         _copy(Submission.objects.filter(kind="audio", homework__isnull=False), OldRecording, lambda s: {
