@@ -11,10 +11,12 @@ from django.utils import timezone
 from tutorhub.assessments.models import (
     Assessment,
     Flashcard,
+    FlashcardReview,
     Option,
     Question,
     Quiz,
     QuizAttempt,
+    QuizResponse,
     SchedulerSettings,
 )
 from tutorhub.assessments.schedulers import (
@@ -214,6 +216,29 @@ def quiz_list_authored(*, user) -> QuerySet[Quiz]:
     return Quiz.objects.filter(Q(owner=user) | Q(course__owner=user) | Q(course__groups__teacher=user))
 
 
+def quiz_is_authored(*, user, quiz: Quiz) -> bool:
+    """Whether `user` may change `quiz` and see its answers (its owner, the course's owner or teacher)."""
+    return quiz_list_authored(user=user).filter(pk=quiz.pk).exists()
+
+
+def quiz_attempt_list(*, quiz: Quiz) -> QuerySet[QuizAttempt]:
+    """Every student's attempts at `quiz`, newest first (its authors' results view)."""
+    return quiz.attempts.select_related("quiz", "user").order_by("-started_at")
+
+
+def flashcards_tagged(cards: QuerySet[Flashcard], *, tags: list[str]) -> QuerySet[Flashcard]:
+    """The cards among `cards` carrying every one of `tags`. A JSON text match on the quoted tag:
+    works on SQLite and PostgreSQL alike."""
+    for tag in tags:
+        cards = cards.filter(tags__icontains=f'"{tag}"')
+    return cards
+
+
+def flashcard_review_list(*, flashcard: Flashcard) -> QuerySet[FlashcardReview]:
+    """The card's review log, newest first (the model's ordering)."""
+    return flashcard.reviews.all()
+
+
 def questions_with_options(*, quiz: Quiz) -> QuerySet[Question]:
     return with_chunk_source(quiz.questions.all()).prefetch_related(
         Prefetch("options", queryset=Option.objects.order_by("order"))
@@ -222,6 +247,17 @@ def questions_with_options(*, quiz: Quiz) -> QuerySet[Question]:
 
 def attempt_list(*, user) -> QuerySet[QuizAttempt]:
     return QuizAttempt.objects.filter(user=user).select_related("quiz")
+
+
+def attempt_number(*, attempt: QuizAttempt) -> int:
+    """Which of its user's attempts at the quiz this is, counting from 1."""
+    return QuizAttempt.objects.filter(
+        quiz_id=attempt.quiz_id, user_id=attempt.user_id, started_at__lte=attempt.started_at
+    ).count()
+
+
+def attempt_responses(*, attempt: QuizAttempt) -> QuerySet[QuizResponse]:
+    return attempt.responses.all()
 
 
 def assessment_list(*, user) -> QuerySet[Assessment]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import django_filters
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -50,10 +49,7 @@ class FlashcardFilter(django_filters.FilterSet):
         fields = ["course", "difficulty_level", "status", "tags", "explanation", "mastery_level"]
 
     def filter_tags(self, queryset, name, value):
-        # JSON text match on the quoted tag: works on SQLite and PostgreSQL alike.
-        for tag in filter(None, (t.strip() for t in value.split(","))):
-            queryset = queryset.filter(tags__icontains=f'"{tag}"')
-        return queryset
+        return selectors.flashcards_tagged(queryset, tags=[t.strip() for t in value.split(",") if t.strip()])
 
 
 def _visible_course(request, course_id):
@@ -67,7 +63,7 @@ class AnnotatedWriteMixin:
     (mastery_level, question_count) are real values rather than defaults."""
 
     def _fresh(self, obj) -> dict:
-        return self.get_serializer(self.get_queryset().get(pk=obj.pk)).data
+        return self.get_serializer(get_object_or_404(self.get_queryset(), pk=obj.pk)).data
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
@@ -98,6 +94,9 @@ class FlashcardViewSet(AnnotatedWriteMixin, viewsets.ModelViewSet):
 
     def perform_update(self, serializer):
         serializer.instance = services.flashcard_update(flashcard=serializer.instance, **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        services.flashcard_delete(flashcard=instance)
 
     @extend_schema(
         parameters=[OpenApiParameter("course", str), OpenApiParameter("limit", int)],
@@ -134,7 +133,7 @@ class FlashcardViewSet(AnnotatedWriteMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["get"])
     def reviews(self, request, pk=None):
         """The card's review log, newest first."""
-        page = self.paginate_queryset(self.get_object().reviews.all())
+        page = self.paginate_queryset(selectors.flashcard_review_list(flashcard=self.get_object()))
         return self.get_paginated_response(FlashcardReviewSerializer(page, many=True).data)
 
     @extend_schema(
@@ -173,7 +172,7 @@ class QuizViewSet(AnnotatedWriteMixin, viewsets.ModelViewSet):
 
     def _authored(self) -> Quiz:
         quiz = self.get_object()
-        if not selectors.quiz_list_authored(user=self.request.user).filter(pk=quiz.pk).exists():
+        if not selectors.quiz_is_authored(user=self.request.user, quiz=quiz):
             raise PermissionDenied("Only the quiz's author or the course's teacher can change it.")
         return quiz
 
@@ -186,7 +185,7 @@ class QuizViewSet(AnnotatedWriteMixin, viewsets.ModelViewSet):
 
     def perform_destroy(self, instance):
         self._authored()
-        instance.delete()
+        services.quiz_delete(quiz=instance)
 
     @extend_schema(methods=["post"], request=QuestionInputSerializer, responses={201: QuestionAuthorSerializer})
     @extend_schema(methods=["get"], responses=QuestionPublicSerializer(many=True))
@@ -195,7 +194,7 @@ class QuizViewSet(AnnotatedWriteMixin, viewsets.ModelViewSet):
         """GET: the questions (answers only for the quiz's authors). POST: add a question."""
         if request.method == "GET":
             quiz = self.get_object()
-            author = selectors.quiz_list_authored(user=request.user).filter(pk=quiz.pk).exists()
+            author = selectors.quiz_is_authored(user=request.user, quiz=quiz)
             serializer_class = QuestionAuthorSerializer if author else QuestionPublicSerializer
             return Response(serializer_class(selectors.questions_with_options(quiz=quiz), many=True).data)
         quiz = self._authored()
@@ -209,7 +208,7 @@ class QuizViewSet(AnnotatedWriteMixin, viewsets.ModelViewSet):
     def attempts(self, request, pk=None):
         """Every student's attempts at this quiz, for its authors (a teacher's results view)."""
         quiz = self._authored()
-        page = self.paginate_queryset(quiz.attempts.select_related("quiz", "user").order_by("-started_at"))
+        page = self.paginate_queryset(selectors.quiz_attempt_list(quiz=quiz))
         return self.get_paginated_response(QuizAttemptSerializer(page, many=True).data)
 
     @extend_schema(request=None, responses={201: AttemptStartSerializer, 200: AttemptStartSerializer})
@@ -223,9 +222,7 @@ class QuizViewSet(AnnotatedWriteMixin, viewsets.ModelViewSet):
 def _start_payload(attempt: QuizAttempt) -> dict:
     questions = {str(q.pk): q for q in selectors.questions_with_options(quiz=attempt.quiz)}
     attempt.questions = [questions[qid] for qid in attempt.questions_order if qid in questions]
-    attempt.attempt_number = QuizAttempt.objects.filter(
-        quiz_id=attempt.quiz_id, user_id=attempt.user_id, started_at__lte=attempt.started_at
-    ).count()
+    attempt.attempt_number = selectors.attempt_number(attempt=attempt)
     return AttemptStartSerializer(attempt).data
 
 
@@ -243,7 +240,7 @@ class QuizAttemptViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         if attempt.status == QuizAttempt.Status.COMPLETED:
             return Response(self._result(attempt))
         data = _start_payload(attempt)
-        data["responses"] = ResponseSavedSerializer(attempt.responses.all(), many=True).data
+        data["responses"] = ResponseSavedSerializer(selectors.attempt_responses(attempt=attempt), many=True).data
         return Response(data)
 
     def _result(self, attempt: QuizAttempt) -> dict:
@@ -293,6 +290,9 @@ class AssessmentViewSet(
     def perform_create(self, serializer):
         serializer.instance = services.assessment_create(user=self.request.user, **serializer.validated_data)
 
+    def perform_destroy(self, instance):
+        services.assessment_delete(assessment=instance)
+
     @extend_schema(
         request=GenerateContentSerializer,
         responses={200: GenerationResultSerializer, 202: GenerationStartedSerializer},
@@ -309,9 +309,7 @@ class AssessmentViewSet(
         if services.generation_is_large(
             flashcard_count=data["flashcard_count"], quiz_questions=data["quiz_questions"], document_ids=data["document_ids"]
         ):
-            from tutorhub.assessments.tasks import assessment_generate_task
-
-            transaction.on_commit(lambda: assessment_generate_task.enqueue(str(assessment.pk), data))
+            services.assessment_generate_later(assessment=assessment, params=data)
             body = {"message": "Content generation started", "assessment_id": assessment.pk,
                     "status": assessment.status, "progress_percentage": assessment.progress}
             return Response(GenerationStartedSerializer(body).data, status=status.HTTP_202_ACCEPTED)

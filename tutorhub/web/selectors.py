@@ -6,7 +6,7 @@ from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from tutorhub.assessments.models import Flashcard, QuizAttempt, QuizResponse
-from tutorhub.assessments.selectors import attempt_list, flashcard_list
+from tutorhub.assessments.selectors import attempt_list, attempt_responses, flashcard_list
 from tutorhub.chat.models import ChatSession
 from tutorhub.chat.selectors import chat_pair_queryset, chat_pairs, chat_session_list
 from tutorhub.courses.models import Course
@@ -104,4 +104,4 @@ def recent_attempts(*, user, limit: int) -> list[QuizAttempt]:
 
 def attempt_saved_responses(*, attempt: QuizAttempt) -> dict[str, QuizResponse]:
     """The attempt's saved answers by question id, for a page that shows the attempt running."""
-    return {str(r.question_id): r for r in attempt.responses.all()}
+    return {str(r.question_id): r for r in attempt_responses(attempt=attempt)}

@@ -71,6 +71,11 @@ def flashcard_update(*, flashcard: Flashcard, **fields) -> Flashcard:
     return flashcard
 
 
+@transaction.atomic
+def flashcard_delete(*, flashcard: Flashcard) -> None:
+    flashcard.delete()
+
+
 def _topic(card: Flashcard) -> str:
     if card.tags:
         return card.tags[0]

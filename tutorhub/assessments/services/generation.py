@@ -20,6 +20,7 @@ from tutorhub.assessments.services.ai import (
 )
 from tutorhub.assessments.services.flashcards import flashcard_create
 from tutorhub.assessments.services.quizzes import question_create, quiz_create
+from tutorhub.assessments.tasks import assessment_generate_task
 from tutorhub.core.exceptions import Conflict, ServiceError
 from tutorhub.learning.models import LearnerEvent
 from tutorhub.learning.services import normalize_topic
@@ -34,6 +35,18 @@ def generation_is_large(*, flashcard_count: int, quiz_questions: int, document_i
 @transaction.atomic
 def assessment_create(*, user, title: str, course=None, topic: str = "", description: str = "") -> Assessment:
     return Assessment.objects.create(owner=user, title=title, course=course, topic=topic, description=description)
+
+
+@transaction.atomic
+def assessment_delete(*, assessment: Assessment) -> None:
+    """Delete the run's record; the flashcards and quiz it generated stay the user's."""
+    assessment.delete()
+
+
+def assessment_generate_later(*, assessment: Assessment, params: dict[str, Any]) -> None:
+    """Queue a begun run (assessment_generation_begin) for the background worker, once the
+    caller's transaction commits."""
+    transaction.on_commit(lambda: assessment_generate_task.enqueue(str(assessment.pk), params))
 
 
 def assessment_generation_begin(*, assessment: Assessment, params: dict[str, Any]) -> Assessment:

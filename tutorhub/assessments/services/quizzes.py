@@ -34,6 +34,12 @@ def quiz_update(*, quiz: Quiz, **fields) -> Quiz:
 
 
 @transaction.atomic
+def quiz_delete(*, quiz: Quiz) -> None:
+    """Delete a quiz with its questions and attempts."""
+    quiz.delete()
+
+
+@transaction.atomic
 def question_create(
     *,
     quiz: Quiz,
