@@ -120,3 +120,16 @@ def test_process_backoff_and_delivery_retries_share_one_formula():
     assert backoff.failed() == 1.0
     no_jitter = RetryPolicy(base_seconds=1.0, max_attempts=9, max_delay_seconds=5.0, jitter=0.0)
     assert [no_jitter.delay(n) for n in range(1, 6)] == [1.0, 2.0, 4.0, 5.0, 5.0]
+
+
+@pytest.mark.django_db
+def test_a_row_deleted_after_its_claim_is_not_sent():
+    (pk,) = _deliveries(1)
+    claim = POLICY.claim(_pending(), pk)
+    NotificationDelivery.objects.filter(pk=pk).delete()
+    sent = []
+    status = POLICY.attempt(
+        _pending(), pk, token=claim.attempt, send=sent.append,
+        delivered=lambda now: {"status": "sent", "sent_at": now}, retry=lambda at: None,
+    )
+    assert status is None and not sent

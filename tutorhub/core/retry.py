@@ -157,7 +157,9 @@ class RetryPolicy:
         claim = self.claim(pending, pk) if token is None else Claim(pk, token)
         if claim is None or (token is not None and not self.holds(pending, claim)):
             return None
-        row = pending.get(pk=pk)
+        row = pending.filter(pk=pk).first()
+        if row is None:  # deleted since the claim (its endpoint or notification went): nothing to send
+            return None
         outcome = send(row)
         now = timezone.now()
         if not outcome.error:
