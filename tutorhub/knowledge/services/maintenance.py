@@ -18,7 +18,7 @@ from tutorhub.core.querysets import related_count
 from tutorhub.core.task_leases import tasks_active
 from tutorhub.knowledge.models import Chunk, Document
 from tutorhub.knowledge.services.ingestion import _enqueue_processing, _require_manage
-from tutorhub.knowledge.services.processing import _fail, embed_chunks
+from tutorhub.knowledge.services.processing import FINGERPRINT_KEY, _fail, embed_chunks, embedding_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -110,8 +110,13 @@ def document_processing_abandoned(*, document_id, task_id) -> None:
 
 # --- embedding backfill ---------------------------------------------------------------------
 # Documents processed while no embedding model was usable (before the local model became the
-# default, or while it failed to load) have lexical rows only. The backfill embeds their
-# existing chunks in place - nobody re-uploads - and reports progress on each document.
+# default, or while it failed to load) have lexical rows only; documents embedded by another
+# model or setting, or before the heading path was embedded (no or another fingerprint in
+# processing_metadata), have stale vectors. The backfill embeds their existing chunks in place -
+# nobody re-uploads - and reports progress on each document. The fingerprint lives on the
+# document, not in the vector store's metadata: the backfill finds stale documents with one
+# database query instead of reading every vector's metadata, and a document is embedded (and
+# re-embedded) as a whole.
 BACKFILL_KEY = "embedding_backfill"  # processing_metadata entry: the API's view of the progress
 BACKFILL_BATCH = 64  # chunks per embedding call and per saved checkpoint
 
@@ -123,41 +128,56 @@ class BackfillResult:
     chunks_remaining: int = 0
 
 
-def embeddings_backfill_pending():
-    """Completed documents with chunks but no vectors, annotated with their chunk count."""
+def embeddings_backfill_pending(fingerprint: str | None = None):
+    """Completed documents with chunks but no vectors, and, given the current `fingerprint`,
+    those whose vectors have another one; annotated with their chunk count. Lexical-only
+    documents sort first (dense search does not see them at all; stale vectors still work)."""
+    needs = Q(embeddings_available=False)
+    if fingerprint is not None:
+        needs |= ~Q(processing_metadata__has_key=FINGERPRINT_KEY) | ~Q(**{f"processing_metadata__{FINGERPRINT_KEY}": fingerprint})
     return (
-        Document.objects.filter(processing_status=Document.Status.COMPLETED, embeddings_available=False)
+        Document.objects.filter(needs, processing_status=Document.Status.COMPLETED)
         .annotate(chunk_total=related_count(Chunk, "document"))
         .filter(chunk_total__gt=0)
     )
 
 
 def embeddings_backfill(*, seconds: float | None = None, on_progress=None) -> BackfillResult:
-    """Embed lexical-only documents, oldest first, BACKFILL_BATCH chunks at a time.
+    """Embed lexical-only documents, then re-embed those with stale vectors, oldest first,
+    BACKFILL_BATCH chunks at a time.
 
     Resumable and idempotent: after each batch the document's next chunk position is saved in
     processing_metadata (with the percentage done), and vectors are keyed by chunk id, so a run
     that stops anywhere (deadline, crash, provider error) loses at most one batch, which the
-    next run embeds again. A document that is reprocessed meanwhile (new processed_at) is left
-    to its own pipeline. `seconds` bounds one run (the periodic task; the next run continues);
-    `on_progress(chunks embedded so far)` is called after each batch (the management command).
+    next run embeds again. A re-embedded document keeps its old vectors until each is replaced,
+    so dense retrieval finds it throughout. A document that is reprocessed meanwhile (new
+    processed_at) is left to its own pipeline. `seconds` bounds one run (the periodic task; the
+    next run continues); `on_progress(chunks embedded so far)` is called after each batch (the
+    management command).
     """
     result = BackfillResult()
-    pending = list(
-        embeddings_backfill_pending()
-        .order_by("created_at", "id")
-        .only("id", "owner_id", "course_id", "processed_at", "processing_metadata")
-    )
-    result.chunks_remaining = sum(d.chunk_total for d in pending)
-    if not pending or not embeddings.configured():
+    if not embeddings.configured():
+        result.chunks_remaining = sum(embeddings_backfill_pending().values_list("chunk_total", flat=True))
         return result
+    try:
+        fingerprint = embedding_fingerprint()
+    except ProviderError as exc:
+        # A model that cannot load turns the backend unavailable (it logs that once itself).
+        if embeddings.configured():
+            logger.warning("Embedding backfill cannot start: %s", exc)
+        result.chunks_remaining = sum(embeddings_backfill_pending().values_list("chunk_total", flat=True))
+        return result
+    pending = list(
+        embeddings_backfill_pending(fingerprint)
+        .order_by("embeddings_available", "created_at", "id")
+        .only("id", "owner_id", "course_id", "processed_at", "processing_metadata", "embeddings_available")
+    )
+    states = [_backfill_state(document, fingerprint) for document in pending]
+    result.chunks_remaining = sum(d.chunk_total - state["chunks_embedded"] for d, state in zip(pending, states, strict=True))
 
     deadline = time.monotonic() + seconds if seconds is not None else None
-    for document in pending:
-        state = document.processing_metadata.get(BACKFILL_KEY) or {}
-        stamp = document.processed_at.isoformat() if document.processed_at else ""
-        if state.get("processed_at") != stamp:  # never started, or a checkpoint of an older run of the pipeline
-            state = {"processed_at": stamp, "next_position": 0, "chunks_embedded": 0}
+    for document, state in zip(pending, states, strict=True):
+        stamp = state["processed_at"]
         while True:
             if deadline is not None and time.monotonic() >= deadline:
                 return result
@@ -185,7 +205,7 @@ def embeddings_backfill(*, seconds: float | None = None, on_progress=None) -> Ba
             }
             finished = len(chunks) < BACKFILL_BATCH
             if not _backfill_checkpoint(document, stamp, state, finished=finished):
-                break  # reprocessed or deleted meanwhile: its own pipeline owns it now
+                break  # reprocessed, deleted or finished by another run meanwhile: not ours now
             result.chunks_embedded += len(chunks)
             result.chunks_remaining -= len(chunks)
             if on_progress is not None:
@@ -197,23 +217,41 @@ def embeddings_backfill(*, seconds: float | None = None, on_progress=None) -> Ba
     return result
 
 
+def _backfill_state(document: Document, fingerprint: str) -> dict:
+    """Where the backfill resumes on `document`: its saved checkpoint, unless it is of an older
+    run of the pipeline (another processed_at) or of a re-embed for another fingerprint (a
+    checkpoint from before fingerprints counts as this one's: it can only be a lexical-only
+    document's, which any model's vectors complete); then at the first chunk."""
+    state = document.processing_metadata.get(BACKFILL_KEY) or {}
+    stamp = document.processed_at.isoformat() if document.processed_at else ""
+    if state.get("processed_at") != stamp or state.get("fingerprint", fingerprint) != fingerprint:
+        return {"processed_at": stamp, "fingerprint": fingerprint, "next_position": 0, "chunks_embedded": 0}
+    return {**state, "fingerprint": fingerprint}
+
+
 def _backfill_checkpoint(document: Document, stamp: str, state: dict, *, finished: bool) -> bool:
-    """Save the progress (and, when done, embeddings_available) if the document is still the
-    completed, unembedded one the backfill read; the row lock orders this with a reprocess."""
+    """Save the progress (and, when done, embeddings_available and the fingerprint) if the
+    document is still the completed one the backfill read, still without vectors or still with
+    vectors of another fingerprint; the row lock orders this with a reprocess."""
     with transaction.atomic():
         current = (
             Document.objects.select_for_update()
-            .filter(pk=document.pk, processing_status=Document.Status.COMPLETED, embeddings_available=False)
+            .filter(pk=document.pk, processing_status=Document.Status.COMPLETED,
+                    embeddings_available=document.embeddings_available)
             .only("processed_at", "processing_metadata")
             .first()
         )
         if current is None or (current.processed_at.isoformat() if current.processed_at else "") != stamp:
             return False
+        if current.embeddings_available and current.processing_metadata.get(FINGERPRINT_KEY) == state["fingerprint"]:
+            return False
         metadata = {**current.processing_metadata, BACKFILL_KEY: state}
         if finished:
             metadata.pop("embedding_error", None)  # the ingestion-time failure is repaired
             metadata["embeddings_created"] = True
+            metadata[FINGERPRINT_KEY] = state["fingerprint"]
         Document.objects.filter(pk=document.pk).update(
-            processing_metadata=metadata, embeddings_available=finished, updated_at=timezone.now()
+            processing_metadata=metadata, embeddings_available=document.embeddings_available or finished,
+            updated_at=timezone.now(),
         )
     return True

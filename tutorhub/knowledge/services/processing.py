@@ -162,16 +162,32 @@ def _write_chunks(document: Document, drafts) -> list[Chunk]:
     )
 
 
-def _embed(document: Document, chunks: list[Chunk]) -> None:
-    """Vectors for every chunk into the vector store (replacing the document's old ones)."""
+# Bump when Chunk.embedding_text changes what the model sees (v1: heading path, blank line, text):
+# it is part of the fingerprint, so the backfill re-embeds vectors of the older text.
+EMBEDDING_TEXT_SCHEME = "path+text/1"
+FINGERPRINT_KEY = "embedding_fingerprint"  # processing_metadata entry: what made the document's vectors
+
+
+def embedding_fingerprint() -> str:
+    """What the default backend's vectors depend on besides the chunk: model, precision, input
+    limit (the backend's fingerprint) and the embedding-text scheme. A local model is loaded to
+    answer (whether int8 is available is known only then). Raises ProviderError."""
+    return f"{embeddings['default'].fingerprint}|{EMBEDDING_TEXT_SCHEME}"
+
+
+def _embed(document: Document, chunks: list[Chunk]) -> str:
+    """Vectors for every chunk into the vector store (replacing the document's old ones); returns
+    their fingerprint."""
     vector_stores["default"].delete(str(document.id))
     embed_chunks(document, chunks, on_batch=lambda done: _progress(document, 60 + int(20 * done / len(chunks)), "embedding"))
+    return embedding_fingerprint()
 
 
 def embed_chunks(document: Document, chunks: list[Chunk], *, on_batch=None) -> None:
     """Upsert the vectors of `chunks` in EMBED_BATCH batches, calling `on_batch(chunks done)` after
     each. Vector ids are chunk pks, so embedding a chunk again overwrites its vector (the
-    embedding backfill relies on that to resume). Raises ProviderError."""
+    embedding backfill relies on that to resume, and to re-embed a document in place: its old
+    vectors answer queries until each is replaced). Raises ProviderError."""
     store = vector_stores["default"]
     backend = embeddings["default"]
     for start in range(0, len(chunks), EMBED_BATCH):
@@ -296,7 +312,7 @@ def _run_pipeline(document: Document) -> Document:
     embedded = False
     if embeddings.configured():
         try:
-            _embed(document, chunks)
+            document.processing_metadata[FINGERPRINT_KEY] = _embed(document, chunks)
             embedded = True
         except ProviderError as exc:
             # Lexical retrieval still works; the document completes and can be reprocessed later.

@@ -6,12 +6,14 @@ from django.core.management.base import BaseCommand, CommandError
 
 from tutorhub.ai import ProviderError, embeddings
 from tutorhub.knowledge.services.maintenance import embeddings_backfill, embeddings_backfill_pending
+from tutorhub.knowledge.services.processing import embedding_fingerprint
 
 
 class Command(BaseCommand):
     help = (
         "Embed every document that was indexed lexically only (processed while no embedding model "
-        "was usable), showing progress. Safe to interrupt and rerun: it resumes where it stopped. "
+        "was usable), then re-embed those whose vectors came from another model or setting, showing "
+        "progress. Safe to interrupt and rerun: it resumes where it stopped. "
         "The worker does the same in the background (knowledge.tasks.embeddings_backfill_task)."
     )
 
@@ -23,14 +25,19 @@ class Command(BaseCommand):
             raise CommandError("No embedding backend is configured (EMBEDDING_BACKEND=none): nothing to embed with.")
         try:
             embeddings["default"].check()
+            fingerprint = embedding_fingerprint()
         except ProviderError as exc:
             raise CommandError(str(exc)) from exc
-        chunk_totals = list(embeddings_backfill_pending().values_list("chunk_total", flat=True))
-        total, documents = sum(chunk_totals), len(chunk_totals)
+        rows = list(embeddings_backfill_pending(fingerprint).values_list("chunk_total", "embeddings_available"))
+        total, documents = sum(count for count, _ in rows), len(rows)
         if not total:
             self.stdout.write("Every document with chunks is embedded already.")
             return
-        self.stdout.write(f"Embedding {total} chunks of {documents} documents.")
+        stale = sum(1 for _, embedded in rows if embedded)
+        self.stdout.write(
+            f"Embedding {total} chunks of {documents} documents."
+            + (f" {stale} of them are re-embedded: their vectors are not {fingerprint}'s." if stale else "")
+        )
         started = time.monotonic()
 
         def show(done: int) -> None:
