@@ -14,7 +14,8 @@ from django.utils import timezone
 from tests.conftest import client_for
 from tests.factories import UserFactory
 from tutorhub.billing.models import QuotaReservation, UsageRecord
-from tutorhub.billing.services import QuotaExceeded, plan_default, quota_check, quota_release, usage_record
+from tutorhub.billing.selectors import plan_default
+from tutorhub.billing.services import QuotaExceeded, quota_check, quota_release, usage_record
 
 pytestmark = pytest.mark.django_db
 

@@ -44,7 +44,7 @@ def test_usage_requires_auth(anon_client):
 
 
 def test_period_anchoring():
-    from tutorhub.billing.services import period_containing
+    from tutorhub.billing.selectors import period_containing
 
     anchor = dt.datetime(2026, 1, 31, 12, tzinfo=dt.UTC)
     start, end = period_containing(anchor=anchor, interval="month", now=dt.datetime(2026, 3, 5, tzinfo=dt.UTC))

@@ -107,7 +107,8 @@ def test_rest_answer_has_a_total_deadline_whatever_the_retries(api_client, chat_
 def test_a_failed_answer_gives_its_quota_back_at_once(api_client, user, chat_session, short_timeout):
     """Before, each failure held ~2,300 tokens for 5 minutes: a user near the limit was
     locked out by one failure. Now the next message right after a failure fits."""
-    from tutorhub.billing.services import subscription_current, usage_record
+    from tutorhub.billing.selectors import subscription_current
+    from tutorhub.billing.services import usage_record
 
     _, plan, _, _ = subscription_current(user=user)
     turn_estimate = tutor.HISTORY_TOKEN_BUDGET + tutor.MAX_REPLY_TOKENS + 10

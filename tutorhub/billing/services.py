@@ -18,38 +18,28 @@ import contextvars
 import re
 import uuid
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import OuterRef, Q, Subquery, Sum
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from rest_framework import status
 
 from tutorhub.ai import Completion, UsageRecorder, usage_scope
 from tutorhub.ai.base import estimate_message_tokens
 from tutorhub.billing.models import (
-    Plan,
     ProviderEvent,
     QuotaReservation,
     Subscription,
     SubscriptionChange,
     UsageRecord,
 )
+from tutorhub.billing.selectors import EPOCH, plan_get, plan_in_force, subscription_current
 from tutorhub.core.exceptions import Conflict, ServiceError
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Storage is a standing total: it is compared with the limit over all time, not per period.
 STANDING_KINDS = {"storage_bytes"}
-DEFAULT_PLANS = [
-    # code, name, price_cents, interval, ai_tokens, documents, storage bytes, default, sort
-    ("free", "Free", 0, "month", 50_000, 100, 1000 * 1024 * 1024, True, 0),
-    ("premium_monthly", "Premium (monthly)", 999, "month", 1_000_000, 1000, 10 * 1024**3, False, 10),
-    ("premium_yearly", "Premium (yearly)", 9900, "year", 12_000_000, 12_000, 10 * 1024**3, False, 20),
-]
-
 _reservations: contextvars.ContextVar[tuple[tuple[int, str, int], ...]] = contextvars.ContextVar(
     "billing_quota_reservations", default=()
 )
@@ -76,115 +66,13 @@ class QuotaExceeded(ServiceError):
         )
 
 
-# --- plans and periods ---------------------------------------------------------------------
-def plan_default() -> Plan:
-    """The plan of users without a subscription (seeded by a migration; recreated if deleted)."""
-    plan = Plan.objects.filter(is_default=True).first()
-    if plan is None:
-        code, name, price, interval, tokens, docs, storage, _, sort = DEFAULT_PLANS[0]
-        plan, _ = Plan.objects.get_or_create(
-            code=code,
-            defaults=dict(name=name, price_cents=price, interval=interval, ai_tokens_limit=tokens,
-                          documents_limit=docs, storage_limit_bytes=storage, is_default=True, sort_order=sort),
-        )
-    return plan
-
-
-def _add_months(moment: datetime, months: int) -> datetime:
-    month = moment.month - 1 + months
-    year, month = moment.year + month // 12, month % 12 + 1
-    days_in_month = [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-    return moment.replace(year=year, month=month, day=min(moment.day, days_in_month[month - 1]))
-
-
-def period_containing(*, anchor: datetime, interval: str, now: datetime) -> tuple[datetime, datetime]:
-    """The [start, end) period of `interval` steps from `anchor` that contains `now`."""
-    step = 12 if interval == Plan.Interval.YEAR else 1
-    start = anchor
-    if now < start:
-        return start, _add_months(start, step)
-    # Jump close first so an old anchor does not loop for years of months.
-    months = (now.year - anchor.year) * 12 + now.month - anchor.month
-    n = max(0, months // step - 1)
-    start = _add_months(anchor, n * step)
-    while _add_months(start, step) <= now:
-        n += 1
-        start = _add_months(anchor, n * step)
-    return start, _add_months(anchor, (n + 1) * step)
-
-
-IN_FORCE = (Subscription.Status.ACTIVE, Subscription.Status.PAST_DUE)
-
-
-def _period(*, plan: Plan, anchor: datetime | None, now: datetime) -> tuple[datetime, datetime]:
-    """A subscription's period from its anchor; without one (the default plan), the calendar month."""
-    if anchor is not None:
-        return period_containing(anchor=anchor, interval=plan.interval, now=now)
-    month_start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return month_start, _add_months(month_start, 1)
-
-
-def subscription_current(*, user, now: datetime | None = None) -> tuple[Subscription | None, Plan, datetime, datetime]:
-    """(subscription or None, the plan in force, period start, period end)."""
-    now = now or timezone.now()
-    sub = Subscription.objects.select_related("plan").filter(user=user).first()
-    if sub and sub.status in IN_FORCE:
-        return sub, sub.plan, *_period(plan=sub.plan, anchor=sub.current_period_start, now=now)
-    return sub, plan_default(), *_period(plan=None, anchor=None, now=now)
-
-
 def _quota_lock_key(user, kind: str) -> int:
     """PostgreSQL advisory-lock key of one user's quota of one kind (64-bit)."""
     kinds = [k for k, _ in UsageRecord.Kind.choices]
     return user.pk * 8 + (kinds.index(kind) + 1 if kind in kinds else 0)
 
 
-def _plan_in_force(*, user, kind: str, now: datetime) -> tuple[Plan, datetime, datetime]:
-    """subscription_current's plan and period for a quota check, in ONE query: the default
-    plan and the user's subscribed plan (if any) with the subscription's status and anchor.
-    On PostgreSQL the same statement takes the (user, kind) quota lock for the caller's
-    transaction (pg_advisory_xact_lock), so a quota check is three statements, not five."""
-    subscription = Subscription.objects.filter(user=user, plan=OuterRef("pk"), status__in=IN_FORCE)
-    subscribed = Subscription.objects.filter(user=user).values("plan_id")
-    plans = Plan.objects.filter(Q(is_default=True) | Q(pk__in=subscribed)).annotate(
-        anchor=Subquery(subscription.values("current_period_start")[:1])
-    )
-    if connection.vendor == "postgresql":
-        plans = plans.annotate(locked=RawSQL("(SELECT 1 FROM pg_advisory_xact_lock(%s))", [_quota_lock_key(user, kind)]))
-    rows = list(plans)
-    chosen = next((p for p in rows if p.anchor is not None), None) or next((p for p in rows if p.is_default), None)
-    if chosen is None:  # no default plan (deleted): recreate it, and lock in a statement of its own
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_quota_lock_key(user, kind)])
-        chosen = plan_default()
-    return chosen, *_period(plan=chosen, anchor=getattr(chosen, "anchor", None), now=now)
-
-
 # --- usage and quotas ----------------------------------------------------------------------
-def usage_total(*, user, kind: str, start: datetime, end: datetime | None = None) -> int:
-    """What counts against the plan: billable usage of `kind` in [start, end)."""
-    qs = UsageRecord.objects.filter(user=user, kind=kind, created_at__gte=start, billable=True)
-    if end is not None:
-        qs = qs.filter(created_at__lt=end)
-    return int(qs.aggregate(s=Sum("amount"))["s"] or 0)
-
-
-def usage_by_feature(*, user, start: datetime, end: datetime) -> list[dict]:
-    """AI tokens per feature in [start, end), free (offline) work included: `tokens` is all
-    of it, `charged_tokens` what counted against the plan."""
-    rows = (
-        UsageRecord.objects.filter(user=user, kind=UsageRecord.Kind.AI_TOKENS, created_at__gte=start, created_at__lt=end)
-        .values("feature")
-        .annotate(tokens=Sum("amount"), charged_tokens=Sum("amount", filter=Q(billable=True)))
-        .order_by("feature")
-    )
-    return [
-        {"feature": r["feature"] or "other", "tokens": int(r["tokens"] or 0), "charged_tokens": int(r["charged_tokens"] or 0)}
-        for r in rows
-    ]
-
-
 def ai_tokens_check(*, user, amount: int, backend) -> QuotaReservation | None:
     """quota_check for a call to the LLM `backend`. An offline backend costs nothing, so it
     reserves nothing and is never refused (its usage is still recorded, as not billable)."""
@@ -260,7 +148,7 @@ def quota_check(*, user, kind: str, amount: int = 1) -> QuotaReservation | None:
     # the plan (which on PostgreSQL also takes this user's quota lock), then the reservation
     # inserted only if it fits. A refusal reads the total once more for its message.
     with transaction.atomic():
-        plan, start, end = _plan_in_force(user=user, kind=kind, now=now)
+        plan, start, end = plan_in_force(user=user, now=now, lock_key=_quota_lock_key(user, kind))
         limit = plan.limit_for(kind)
         if limit is None:
             return None
@@ -353,52 +241,8 @@ class AiUsageRecorder(UsageRecorder):
         quota_release_pending(user=user, kind="ai_tokens")
 
 
-def usage_summary(*, user, now: datetime | None = None) -> dict:
-    """The canonical API's usage statistics, summed from UsageRecord rows."""
-    now = now or timezone.now()
-    _, plan, start, end = subscription_current(user=user, now=now)
-    by_feature = usage_by_feature(user=user, start=start, end=end)
-    tokens = sum(row["charged_tokens"] for row in by_feature)  # usage_total's ai_tokens, without its own query
-    documents = usage_total(user=user, kind="documents", start=start, end=end)
-    storage = max(0, usage_total(user=user, kind="storage_bytes", start=EPOCH))
-    mb = 1024 * 1024
-
-    def pct(used: float, limit: float | None) -> float | None:
-        return round(100 * used / limit, 1) if limit else None
-
-    storage_limit_mb = round(plan.storage_limit_bytes / mb, 2) if plan.storage_limit_bytes is not None else None
-    return {
-        "plan": plan.code,
-        "current_period": {
-            "start_date": start.date(),
-            "end_date": (end - timedelta(days=1)).date(),
-            "ai_tokens_used": tokens,
-            "ai_tokens_limit": plan.ai_tokens_limit,
-            "documents_processed": documents,
-            "documents_limit": plan.documents_limit,
-            "storage_used_mb": round(storage / mb, 2),
-            "storage_limit_mb": storage_limit_mb,
-        },
-        "usage_percentage": {
-            "ai_tokens": pct(tokens, plan.ai_tokens_limit),
-            "documents": pct(documents, plan.documents_limit),
-            "storage": pct(storage, plan.storage_limit_bytes),
-        },
-        "by_feature": by_feature,
-    }
-
-
 # --- subscriptions -------------------------------------------------------------------------
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_\-]{4,100}$")
-
-
-def plan_get(*, plan_id: str) -> Plan:
-    plan = Plan.objects.filter(code=str(plan_id), is_active=True).first()
-    if plan is None and str(plan_id).isdigit():
-        plan = Plan.objects.filter(pk=int(plan_id), is_active=True).first()
-    if plan is None:
-        raise ValidationError({"plan_id": ["Unknown plan."]})
-    return plan
 
 
 @transaction.atomic

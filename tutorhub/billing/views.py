@@ -62,7 +62,7 @@ class UsageView(APIView):
 
     @extend_schema(responses=s.UsageSerializer)
     def get(self, request):
-        return Response(s.UsageSerializer(services.usage_summary(user=request.user)).data)
+        return Response(s.UsageSerializer(selectors.usage_summary(user=request.user)).data)
 
 
 class ProviderWebhookView(APIView):

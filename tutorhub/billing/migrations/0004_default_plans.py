@@ -2,7 +2,7 @@ from django.db import migrations
 
 
 def seed_plans(apps, schema_editor):
-    from tutorhub.billing.services import DEFAULT_PLANS
+    from tutorhub.billing.selectors import DEFAULT_PLANS
 
     Plan = apps.get_model("billing", "Plan")
     for code, name, price, interval, tokens, docs, storage, is_default, sort in DEFAULT_PLANS:
