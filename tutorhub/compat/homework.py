@@ -62,7 +62,6 @@ class HomeworkUploadView(APIView):
         params.is_valid(raise_exception=True)
         data = dict(params.validated_data)
         submission = services.homework_submit(student=request.user, upload=data.pop("file", None), **data)
-        submission.refresh_from_db()
         body = HomeworkFeedbackSerializer(submission).data
         body["message"] = "Homework uploaded; feedback is being prepared."
         return Response(body, status=status.HTTP_201_CREATED)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
 from rest_framework.exceptions import ValidationError
 
 from tutorhub.core.permissions import is_admin
@@ -22,6 +22,29 @@ def submission_list_visible(*, user) -> QuerySet[HomeworkSubmission]:
         return qs
     assigned = Q(homework__isnull=False) & (Q(student__parents=user) | Q(homework__lesson__group__teacher=user))
     return qs.filter(Q(student=user) | assigned).distinct()
+
+
+def homework_list_for_api(*, user, target_student_id: int | None, lesson=None) -> QuerySet[Homework]:
+    """The assignments a user may see (of one lesson, when given), newest first, each with its
+    number of submissions and, prefetched, the submission of the student in view (the caller, or
+    the student a teacher or parent asked about) if the caller may see it."""
+    qs = homework_list_visible(user=user)
+    if lesson is not None:
+        qs = qs.filter(lesson=lesson)
+    target = submission_list_visible(user=user).filter(student_id=target_student_id)
+    return qs.annotate(submissions_count=Count("submissions", distinct=True)).order_by("-created_at", "-id").prefetch_related(
+        Prefetch("submissions", queryset=target, to_attr="target_submissions")
+    )
+
+
+def submission_list_for_api(*, user, homework: Homework | None = None) -> QuerySet[HomeworkSubmission]:
+    """submission_list_visible newest first (of one assignment, when given)."""
+    qs = submission_list_visible(user=user).order_by("-created_at", "-id")
+    return qs.filter(homework=homework) if homework is not None else qs
+
+
+def recording_list_visible(*, user) -> QuerySet[HomeworkSubmission]:
+    return submission_list_visible(user=user).filter(kind=HomeworkSubmission.Kind.AUDIO)
 
 
 def submission_list_own(*, user) -> QuerySet[HomeworkSubmission]:

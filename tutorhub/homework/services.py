@@ -57,6 +57,11 @@ def homework_create(*, lesson: Lesson, created_by, data: dict) -> Homework:
     return homework
 
 
+def homework_delete(*, homework: Homework) -> None:
+    """Delete an assignment with its submissions (their files go with the rows)."""
+    homework.delete()
+
+
 @transaction.atomic
 def homework_update(*, homework: Homework, data: dict) -> Homework:
     for name, value in data.items():
@@ -115,19 +120,27 @@ def _assigned_row(*, homework: Homework, student) -> HomeworkSubmission:
     return submission
 
 
-@transaction.atomic
 def homework_submit(
     *, student, homework: Homework | None = None, text: str = "", upload=None, audio=None,
     title: str = "", subject: str = "", topic: str = "",
 ) -> HomeworkSubmission:
     """Hand in work — a recording (`audio`), a file (`upload`, with optional `text`) or `text` —
     for an assignment (`homework`; a resubmission replaces the earlier one) or on the student's
-    own (with its title/subject/topic). Queues the check and returns at once, status "submitted".
+    own (with its title/subject/topic). Queues the check and returns at once, status "submitted"
+    (re-read after commit: with an immediate task backend the check has already run).
 
     Raises ValidationError for no work or bad work (unsupported, damaged or too long a
     recording, an unreadable file), 413 for an oversized file, PermissionDenied when the
     student is not in the assignment's group, Conflict when the assignment was already approved.
     """
+    with transaction.atomic():
+        submission = _store(student=student, homework=homework, text=text, upload=upload, audio=audio,
+                            title=title, subject=subject, topic=topic)
+    submission.refresh_from_db()
+    return submission
+
+
+def _store(*, student, homework, text, upload, audio, title, subject, topic) -> HomeworkSubmission:
     text = text.strip()[:MAX_HOMEWORK_CHARS]
     recording = info = None
     if audio is not None:

@@ -4,11 +4,10 @@ handing in work of every kind, the caller's submissions, the teacher's review, t
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -34,15 +33,14 @@ from tutorhub.homework.serializers import (
 
 
 class HomeworkFilter(filters.FilterSet):
-    student = filters.NumberFilter(method="filter_student", help_text="Homework assigned to this student", **ID_BOUNDS)
+    student = filters.NumberFilter(
+        field_name="lesson__group__students__id", distinct=True, help_text="Homework assigned to this student", **ID_BOUNDS
+    )
     group = filters.NumberFilter(field_name="lesson__group_id", **ID_BOUNDS)
 
     class Meta:
         model = Homework
         fields = ["lesson", "student", "group"]
-
-    def filter_student(self, queryset, name, value):
-        return queryset.filter(lesson__group__students__id=value).distinct()
 
 
 class HomeworkViewSet(viewsets.ModelViewSet):
@@ -63,14 +61,10 @@ class HomeworkViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         user = self.request.user
-        qs = selectors.homework_list_visible(user=user)
+        lesson = None
         if "lesson_id" in self.kwargs:
             lesson = get_object_or_404(lesson_list_visible(user=user), pk=self.kwargs["lesson_id"])
-            qs = qs.filter(lesson=lesson)
-        target = selectors.submission_list_visible(user=user).filter(student_id=self._target_student_id())
-        return qs.annotate(submissions_count=Count("submissions", distinct=True)).order_by("-created_at", "-id").prefetch_related(
-            Prefetch("submissions", queryset=target, to_attr="target_submissions")
-        )
+        return selectors.homework_list_for_api(user=user, target_student_id=self._target_student_id(), lesson=lesson)
 
     def perform_create(self, serializer):
         lesson = serializer.validated_data.pop("lesson")  # one the caller can see (the serializer's field)
@@ -85,7 +79,7 @@ class HomeworkViewSet(viewsets.ModelViewSet):
 
     def perform_destroy(self, instance):
         require_teaching(self.request.user, instance.lesson.group)
-        instance.delete()
+        services.homework_delete(homework=instance)
 
     @extend_schema(
         request={"multipart/form-data": HomeworkSubmitSerializer, "application/json": HomeworkSubmitSerializer},
@@ -103,7 +97,6 @@ class HomeworkViewSet(viewsets.ModelViewSet):
             homework=self.get_object(), student=request.user,
             audio=data.get("audio_submission"), upload=data.get("file"), text=data.get("text", ""),
         )
-        submission.refresh_from_db()
         return Response(HomeworkSubmissionSerializer(submission).data, status=status.HTTP_202_ACCEPTED)
 
     def get_throttles(self):
@@ -125,8 +118,7 @@ class HomeworkViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["get"])
     def submissions(self, request, pk=None):
         homework = self.get_object()
-        qs = selectors.submission_list_visible(user=request.user).filter(homework=homework)
-        page = self.paginate_queryset(qs)
+        page = self.paginate_queryset(selectors.submission_list_for_api(user=request.user, homework=homework))
         return self.get_paginated_response(HomeworkSubmissionSerializer(page, many=True).data)
 
     @extend_schema(request=HomeworkReviewSerializer, responses=HomeworkSubmissionSerializer)
@@ -146,7 +138,7 @@ class HomeworkViewSet(viewsets.ModelViewSet):
         return Response(HomeworkSubmissionSerializer(submission).data)
 
 
-class HomeworkSubmissionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class HomeworkSubmissionViewSet(viewsets.ReadOnlyModelViewSet):
     """Every submission the caller may see, of every kind (written, file, recording); POST hands
     in work of one's own (not for an assignment: that is `homework/{id}/submit/`), which gets AI
     feedback in the background; `{id}/check/` asks again for a check that failed."""
@@ -158,7 +150,7 @@ class HomeworkSubmissionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelV
     ordering_fields = ["created_at"]
 
     def get_queryset(self):
-        return selectors.submission_list_visible(user=self.request.user).order_by("-created_at", "-id")
+        return selectors.submission_list_for_api(user=self.request.user)
 
     def get_throttles(self):
         self.throttle_scope = "uploads" if self.action == "create" else None
@@ -172,7 +164,6 @@ class HomeworkSubmissionViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelV
         payload.is_valid(raise_exception=True)
         data = dict(payload.validated_data)
         submission = services.homework_submit(student=request.user, upload=data.pop("file", None), **data)
-        submission.refresh_from_db()
         return Response(self.get_serializer(submission).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={202: HomeworkSubmissionDetailSerializer})
@@ -189,7 +180,7 @@ class HomeworkSubmissionAudioView(APIView):
 
     @file_download_schema(operation_id="homework_submission_audio")
     def get(self, request, pk: int):
-        submission = get_object_or_404(selectors.submission_list_visible(user=request.user).filter(kind="audio"), pk=pk)
+        submission = get_object_or_404(selectors.recording_list_visible(user=request.user), pk=pk)
         fmt = submission.audio_format
         return serve_private_file(
             request, submission.file, filename=f"homework-{submission.homework_id}-{submission.student_id}.{fmt}",
