@@ -44,17 +44,18 @@ def typical_chunks(count: int) -> list[str]:
     return texts
 
 
-def measure(count: int = 256) -> dict:
-    """Figures for `count` typical chunks, embedded by a fresh backend (its own graph cache)."""
+def measure(count: int = 256, *, quantize: bool = True, texts: list[str] | None = None) -> dict:
+    """Figures for `count` typical chunks (or `texts`), embedded by a fresh backend (its own graph
+    cache): the default int8 graph, or fp32 with quantize=False."""
     from tutorhub.ai.backends.local import LocalEmbeddings
     from tutorhub.knowledge.services.processing import EMBED_BATCH
 
-    texts = typical_chunks(count)
+    texts = texts or typical_chunks(count)
     with tempfile.TemporaryDirectory(prefix="tutorhub-embed-bench-") as cache:
         started = time.perf_counter()
-        LocalEmbeddings(cache_dir=cache).embed(["warm up"])
+        LocalEmbeddings(cache_dir=cache, quantize=quantize).embed(["warm up"])
         build_seconds = time.perf_counter() - started
-        model = LocalEmbeddings(cache_dir=cache)
+        model = LocalEmbeddings(cache_dir=cache, quantize=quantize)
         started = time.perf_counter()
         model.embed(["warm up"])
         cached_seconds = time.perf_counter() - started
@@ -69,6 +70,7 @@ def measure(count: int = 256) -> dict:
         query_ms = (time.perf_counter() - started) * 1000 / 20
         tokens = [len(e.ids) for e in model._tokenizer.encode_batch(texts)]
     return {
+        "fingerprint": model.fingerprint,
         "chunks": len(texts),
         "words": sum(len(t.split()) for t in texts) / len(texts),
         "tokens": sum(tokens) / len(tokens),
@@ -83,7 +85,7 @@ def measure(count: int = 256) -> dict:
 
 def report(figures: dict) -> str:
     return (
-        f"embedding throughput (all-MiniLM-L6-v2, onnxruntime, {os.cpu_count()} CPUs): "
+        f"embedding throughput ({figures['fingerprint']}, onnxruntime, {os.cpu_count()} CPUs): "
         f"{figures['chunks_per_s']:,.1f} chunks/s wall, {figures['chunks_per_cpu_s']:,.1f} per CPU-second "
         f"({figures['chunks']} chunks of {figures['words']:.0f} words / {figures['tokens']:.0f} tokens mean; "
         f"load average {figures['load'][0]:.1f} -> {figures['load'][1]:.1f}); model load {figures['build_s']:.1f} s "
@@ -94,12 +96,16 @@ def report(figures: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--chunks", type=int, default=256)
+    parser.add_argument("--compare-fp32", action="store_true",
+                        help="also measure the fp32 graph, right after the int8 one (side by side: robust to the load)")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutorhub.settings")
     import django
 
     django.setup()
     print(report(measure(args.chunks)))
+    if args.compare_fp32:
+        print(report(measure(args.chunks, quantize=False)))
 
 
 if __name__ == "__main__":
