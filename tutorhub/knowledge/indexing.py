@@ -25,10 +25,11 @@ from tutorhub.core.text import query_terms
 # chunks, hit@5 lexical 1.0 -> 0.93, hybrid 0.98). PostgreSQL: ts_rank weights {D, C, B, A},
 # the path as B and the text as D; ts_rank has no idf, so a heavier path let words every
 # page's path holds ("FAQ") outrank the passage: recall@5 0.093 with the path at twice the
-# text, 0.158 at equal weight (0.119 before paths). The path at 0.25 as on SQLite: lexical
-# recall@5 0.263 -> 0.269 on the 5,415-chunk subset, hybrid nDCG@10 0.540 -> 0.557.
+# text, 0.158 at equal weight (0.119 before paths). Equal weight stays: the path at 0.25, as on
+# SQLite, helped on the 5,415-chunk subset (hybrid nDCG@10 0.540 -> 0.557) but at 51,456 chunks
+# lexical recall@5 fell 0.157 -> 0.136.
 HEADING_WEIGHT = 0.25
-PG_RANK_WEIGHTS = "{1.0, 0.2, 0.25, 1.0}"
+PG_RANK_WEIGHTS = "{1.0, 0.2, 1.0, 1.0}"
 _SQLITE_WEIGHTS = f"{HEADING_WEIGHT}, 1.0"  # bm25(): heading_path, text
 # A term in more chunks than this is "common": it still scores every candidate, but no longer
 # makes a chunk a candidate on its own (see `_match_plan`). A fixed count, not a share of the
