@@ -50,15 +50,25 @@ def _quantize(graph: bytes) -> bytes:
     from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    # The quantizer logs on the root logger: advice for image models ("run pre-processing") and a
+    # line per tensor. Only its own records are held back, and only while it runs.
+    def not_the_quantizers(record: logging.LogRecord) -> bool:
+        return f"onnxruntime{os.sep}quantization" not in record.pathname
+
+    root = logging.getLogger()
+    root.addFilter(not_the_quantizers)
     # quantize_dynamic reads and writes files (its shape inference may add a side file)
-    with tempfile.TemporaryDirectory(prefix="tutorhub-quantize-") as folder:
-        source, target = Path(folder) / "fp32.onnx", Path(folder) / "int8.onnx"
-        source.write_bytes(graph)
-        quantize_dynamic(
-            source, target, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"],
-            extra_options={"DefaultTensorType": TensorProto.FLOAT},
-        )
-        return target.read_bytes()
+    try:
+        with tempfile.TemporaryDirectory(prefix="tutorhub-quantize-") as folder:
+            source, target = Path(folder) / "fp32.onnx", Path(folder) / "int8.onnx"
+            source.write_bytes(graph)
+            quantize_dynamic(
+                source, target, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"],
+                extra_options={"DefaultTensorType": TensorProto.FLOAT},
+            )
+            return target.read_bytes()
+    finally:
+        root.removeFilter(not_the_quantizers)
 
 
 def _build_graph(weights: dict[str, Any], config: dict[str, Any]):
