@@ -38,7 +38,6 @@ import asyncio
 import collections
 import concurrent.futures
 import contextvars
-import json
 import logging
 import queue
 import threading
@@ -235,23 +234,10 @@ class SyncChainASGIHandler(ASGIHandler):
 
 async def _send_busy(send) -> None:
     from tutorhub.core.exceptions import error_body
-    from tutorhub.core.middleware import new_request_id
+    from tutorhub.core.middleware import new_request_id, send_error_envelope
 
-    request_id = new_request_id()
-    body = json.dumps(error_body(
-        detail="The server is busy; try again shortly.", error_code="SERVER_BUSY", request_id=request_id,
-    )).encode()
-    await send({
-        "type": "http.response.start",
-        "status": 503,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"retry-after", str(BUSY_RETRY_AFTER_SECONDS).encode()),
-            (b"x-request-id", request_id.encode()),
-        ],
-    })
-    await send({"type": "http.response.body", "body": body})
+    body = error_body(detail="The server is busy; try again shortly.", error_code="SERVER_BUSY", request_id=new_request_id())
+    await send_error_envelope(send, 503, body, [(b"retry-after", str(BUSY_RETRY_AFTER_SECONDS).encode())])
 
 
 def get_asgi_application() -> SyncChainASGIHandler:

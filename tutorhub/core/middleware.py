@@ -183,23 +183,29 @@ class RequestBodyLimitASGI:
 
     @staticmethod
     async def _refuse(send, limit: int) -> None:
-        import json
-
         request_id = new_request_id()
-        body = json.dumps(payload_too_large_body(limit, request_id)).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"x-request-id", request_id.encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_error_envelope(send, 413, payload_too_large_body(limit, request_id), [(b"connection", b"close")])
+
+
+async def send_error_envelope(send, status: int, body: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:
+    """Answer an ASGI HTTP request with the JSON error envelope `body` (made by
+    core.exceptions.error_body), from outside Django: before its handler has read the request."""
+    import json
+
+    content = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(content)).encode()),
+                (b"x-request-id", body["request_id"].encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": content})
 
 
 # --- API errors are always JSON ------------------------------------------------------------
