@@ -20,7 +20,7 @@ from tutorhub.courses.audio import CONTENT_TYPES as AUDIO_TYPES
 from tutorhub.courses.selectors import lesson_list_visible
 from tutorhub.courses.views.common import ID_BOUNDS, require_teaching
 from tutorhub.homework import selectors, services
-from tutorhub.homework.models import Homework
+from tutorhub.homework.models import Homework, HomeworkSubmission
 from tutorhub.homework.serializers import (
     HomeworkReviewSerializer,
     HomeworkSerializer,
@@ -114,7 +114,8 @@ class HomeworkViewSet(viewsets.ModelViewSet):
         )
         return Response(HomeworkSubmissionSerializer(sub).data)
 
-    @extend_schema(responses=HomeworkSubmissionSerializer(many=True))
+    # Named apart from HomeworkSubmissionViewSet's list, whose default operationId is the same.
+    @extend_schema(operation_id="homework_assignment_submissions_list", responses=HomeworkSubmissionSerializer(many=True))
     @action(detail=True, methods=["get"])
     def submissions(self, request, pk=None):
         homework = self.get_object()
@@ -144,6 +145,7 @@ class HomeworkSubmissionViewSet(viewsets.ReadOnlyModelViewSet):
     feedback in the background; `{id}/check/` asks again for a check that failed."""
 
     lookup_value_regex = r"\d+"
+    queryset = HomeworkSubmission.objects.none()  # the schema's model; get_queryset scopes to the caller
     serializer_class = HomeworkSubmissionDetailSerializer
     parser_classes = [JSONParser, MultiPartParser, FormParser]
     filterset_fields = ["kind", "status", "homework"]
