@@ -290,20 +290,20 @@ class GenerationResultSerializer(serializers.Serializer):
 
 
 # --- the chatbot dialect --------------------------------------------------------------------------
-class Seed000QuizGenerateSerializer(serializers.Serializer):
+class ChatbotQuizGenerateSerializer(serializers.Serializer):
     subject = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
     topic = serializers.CharField(max_length=200)
     count = serializers.IntegerField(min_value=1, max_value=30, required=False, default=5)
 
 
-class Seed000QuizSubmitSerializer(serializers.Serializer):
+class ChatbotQuizSubmitSerializer(serializers.Serializer):
     quiz_id = serializers.UUIDField(required=False)
     answers = serializers.ListField(
         child=serializers.CharField(allow_blank=True, max_length=1000, allow_null=True), max_length=200
     )
 
 
-class Seed000QuizSubmitResultSerializer(serializers.Serializer):
+class ChatbotQuizSubmitResultSerializer(serializers.Serializer):
     score = serializers.FloatField()
     feedback = serializers.CharField()
     correct = serializers.ListField(child=serializers.CharField())

@@ -11,13 +11,13 @@ from rest_framework.views import APIView
 
 from tutorhub.assessments import selectors, services
 from tutorhub.assessments.serializers import (
-    Seed000QuizGenerateSerializer,
-    Seed000QuizSubmitResultSerializer,
-    Seed000QuizSubmitSerializer,
+    ChatbotQuizGenerateSerializer,
+    ChatbotQuizSubmitResultSerializer,
+    ChatbotQuizSubmitSerializer,
 )
 
-Seed000Question = inline_serializer(
-    "Seed000Question",
+ChatbotQuizQuestion = inline_serializer(
+    "ChatbotQuizQuestion",
     {
         "id": serializers.UUIDField(),
         "q": serializers.CharField(),
@@ -34,16 +34,16 @@ class QuizGenerateView(APIView):
     throttle_scope = "ai_generation"
 
     @extend_schema(
-        request=Seed000QuizGenerateSerializer,
-        responses={201: inline_serializer("Seed000Quiz", {
+        request=ChatbotQuizGenerateSerializer,
+        responses={201: inline_serializer("ChatbotQuiz", {
             "quiz_id": serializers.UUIDField(), "title": serializers.CharField(),
-            "questions": Seed000Question, "ai_model_used": serializers.CharField(),
+            "questions": ChatbotQuizQuestion, "ai_model_used": serializers.CharField(),
             "requested": serializers.IntegerField(), "generated": serializers.IntegerField(),
             "shortfall_reason": serializers.CharField(allow_null=True),
         })},
     )
     def post(self, request):
-        params = Seed000QuizGenerateSerializer(data=request.data)
+        params = ChatbotQuizGenerateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         quiz, items, counts = services.quiz_generate_for_topic(user=request.user, **params.validated_data)
         return Response(
@@ -64,10 +64,10 @@ class QuizGenerateView(APIView):
 
 class QuizSubmitView(APIView):
     @extend_schema(
-        operation_id="quiz_submit", request=Seed000QuizSubmitSerializer, responses=Seed000QuizSubmitResultSerializer
+        operation_id="quiz_submit", request=ChatbotQuizSubmitSerializer, responses=ChatbotQuizSubmitResultSerializer
     )
     def post(self, request, quiz_id=None):
-        params = Seed000QuizSubmitSerializer(data=request.data)
+        params = ChatbotQuizSubmitSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         quiz_id = quiz_id or params.validated_data.get("quiz_id")
         if quiz_id is None:
@@ -75,7 +75,7 @@ class QuizSubmitView(APIView):
         quiz = get_object_or_404(selectors.quiz_list_visible(user=request.user), pk=quiz_id)
         attempt = services.quiz_submit_answers(user=request.user, quiz=quiz, answers=params.validated_data["answers"])
         correct, wrong = selectors.attempt_concepts(attempt=attempt)
-        return Response(Seed000QuizSubmitResultSerializer({
+        return Response(ChatbotQuizSubmitResultSerializer({
             "score": attempt.percentage_score,
             "feedback": selectors.attempt_feedback_text(attempt=attempt, wrong=wrong),
             "correct": correct,
@@ -87,14 +87,14 @@ class QuizSubmitView(APIView):
 
 class QuizSubmitByIdView(QuizSubmitView):
     @extend_schema(
-        operation_id="quiz_submit_by_id", request=Seed000QuizSubmitSerializer, responses=Seed000QuizSubmitResultSerializer
+        operation_id="quiz_submit_by_id", request=ChatbotQuizSubmitSerializer, responses=ChatbotQuizSubmitResultSerializer
     )
     def post(self, request, quiz_id=None):
         return super().post(request, quiz_id=quiz_id)
 
 
 urlpatterns = [
-    path("api/quiz/generate/", QuizGenerateView.as_view(), name="seed000-quiz-generate"),
-    path("api/quiz/submit/", QuizSubmitView.as_view(), name="seed000-quiz-submit"),
-    path("api/quiz/<uuid:quiz_id>/submit/", QuizSubmitByIdView.as_view(), name="seed000-quiz-submit-id"),
+    path("api/quiz/generate/", QuizGenerateView.as_view(), name="chatbot-quiz-generate"),
+    path("api/quiz/submit/", QuizSubmitView.as_view(), name="chatbot-quiz-submit"),
+    path("api/quiz/<uuid:quiz_id>/submit/", QuizSubmitByIdView.as_view(), name="chatbot-quiz-submit-id"),
 ]

@@ -82,6 +82,6 @@ class HomeworkFeedbackView(APIView):
 
 
 urlpatterns = [
-    path("api/homework/upload/", HomeworkUploadView.as_view(), name="seed000-homework-upload"),
-    path("api/homework/<uuid:pk>/feedback/", HomeworkFeedbackView.as_view(), name="seed000-homework-feedback"),
+    path("api/homework/upload/", HomeworkUploadView.as_view(), name="chatbot-homework-upload"),
+    path("api/homework/<uuid:pk>/feedback/", HomeworkFeedbackView.as_view(), name="chatbot-homework-feedback"),
 ]

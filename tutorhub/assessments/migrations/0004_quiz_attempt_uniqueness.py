@@ -1,4 +1,4 @@
-# Issue 12: double submits of a quiz make one attempt, by unique constraints rather than timing.
+# Double submits of a quiz make one attempt, by unique constraints rather than timing.
 
 from django.db import migrations, models
 

@@ -1,5 +1,5 @@
-/* The chat page: sessions sidebar (seed 004's JSON routes, searched through the chats API) and
-   the conversation, with answers streamed over ws/chat/ (seed 000's protocol plus stop and
+/* The chat page: sessions sidebar (the web-chat dialect's JSON routes, searched through the chats API) and
+   the conversation, with answers streamed over ws/chat/ (the chatbot dialect's protocol plus stop and
    replace_last). User text only ever reaches the DOM through textContent; answers are Markdown
    rendered by markdown-it with raw HTML off and then sanitized by DOMPurify (vendor/), so
    neither the model nor a document can put live HTML in the page. */

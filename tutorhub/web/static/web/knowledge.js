@@ -165,7 +165,7 @@
     // XMLHttpRequest, not fetch: it reports upload progress for large files.
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
-      // Seed 001's course upload when a course is chosen, the personal knowledge base otherwise.
+      // The canonical API's course upload when a course is chosen, the personal knowledge base otherwise.
       const course = courseSelect.value;
       xhr.open("POST", course ? root.dataset.courseUploadUrl.replace(placeholder, course) : root.dataset.uploadUrl);
       xhr.setRequestHeader("X-CSRFToken", window.TutorHub.csrfToken());
