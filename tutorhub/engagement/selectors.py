@@ -63,8 +63,7 @@ def student_activity_stats(*, user) -> dict:
     stats: dict = {}
     for source in activity_sources:
         stats.update(source.student_metrics(user))
-    earned = CoinTransaction.objects.filter(user=user, amount__gt=0).aggregate(total=Sum("amount"))["total"] or 0
-    return {**stats, "coins_earned": earned, "coins_balance": coin_balance(user=user)}
+    return {**stats, "coins_earned": coin_totals(user=user)["earned"], "coins_balance": coin_balance(user=user)}
 
 
 def achievement_progress(*, student) -> dict:
