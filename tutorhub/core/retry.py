@@ -136,6 +136,15 @@ class RetryPolicy:
             status=FAILED, next_attempt_at=None, last_error="the last attempt did not report back", **_touch(pending.model, now)
         )
 
+    def sweep(self, pending: QuerySet, enqueue: Callable[[Claim], None], *, now: datetime | None = None) -> int:
+        """Retire abandoned rows, claim the due ones and `enqueue` an attempt for each claim;
+        returns how many were claimed (the periodic sweep of every delivery model)."""
+        self.retire_abandoned(pending, now=now)
+        claims = self.claim_due(pending, now=now)
+        for claim in claims:
+            enqueue(claim)
+        return len(claims)
+
     # --- one attempt ------------------------------------------------------------------------
 
     def attempt(

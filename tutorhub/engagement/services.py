@@ -169,12 +169,9 @@ def notification_delivery_attempt(*, delivery_id: int, attempt: int | None = Non
 def notification_deliveries_retry_due(*, now=None) -> int:
     """Claim the deliveries whose backoff has passed (or whose worker's lease ran out) and queue an
     attempt for each; returns how many were claimed."""
-    policy = _notification_policy()
-    policy.retire_abandoned(_pending_deliveries(), now=now)
-    claims = policy.claim_due(_pending_deliveries(), now=now)
-    for claim in claims:
-        _deliver_task().enqueue(claim.pk, claim.attempt)
-    return len(claims)
+    return _notification_policy().sweep(
+        _pending_deliveries(), lambda claim: _deliver_task().enqueue(claim.pk, claim.attempt), now=now
+    )
 
 
 @transaction.atomic

@@ -124,12 +124,7 @@ def webhook_delivery_attempt(*, delivery_id, attempt: int | None = None) -> str 
 def webhook_deliveries_retry_due(*, now=None) -> int:
     """Claim every pending delivery whose backoff has passed (or whose worker's lease ran out) and
     queue an attempt for each; returns how many were claimed."""
-    policy = _policy()
-    policy.retire_abandoned(_pending(), now=now)
-    claims = policy.claim_due(_pending(), now=now)
-    for claim in claims:
-        _deliver_task().enqueue(str(claim.pk), claim.attempt)
-    return len(claims)
+    return _policy().sweep(_pending(), lambda claim: _deliver_task().enqueue(str(claim.pk), claim.attempt), now=now)
 
 
 def _deliver_task():
