@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from tutorhub.ai import speech
@@ -24,8 +25,6 @@ def _visible_course(*, user, course):
     """Courses may be attached only if the user can see them (else 404, like any other id)."""
     if course is None:
         return None
-    from django.shortcuts import get_object_or_404
-
     course_id = getattr(course, "pk", course)
     return get_object_or_404(course_list_visible(user=user), pk=course_id)
 
@@ -204,9 +203,10 @@ def tutoring_session_complete(
     if tutoring.status != TutoringSession.Status.IN_PROGRESS:
         raise Conflict("Only a session in progress can be completed; start it first.")
     now = timezone.now()
+    seconds = int((now - tutoring.started_at).total_seconds())
     tutoring.status = TutoringSession.Status.COMPLETED
     tutoring.completed_at = now
-    tutoring.actual_duration_minutes = max(0, int((now - tutoring.started_at).total_seconds() // 60))
+    tutoring.actual_duration_minutes = max(0, seconds // 60)
     tutoring.objectives_achieved = list(objectives_achieved or [])
     tutoring.concepts_mastered = list(concepts_mastered or [])
     tutoring.areas_for_improvement = list(areas_for_improvement or [])
@@ -216,7 +216,6 @@ def tutoring_session_complete(
     tutoring.full_clean()
     tutoring.save()
     concepts = tutoring.concepts_mastered or [tutoring.title]
-    seconds = int((now - tutoring.started_at).total_seconds())
     subject = tutoring.course.subject_area if tutoring.course_id else ""
     for concept in concepts:
         learner_event_record(
