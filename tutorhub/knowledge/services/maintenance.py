@@ -156,15 +156,15 @@ def embeddings_backfill(*, seconds: float | None = None, on_progress=None) -> Ba
     management command).
     """
     result = BackfillResult()
-    if not embeddings.configured():
-        result.chunks_remaining = sum(embeddings_backfill_pending().values_list("chunk_total", flat=True))
-        return result
+    fingerprint = None
     try:
-        fingerprint = embedding_fingerprint()
+        if embeddings.configured():
+            fingerprint = embedding_fingerprint()
     except ProviderError as exc:
         # A model that cannot load turns the backend unavailable (it logs that once itself).
         if embeddings.configured():
             logger.warning("Embedding backfill cannot start: %s", exc)
+    if fingerprint is None:  # nothing to embed with: only report what is waiting
         result.chunks_remaining = sum(embeddings_backfill_pending().values_list("chunk_total", flat=True))
         return result
     pending = list(
