@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, timedelta
 
 from django.db.models import Avg, Case, CharField, Count, F, Prefetch, Q, QuerySet, Value, When
@@ -28,7 +29,7 @@ from tutorhub.assessments.schedulers import (
 from tutorhub.core.permissions import is_admin
 from tutorhub.core.querysets import related_count
 from tutorhub.courses.selectors import course_ids_visible
-from tutorhub.knowledge.selectors import DOCUMENT_LARGE_FIELDS
+from tutorhub.knowledge.models import Chunk, Document
 from tutorhub.learning.selectors import user_tz
 
 # Mastery levels, from a card's real review history (the canonical API's `by_mastery`):
@@ -69,14 +70,29 @@ def chunk_source(chunk) -> dict | None:
     }
 
 
-def with_chunk_source(items: QuerySet) -> QuerySet:
-    """Cards or questions joined to what chunk_source() shows of their source chunk, without the
-    chunk's text or its document's large columns: a plain select_related("source_chunk__document")
-    carried the whole extracted_text of the document into every row (~50 ms of CPU for a page of
-    20 cards from 300 KB documents)."""
-    return items.select_related("source_chunk__document").defer(
-        "source_chunk__text", *(f"source_chunk__document__{name}" for name in DOCUMENT_LARGE_FIELDS)
+# What chunk_source() reads of a source chunk and of its document.
+_SOURCE_SHOWN = {Chunk: {"document", "page", "section"}, Document: {"name"}}
+
+
+@functools.cache
+def _source_unshown() -> tuple[str, ...]:
+    """The joined chunk's and document's other columns, as defer() paths (computed once the
+    models are loaded)."""
+    return tuple(
+        f"{prefix}{field.name}"
+        for model, prefix in ((Chunk, "source_chunk__"), (Document, "source_chunk__document__"))
+        for field in model._meta.concrete_fields
+        if not field.primary_key and field.name not in _SOURCE_SHOWN[model]
     )
+
+
+def with_chunk_source(items: QuerySet) -> QuerySet:
+    """Cards or questions joined to what chunk_source() shows of their source chunk and nothing
+    else of the chunk or its document: a plain select_related("source_chunk__document") carried
+    the whole extracted_text of the document into every row (~50 ms of CPU for a page of 20 cards
+    from 300 KB documents), and the document's JSON columns (topics, key concepts, metadata) were
+    decoded for every card."""
+    return items.select_related("source_chunk__document").defer(*_source_unshown())
 
 
 def flashcard_list(*, user) -> QuerySet[Flashcard]:

@@ -193,8 +193,9 @@ def chat_pair_get(*, user, session_id, pair_id) -> ChatPair:
 
 
 def chat_session_list_for_pairs(*, user) -> QuerySet[ChatSession]:
-    """The web-chat dialect sessions; chat_sessions_attach_pairs gives a page of them their `chats`."""
-    return _sessions(user=user)
+    """The web-chat dialect sessions, with the columns its session shape shows (not the system
+    prompt, settings and summary columns); chat_sessions_attach_pairs gives a page of them their `chats`."""
+    return _sessions(user=user).only("id", "title", "created_at")
 
 
 def chat_sessions_attach_pairs(sessions) -> None:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from tutorhub.core.permissions import is_admin
 from tutorhub.courses.models import (
@@ -42,14 +41,30 @@ def group_list_visible(*, user) -> QuerySet[Group]:
     return Group.objects.filter(pk__in=group_ids_visible(user=user))
 
 
+# What GroupSerializer reads of a group's joined course and teacher (course_name, teacher_name):
+# the teacher's row is the whole user (password hash, profile fields), the course's its description.
+_GROUP_JOINED_COLUMNS = ("course__name", "teacher__first_name", "teacher__last_name")
+
+
 def group_list_for_api(*, user) -> QuerySet[Group]:
-    """group_list_visible with the course and teacher joined and the students' ids prefetched
-    (the API shows students as ids and counts them: no need for their whole rows)."""
-    return (
-        group_list_visible(user=user)
-        .select_related("course", "teacher")
-        .prefetch_related(Prefetch("students", queryset=get_user_model().objects.only("id")))
-    )
+    """group_list_visible with the course's name and the teacher's names joined; the views give
+    the groups they show their student ids with groups_attach_student_ids."""
+    own = [field.name for field in Group._meta.concrete_fields]
+    return group_list_visible(user=user).select_related("course", "teacher").only(*own, *_GROUP_JOINED_COLUMNS)
+
+
+def groups_attach_student_ids(groups) -> list[Group]:
+    """Set `student_ids` (ascending) on each group: one query on the membership table for all of
+    them. The API shows students as ids and counts them; prefetching them built a User instance
+    per member (160 for a page of 10 classes), a fifth of the groups list's CPU."""
+    groups = list(groups)
+    by_id = {group.pk: group for group in groups}
+    for group in groups:
+        group.student_ids = []
+    memberships = Group.students.through.objects.filter(group_id__in=by_id).order_by("group_id", "user_id")
+    for group_id, user_id in memberships.values_list("group_id", "user_id"):
+        by_id[group_id].student_ids.append(user_id)
+    return groups
 
 
 def group_ids_visible(*, user) -> QuerySet:

@@ -44,10 +44,24 @@ class CourseSerializer(OrderedDatesMixin, serializers.ModelSerializer):
 
 
 
+class StudentIdsField(serializers.ManyRelatedField):
+    """A group's students as ids: the `student_ids` the views attach (selectors.groups_attach_student_ids,
+    one query for a whole page, no User instances), else the group's students read as usual."""
+
+    def get_attribute(self, instance):
+        ids = getattr(instance, "student_ids", None)
+        return ids if ids is not None else super().get_attribute(instance)
+
+    def to_representation(self, iterable):
+        return [getattr(student, "pk", student) for student in iterable]
+
+
 class GroupSerializer(OrderedDatesMixin, BuiltFieldsCacheMixin, serializers.ModelSerializer):
     course = serializers.PrimaryKeyRelatedField(queryset=Course.objects.all())
     teacher = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(role="teacher"), allow_null=True, required=False)
-    students = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(role="student"), many=True, required=False)
+    students = StudentIdsField(
+        child_relation=serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(role="student")), required=False
+    )
     student_count = serializers.SerializerMethodField()
     course_name = serializers.CharField(source="course.name", read_only=True)
     teacher_name = serializers.SerializerMethodField()
@@ -66,7 +80,8 @@ class GroupSerializer(OrderedDatesMixin, BuiltFieldsCacheMixin, serializers.Mode
         }
 
     def get_student_count(self, obj) -> int:
-        return len(obj.students.all())
+        ids = getattr(obj, "student_ids", None)
+        return len(ids if ids is not None else obj.students.all())
 
     def get_teacher_name(self, obj) -> str:
         return obj.teacher.get_full_name() if obj.teacher else ""

@@ -1,0 +1,70 @@
+"""The groups list reads its members as ids from the membership table and only the course's and
+teacher's columns it shows (issue 17), and answers exactly what the serializer makes of whole
+rows: same groups, same fields, students as ascending ids."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection
+from rest_framework.renderers import JSONRenderer
+
+from benchmarks.api_data import seed
+from tests.conftest import client_for
+from tutorhub.courses.models import Group
+from tutorhub.courses.serializers import GroupSerializer
+
+
+@pytest.fixture
+def data():
+    return seed(documents=1, paragraphs=4, chunks_per_document=2, cards=1, quizzes=1, sessions=1, pairs=1,
+                notifications=1, groups=3, peers=4, prefix="grp")
+
+
+def whole_rows(user) -> list[dict]:
+    """The serializer over plain, fully loaded groups (no attached ids), students sorted."""
+    groups = Group.objects.filter(students=user).order_by("name")
+    rows = json.loads(JSONRenderer().render(GroupSerializer(groups, many=True).data))
+    for row in rows:
+        row["students"].sort()
+    return rows
+
+
+@pytest.mark.django_db
+def test_list_equals_the_serializer_over_whole_rows(data):
+    user = data["user"]
+    response = client_for(user).get("/api/v1/courses/groups/")
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert results == whole_rows(user)
+    assert [row["student_count"] for row in results] == [5, 5, 5]  # the student and 4 peers
+    assert results[0]["teacher_name"] == "" and results[0]["course_name"] == "Biology 0"
+
+
+@pytest.mark.django_db
+def test_detail_equals_the_serializer_over_whole_rows(data):
+    user = data["user"]
+    group = Group.objects.filter(students=user).order_by("name").first()
+    response = client_for(user).get(f"/api/v1/courses/groups/{group.pk}/")
+    assert response.status_code == 200
+    assert response.json() == whole_rows(user)[0]
+
+
+@pytest.mark.django_db
+def test_page_query_reads_no_teacher_or_course_columns_it_does_not_show(data):
+    statements: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    client = client_for(data["user"])
+    with connection.execute_wrapper(record):
+        assert client.get("/api/v1/courses/groups/").status_code == 200
+    page = [sql for sql in statements if 'FROM "courses_group"' in sql and "COUNT(" not in sql]
+    assert len(page) == 1, statements
+    assert '"password"' not in page[0] and '"courses_course"."description"' not in page[0]
+    # the members come from the membership table alone: no user rows built for them
+    members = [sql for sql in statements if "courses_group_students" in sql and 'FROM "accounts_user"' in sql]
+    assert members == []
