@@ -23,8 +23,8 @@ def _sessions(*, user) -> QuerySet[ChatSession]:
 
 
 def chat_session_list(*, user, with_course: bool = False) -> QuerySet[ChatSession]:
-    """The user's sessions with their message counts; `with_course` joins the course (the
-    canonical list shows it; the dialects' lists do not read it)."""
+    """The user's sessions with their message counts; `with_course` joins the course (for the
+    canonical API's actions on one chat; the lists show only the course's id)."""
     sessions = _sessions(user=user).annotate(message_count=related_count(Message, "session"))
     return sessions.select_related("course") if with_course else sessions
 

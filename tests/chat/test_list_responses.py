@@ -1,0 +1,81 @@
+"""The chat lists read only what they show (issue 17) and answer exactly what their serializers
+make of whole rows: the canonical chats list without the course join (it shows the course's id),
+the web-chat dialect's session list with only id, title and created_at of each session."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection
+from rest_framework.renderers import JSONRenderer
+
+from benchmarks.api_data import seed
+from tests.conftest import client_for
+from tutorhub.chat.models import ChatSession, Message
+from tutorhub.chat.selectors import chat_sessions_attach_pairs
+from tutorhub.chat.serializers import ChatSessionSerializer, PairSessionSerializer
+from tutorhub.core.querysets import related_count
+
+
+@pytest.fixture
+def data():
+    return seed(documents=1, paragraphs=4, chunks_per_document=2, cards=1, quizzes=1, sessions=3, pairs=2,
+                notifications=1, groups=1, peers=1, prefix="chatlists")
+
+
+def rendered(data) -> list:
+    return json.loads(JSONRenderer().render(data))
+
+
+def statements_of(client, url: str) -> list[str]:
+    statements: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        assert client.get(url).status_code == 200
+    return statements
+
+
+def whole_sessions(user):
+    return ChatSession.objects.filter(owner=user).select_related("course").order_by("-is_pinned", "-updated_at")
+
+
+@pytest.mark.django_db
+def test_chats_list_equals_the_serializer_over_whole_rows(data):
+    user = data["user"]
+    sessions = whole_sessions(user).annotate(message_count=related_count(Message, "session"))
+    response = client_for(user).get("/api/v1/chat/chats/")
+    assert response.status_code == 200
+    assert response.json()["results"] == rendered(ChatSessionSerializer(sessions, many=True).data)
+    assert all(row["course"] and row["message_count"] == 4 for row in response.json()["results"])
+
+
+@pytest.mark.django_db
+def test_chats_list_does_not_join_the_course(data):
+    page = [sql for sql in statements_of(client_for(data["user"]), "/api/v1/chat/chats/")
+            if 'FROM "chat_chatsession"' in sql and not sql.startswith("SELECT COUNT(*)")]
+    assert len(page) == 1 and "courses_course" not in page[0], page
+
+
+@pytest.mark.django_db
+def test_web_chat_session_list_equals_the_serializer_over_whole_rows(data):
+    user = data["user"]
+    sessions = list(whole_sessions(user))
+    chat_sessions_attach_pairs(sessions)
+    response = client_for(user).get("/api/v1/chat/sessions/")
+    assert response.status_code == 200
+    assert response.json()["results"] == rendered(PairSessionSerializer(sessions, many=True).data)
+    assert [len(row["chats"]) for row in response.json()["results"]] == [2, 2, 2]
+
+
+@pytest.mark.django_db
+def test_web_chat_session_page_reads_three_columns(data):
+    page = [sql for sql in statements_of(client_for(data["user"]), "/api/v1/chat/sessions/")
+            if 'FROM "chat_chatsession"' in sql and not sql.startswith("SELECT COUNT(*)")]
+    assert len(page) == 1, page
+    selected = page[0].split(" FROM ")[0]
+    assert selected.count('"chat_chatsession".') == 3 and '"system_prompt"' not in selected, selected
