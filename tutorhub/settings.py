@@ -308,6 +308,10 @@ REST_FRAMEWORK = {
         # Payment providers' signed callbacks, per sending address (core.throttling.WebhookRateThrottle).
         "webhooks": env_str("THROTTLE_WEBHOOKS", "300/min"),
     },
+    "DEFAULT_RENDERER_CLASSES": [
+        "tutorhub.core.renderers.JSONRenderer",  # DRF's bytes, encoded by orjson
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_PARSER_CLASSES": [
         "tutorhub.core.parsers.JSONParser",  # nesting-depth limit (JSON_MAX_DEPTH)
         "rest_framework.parsers.FormParser",
