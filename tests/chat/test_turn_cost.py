@@ -1,7 +1,7 @@
 """What a chat turn costs the database before the model is asked: at most five SQL statements
 on SQLite and on PostgreSQL (CI runs this file on both), offline or with a paid model (whose
-quota check is two or three of them). Preparation runs on Channels' single database thread,
-so every statement here is time that every other chat's first token waits behind."""
+quota check is two or three of them). Every statement here is a round trip that the turn's
+first token waits for, on a turn thread that other chats' turns may be queued behind."""
 
 from __future__ import annotations
 

@@ -107,6 +107,16 @@ def _stream_write(func):
     return database_sync_to_async(func, thread_sensitive=False, executor=_stream_writes)
 
 
+# Turn preparation (session, quota, retrieval, prompt) runs on threads of its own as well. On
+# Channels' single database thread each turn's first token waited for every turn queued before
+# it, and most of a preparation is waiting (for PostgreSQL's round trips, the vector store, the
+# query embedding), which a few threads overlap. Each thread keeps its connection between
+# turns (or hands it back to the pool) like Channels' thread; a few are enough to cover the
+# waits, more would only queue for the GIL and for connections.
+TURN_THREADS = 4
+_turn_threads = ThreadPoolExecutor(max_workers=TURN_THREADS, thread_name_prefix="chat-turns")
+
+
 # ProviderError.kind -> (HTTP status, error_code) for the client.
 UPSTREAM_ERRORS = {
     "timeout": (504, "UPSTREAM_TIMEOUT"),
@@ -412,8 +422,8 @@ def chat_message_send(
 
 
 def _open_turn(*, user, session_id, content: str, replace_last: bool = False, **options: Any) -> Turn:
-    """Session lookup (or creation) and turn preparation in one trip to the database thread:
-    every hop there is a queue that the time to first token waits in. `replace_last`
+    """Session lookup (or creation) and turn preparation in one trip to a turn thread: every
+    hop between threads is a queue that the time to first token waits in. `replace_last`
     (regenerate, or an edited last question): the session's last exchange is removed once the
     quota allows the new turn, so it is neither shown nor sent as history."""
     session = chat_session_for_turn(user=user, session_id=session_id) if session_id else None  # 404 first
@@ -458,7 +468,7 @@ async def chat_reply_stream(
     and ChatReplyFailed after storing the partial answer (is_complete=False); ChatReplyStopped
     when the task running it is cancelled once the model was asked (the partial answer is
     stored the same way)."""
-    turn = await database_sync_to_async(call_reconnecting)(
+    turn = await database_sync_to_async(call_reconnecting, thread_sensitive=False, executor=_turn_threads)(
         _open_turn,
         user=user,
         session_id=session_id,
