@@ -14,7 +14,7 @@ from benchmarks.api_data import seed
 from tests.conftest import client_for
 from tutorhub.chat.models import ChatSession, Message
 from tutorhub.chat.selectors import chat_sessions_attach_pairs
-from tutorhub.chat.serializers import ChatSessionSerializer, PairSessionSerializer
+from tutorhub.chat.serializers import ChatSessionSerializer, MessageSerializer, PairSessionSerializer
 from tutorhub.core.querysets import related_count
 
 
@@ -79,3 +79,22 @@ def test_web_chat_session_page_reads_three_columns(data):
     assert len(page) == 1, page
     selected = page[0].split(" FROM ")[0]
     assert selected.count('"chat_chatsession".') == 3 and '"system_prompt"' not in selected, selected
+
+
+@pytest.mark.django_db
+def test_messages_list_equals_the_serializer_and_reads_the_chat_alone(data):
+    session = data["session"]
+    client = client_for(data["user"])
+    response = client.get(f"/api/v1/chat/chats/{session.pk}/messages/")
+    assert response.status_code == 200
+    expected = rendered(MessageSerializer(session.messages.order_by("created_at", "id"), many=True).data)
+    assert response.json()["results"] == expected and len(expected) == 4
+    chat = [sql for sql in statements_of(client, f"/api/v1/chat/chats/{session.pk}/messages/")
+            if 'FROM "chat_chatsession"' in sql]
+    assert len(chat) == 1 and "courses_course" not in chat[0] and "COUNT(" not in chat[0], chat
+
+
+@pytest.mark.django_db
+def test_messages_of_another_users_chat_are_a_404(data, user):
+    response = client_for(user).get(f"/api/v1/chat/chats/{data['session'].pk}/messages/")
+    assert response.status_code == 404

@@ -18,14 +18,15 @@ from tutorhub.chat.models import ChatContext, ChatSession, Message, TutoringSess
 from tutorhub.core.querysets import related_count
 
 
-def _sessions(*, user) -> QuerySet[ChatSession]:
+def chat_sessions_owned(*, user) -> QuerySet[ChatSession]:
+    """The user's sessions as they are (no counts, nothing joined), pinned first, then newest."""
     return ChatSession.objects.filter(owner=user).order_by("-is_pinned", "-updated_at")
 
 
 def chat_session_list(*, user, with_course: bool = False) -> QuerySet[ChatSession]:
     """The user's sessions with their message counts; `with_course` joins the course (for the
     canonical API's actions on one chat; the lists show only the course's id)."""
-    sessions = _sessions(user=user).annotate(message_count=related_count(Message, "session"))
+    sessions = chat_sessions_owned(user=user).annotate(message_count=related_count(Message, "session"))
     return sessions.select_related("course") if with_course else sessions
 
 
@@ -195,7 +196,7 @@ def chat_pair_get(*, user, session_id, pair_id) -> ChatPair:
 def chat_session_list_for_pairs(*, user) -> QuerySet[ChatSession]:
     """The web-chat dialect sessions, with the columns its session shape shows (not the system
     prompt, settings and summary columns); chat_sessions_attach_pairs gives a page of them their `chats`."""
-    return _sessions(user=user).only("id", "title", "created_at")
+    return chat_sessions_owned(user=user).only("id", "title", "created_at")
 
 
 def chat_sessions_attach_pairs(sessions) -> None:

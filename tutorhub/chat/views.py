@@ -56,6 +56,8 @@ class ChatSessionViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return ChatSession.objects.none()
+        if self.action == "messages":  # reads the chat's messages, not its message count or course
+            return selectors.chat_sessions_owned(user=self.request.user)
         # The list shows a chat's course as its id; a chat's own actions read the course (a turn's
         # prompt names it), so only they join it: 20 course rows built per page were ~8% of the list.
         return selectors.chat_session_list(user=self.request.user, with_course=self.action != "list")
