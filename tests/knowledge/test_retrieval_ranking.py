@@ -234,3 +234,45 @@ def test_hybrid_scores_every_candidate_on_both_sides(fake_openai, user, monkeypa
     assert similarities.keys() == {h.id for h in hits}
     for hit in hits:
         assert similarities[hit.id] == pytest.approx(hit.score, abs=1e-5)
+
+
+def test_a_rare_term_outranks_a_common_one(user, monkeypatch):
+    """Lexical ranking weighs each term by its rarity (idf) on every database: a passage naming
+    the question's rare word once beats one repeating a word most passages hold. On PostgreSQL
+    ts_rank alone (the mean of per-term ranks) ranked them the other way round."""
+    from collections import OrderedDict
+
+    from tutorhub.knowledge import indexing
+
+    monkeypatch.setattr(indexing, "_df_cache", OrderedDict())  # counts cached by an earlier test's rows
+    for n in range(12):
+        resource_add(user=user, title=f"Filler {n}", content=f"Every function {n} returns a value to its caller.")
+    common = resource_add(user=user, title="Functions", content="A function calls a function that calls a function.")
+    rare = resource_add(user=user, title="Decorators", content="A decorator wraps a callable.")
+    documents = Document.objects.filter(owner=user)
+    ranked = indexing.lexical_search("function decorator", documents=documents, k=5)
+    chunk_docs = dict(Chunk.objects.values_list("id", "document_id"))
+    assert chunk_docs[ranked[0][0]] == rare.id
+    assert common.id in [chunk_docs[c] for c, _ in ranked[1:]]
+    # The score filled in for a dense-only candidate is the same idf-weighted score.
+    scores = indexing.lexical_scores("function decorator", [cid for cid, _ in ranked])
+    assert scores == pytest.approx(dict(ranked))
+
+
+def test_hybrid_takes_half_as_many_lexical_candidates_as_dense(fake_openai, user, monkeypatch):
+    """Beside a dense ranking the lexical side brings half the fusion pool (its precision falls
+    off faster); alone, it brings the whole pool."""
+    from tutorhub.knowledge import retrieval
+
+    resource_add(user=user, title="Cells", content="The mitochondria is the powerhouse of the cell.")
+    asked = []
+    real = retrieval.lexical_search
+
+    def spy(query, *, documents, k):
+        asked.append(k)
+        return real(query, documents=documents, k=k)
+
+    monkeypatch.setattr(retrieval, "lexical_search", spy)
+    assert retrieve(user=user, query="mitochondria powerhouse", k=5)
+    assert retrieve(user=user, query="mitochondria powerhouse", k=15, mode="lexical")
+    assert asked == [retrieval.FUSION_POOL // 2, 15 * 4]

@@ -1,12 +1,14 @@
 """Lexical ranking with the database's own full-text index (created in migration 0002).
 
 SQLite: FTS5 `knowledge_chunk_fts` (heading path + text) ranked by BM25. PostgreSQL: the
-generated `search_vector` column (GIN index) ranked by ts_rank. Any other database: a LIKE scan counting matched terms,
-so retrieval still answers (slowly) rather than failing.
+generated `search_vector` column (GIN index) ranked by a BM25-like sum of idf-weighted per-term
+ts_rank (see `_pg_score`). Any other database: a LIKE scan counting matched terms, so retrieval
+still answers (slowly) rather than failing.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -27,7 +29,7 @@ from tutorhub.core.text import query_terms
 # page's path holds ("FAQ") outrank the passage: recall@5 0.093 with the path at twice the
 # text, 0.158 at equal weight (0.119 before paths). Equal weight stays: the path at 0.25, as on
 # SQLite, helped on the 5,415-chunk subset (hybrid nDCG@10 0.540 -> 0.557) but at 51,456 chunks
-# lexical recall@5 fell 0.157 -> 0.136.
+# lexical recall@5 fell 0.157 -> 0.136. (Those figures predate the idf weights of `_pg_score`.)
 HEADING_WEIGHT = 0.25
 PG_RANK_WEIGHTS = "{1.0, 0.2, 1.0, 1.0}"
 _SQLITE_WEIGHTS = f"{HEADING_WEIGHT}, 1.0"  # bm25(): heading_path, text
@@ -37,6 +39,10 @@ _SQLITE_WEIGHTS = f"{HEADING_WEIGHT}, 1.0"  # bm25(): heading_path, text
 COMMON_TERM_ROWS = 1000
 # Fewer results than this (or than asked) with common terms held back: search again with any term.
 WIDEN_BELOW = 5
+# PostgreSQL counts a term's chunks up to this many (GIN bitmap + heap visits, so the count is
+# bounded); a term in more chunks gets the idf of this many - the smallest idf there is, which is
+# what such a term deserves in a ranking.
+PG_DF_COUNT_LIMIT = 5000
 _DF_TTL_SECONDS = 600.0
 _DF_CACHE_SIZE = 8192
 _df_cache: OrderedDict[tuple[str, str], tuple[float, int]] = OrderedDict()
@@ -44,8 +50,9 @@ _df_lock = threading.Lock()
 
 
 def _document_frequency(term: str, vendor: str) -> int:
-    """Chunks containing `term` (index-only count, cached per process for a few minutes: a
-    stale figure only changes which terms count as common, never what a caller may see)."""
+    """Chunks containing `term`, or all chunks for "" (cached per process for a few minutes: a
+    stale figure only changes which terms count as common and, on PostgreSQL, their idf -
+    never what a caller may see)."""
     key = (connection.alias + ":" + vendor, term)
     now = time.monotonic()
     with _df_lock:
@@ -54,14 +61,17 @@ def _document_frequency(term: str, vendor: str) -> int:
             _df_cache.move_to_end(key)
             return cached[1]
     if vendor == "sqlite":
-        sql, param = "SELECT count(*) FROM knowledge_chunk_fts WHERE knowledge_chunk_fts MATCH %s", f'"{term}"'
+        sql, params = "SELECT count(*) FROM knowledge_chunk_fts WHERE knowledge_chunk_fts MATCH %s", [f'"{term}"']
+    elif not term:  # the number of chunks, for idf
+        sql, params = "SELECT count(*) FROM knowledge_chunk", []
     else:
-        # The count stops at COMMON_TERM_ROWS + 1: all the plan needs to know is "above or not".
+        # Bounded (see PG_DF_COUNT_LIMIT): the plan only needs "above COMMON_TERM_ROWS or not",
+        # idf only separates terms up to the limit.
         sql = ("SELECT count(*) FROM (SELECT 1 FROM knowledge_chunk WHERE search_vector @@ to_tsquery('english', %s) "
-               f"LIMIT {COMMON_TERM_ROWS + 1}) t")
-        param = term
+               f"LIMIT {max(PG_DF_COUNT_LIMIT, COMMON_TERM_ROWS + 1)}) t")
+        params = [term]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [param])
+        cursor.execute(sql, params)
         count = int(cursor.fetchone()[0])
     with _df_lock:
         _df_cache[key] = (now, count)
@@ -118,10 +128,10 @@ def lexical_scores(query: str, chunk_ids: list[int]) -> dict[int, float]:
                f"WHERE knowledge_chunk_fts MATCH %s AND +rowid IN ({ids})")
         params = [_fts_any(terms), *chunk_ids]
     elif vendor == "postgresql":
-        # Primary-key lookups; ts_rank is 0 for a row matching no term, as in the ranking.
-        sql = (f"SELECT c.id, ts_rank('{PG_RANK_WEIGHTS}', c.search_vector, to_tsquery('english', %s), 1) "
-               f"FROM knowledge_chunk c WHERE c.id IN ({ids})")
-        params = [" | ".join(terms), *chunk_ids]
+        # Primary-key lookups; the score is 0 for a row matching no term, as in the ranking.
+        score, score_params = _pg_score(terms)
+        sql = f"SELECT c.id, {score} FROM knowledge_chunk c WHERE c.id IN ({ids})"
+        params = [*score_params, *chunk_ids]
     else:
         score, likes = _like_score(terms)
         sql = f"SELECT c.id, ({score}) FROM knowledge_chunk c WHERE c.id IN ({ids})"
@@ -157,20 +167,44 @@ def _ranked(vendor: str, terms: list[str], groups: list[list[str]] | None, *, do
         # together) is answered by the GIN index on search_vector as a bitmap; when the caller's
         # scope is small the planner can AND it with the document_id index bitmap, so heap
         # visits follow the smaller of the two. Rows failing `document_id IN (scope)` are
-        # dropped before ranking; ts_rank (length-normalised, see PG_RANK_WEIGHTS) scores the
-        # survivors against every term, and LIMIT makes the sort a top-k heap. The OR of every
-        # term made broad questions match a fifth of the table, and the planner then chose a
-        # sequential scan (139 ms).
+        # dropped before ranking; `_pg_score` scores the survivors against every term, and LIMIT
+        # makes the sort a top-k heap. The OR of every term made broad questions match a fifth
+        # of the table, and the planner then chose a sequential scan (139 ms).
         candidates = " | ".join(" & ".join(g) for g in groups) if groups is not None else " | ".join(terms)
+        score, score_params = _pg_score(terms)
         sql = (
-            f"SELECT c.id, ts_rank('{PG_RANK_WEIGHTS}', c.search_vector, full_q, 1) AS score "
-            "FROM knowledge_chunk c, to_tsquery('english', %s) cand_q, to_tsquery('english', %s) full_q "
+            f"SELECT c.id, {score} AS score FROM knowledge_chunk c, to_tsquery('english', %s) cand_q "
             f"WHERE c.search_vector @@ cand_q AND c.document_id IN ({scope_sql}) ORDER BY score DESC, c.id LIMIT %s"
         )
-        params = [candidates, " | ".join(terms), *scope_params, k]
+        params = [*score_params, candidates, *scope_params, k]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [(int(row[0]), float(row[1])) for row in cursor.fetchall()]
+
+
+def _pg_score(terms: list[str]) -> tuple[str, list]:
+    """PostgreSQL's BM25-like score: SQL summing, over the query's terms, idf(term) x ts_rank
+    of the chunk against that term alone, and its parameters.
+
+    Why: ts_rank against the whole query is the mean of its per-term ranks, so a word in half
+    the corpus ("function") weighed as much as the one word that names the topic; BM25 (SQLite's
+    ranking) weighs each term by its rarity. A single-term ts_rank is already BM25's other two
+    parts: it saturates with the term's occurrences (each further one adds less) and,
+    normalisation 1, divides by 1 + log(length). idf is Lucene's ln(1 + (N - df + 0.5) / (df +
+    0.5)) over the whole table (as FTS5's bm25), with df from `_document_frequency`: one cached,
+    bounded count per term (the candidate plan counts them anyway), so nothing per row is added
+    but one ts_rank per term on the rows already ranked - the scope-narrowed candidates, never
+    the table."""
+    total = _document_frequency("", "postgresql")
+    parts, params = [], []
+    for term in terms:
+        df = _document_frequency(term, "postgresql")
+        if not df:
+            continue  # in no chunk (or a stop word to PostgreSQL): scores nothing anywhere
+        idf = math.log(1.0 + (max(total - df, 0) + 0.5) / (df + 0.5))
+        parts.append(f"%s * ts_rank('{PG_RANK_WEIGHTS}', c.search_vector, to_tsquery('english', %s), 1)")
+        params += [idf, term]
+    return ("(" + " + ".join(parts) + ")" if parts else "0.0"), params
 
 
 def _like_search(terms: list[str], *, documents: QuerySet, k: int) -> list[tuple[int, float]]:
