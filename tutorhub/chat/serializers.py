@@ -4,7 +4,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tutorhub.chat.models import ChatContext, ChatSession, Message, TutoringSession
-from tutorhub.core.serializers import BuiltFieldsCacheMixin, ScopedPrimaryKeyRelatedField
+from tutorhub.core.serializers import (
+    BuiltFieldsCacheMixin,
+    FastRepresentationMixin,
+    ScopedPrimaryKeyRelatedField,
+)
 from tutorhub.knowledge.models import Document
 from tutorhub.knowledge.selectors import document_list_visible
 
@@ -177,7 +181,7 @@ class ChatHistoryItemSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MessagePairSerializer(serializers.Serializer):
+class MessagePairSerializer(FastRepresentationMixin, serializers.Serializer):
     id = serializers.UUIDField(read_only=True)
     message = serializers.CharField(max_length=MAX_MESSAGE_CHARS)
     response = serializers.CharField(read_only=True, allow_null=True)
