@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from tests.chat.conftest import PHOTOSYNTHESIS
 from tutorhub.chat.models import Message
 from tutorhub.chat.selectors import chat_session_for_turn, history_window, turn_history
-from tutorhub.chat.services.tutor import HISTORY_TOKEN_BUDGET, _open_turn
+from tutorhub.chat.services.tutor import HISTORY_TOKEN_BUDGET, NO_MATCH_NOTE, _open_turn
 
 pytestmark = pytest.mark.django_db
 TURN_BUDGET = 5
@@ -66,3 +66,29 @@ def test_standing_context_is_read_only_when_the_session_has_some(user, chat_sess
     assert chat_session_for_turn(user=user, session_id=str(chat_session.pk)).has_contexts is False
     chat_context_add(session=chat_session, context_type="note", content="Focus on chapter 3", priority="high")
     assert chat_session_for_turn(user=user, session_id=str(chat_session.pk)).has_contexts is True
+
+
+def test_a_user_with_nothing_to_search_skips_retrieval(user, chat_session, monkeypatch):
+    """No processed document: the session's own query says so, and the turn neither embeds the
+    question nor searches; the prompt still says there is no material (not "no match")."""
+    from tutorhub.chat.services import tutor
+
+    _exchange(chat_session, 2)
+    searched = []
+    monkeypatch.setattr(tutor, "retrieve", lambda **kwargs: searched.append(kwargs) or [])
+    with CaptureQueriesContext(connection) as captured:
+        turn = _open_turn(user=user, session_id=str(chat_session.pk), content="Where does photosynthesis happen?")
+    assert searched == []
+    assert turn.context["has_material"] is False and turn.messages[-2]["content"] == tutor.NO_MATERIAL_NOTE
+    assert [m["content"] for m in turn.messages[1:-2]] == [m["content"] for m in turn_history(
+        session=chat_session_for_turn(user=user, session_id=str(chat_session.pk)), token_budget=HISTORY_TOKEN_BUDGET)]
+    assert len(captured.captured_queries) == 1, [q["sql"] for q in captured.captured_queries]  # the session, offline
+
+
+def test_material_elsewhere_is_still_searched(user, chat_session, add_document):
+    add_document(user=user, title="Biology notes", content=PHOTOSYNTHESIS)
+    turn = _open_turn(user=user, session_id=str(chat_session.pk), content="Where does photosynthesis happen?")
+    assert turn.context["has_material"] is True and turn.context["passages"]
+    missed = _open_turn(user=user, session_id=str(chat_session.pk), content="Zebrafish quaternions?")
+    assert missed.context["has_material"] is True and not missed.context["passages"]
+    assert missed.messages[-2]["content"] == NO_MATCH_NOTE

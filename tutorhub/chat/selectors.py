@@ -16,6 +16,7 @@ from django.utils import timezone
 from tutorhub.ai import estimate_tokens
 from tutorhub.chat.models import ChatContext, ChatSession, Message, TutoringSession
 from tutorhub.core.querysets import related_count
+from tutorhub.knowledge.retrieval import searchable_documents
 
 
 def chat_sessions_owned(*, user) -> QuerySet[ChatSession]:
@@ -132,9 +133,13 @@ _HISTORY_ROWS_SQL = {
 
 def chat_session_for_turn(*, user, session_id) -> ChatSession:
     """The user's session (Http404 otherwise) with, in the same query, whether it has live
-    standing context and its recent history: a chat turn's first round trip."""
+    standing context, its recent history, and whether the user has any processed document to
+    search (`has_material`; none means the turn skips retrieval: no query embedding, no vector
+    or full-text search): a chat turn's first round trip."""
     contexts = ChatContext.objects.filter(_live_contexts(timezone.now()), session=OuterRef("pk"))
-    sessions = ChatSession.objects.select_related("course").annotate(has_contexts=Exists(contexts))
+    sessions = ChatSession.objects.select_related("course").annotate(
+        has_contexts=Exists(contexts), has_material=Exists(searchable_documents(user=user))
+    )
     sql = _HISTORY_ROWS_SQL.get(connection.vendor)
     if sql:
         sql = sql.format(messages=Message._meta.db_table, sessions=ChatSession._meta.db_table)

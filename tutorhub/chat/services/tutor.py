@@ -259,17 +259,27 @@ def tutor_turn_prepare(
     document_ids = [str(d) for d in (context_documents or [])]
     for ctx in contexts:
         document_ids += [d for d in ctx.document_ids if d not in document_ids]
-    with usage_scope(user=user, feature="chat"):  # retrieval may embed the query
-        passages = _retrieve(
-            user=user,
-            query=content,
-            document_ids=document_ids,
-            include_course_context=include_course_context,
-        )
+    # Whether the user has any processed document at all, when the session was read with that
+    # (chat_session_for_turn). None: embedding the question and searching would find nothing,
+    # and cost a third of the time to first token. Some: it answers a miss's question below
+    # when this turn searches all of them.
+    material = session.__dict__.get("has_material")
+    if material is False:
+        passages = []
+    else:
+        with usage_scope(user=user, feature="chat"):  # retrieval may embed the query
+            passages = _retrieve(
+                user=user,
+                query=content,
+                document_ids=document_ids,
+                include_course_context=include_course_context,
+            )
     # Only a miss asks whether there was anything to search: "no material yet" and "nothing
     # in your material matches" are different answers.
-    has_material = bool(passages) or _has_material(
-        user=user, document_ids=document_ids, include_course_context=include_course_context
+    has_material = bool(passages) or (
+        material
+        if material is False or (material is not None and not document_ids and include_course_context)
+        else _has_material(user=user, document_ids=document_ids, include_course_context=include_course_context)
     )
     # The question is not stored yet, so the window is everything before it.
     history = [] if fresh else turn_history(session=session, token_budget=HISTORY_TOKEN_BUDGET)
