@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import date, datetime, timedelta
 
 from django.db.models import Avg, Case, CharField, Count, F, Prefetch, Q, QuerySet, Value, When
@@ -29,7 +28,6 @@ from tutorhub.assessments.schedulers import (
 from tutorhub.core.permissions import is_admin
 from tutorhub.core.querysets import related_count
 from tutorhub.courses.selectors import course_ids_visible
-from tutorhub.knowledge.models import Chunk, Document
 from tutorhub.learning.selectors import user_tz
 
 # Mastery levels, from a card's real review history (the canonical API's `by_mastery`):
@@ -56,43 +54,43 @@ def mastery_level_expression() -> Case:
     )
 
 
-def chunk_source(chunk) -> dict | None:
-    """Where a generated item came from, so a student or teacher can check it."""
-    if chunk is None:
-        return None
-    document = getattr(chunk, "document", None)
-    return {
-        "chunk_id": str(chunk.pk),
-        "document_id": str(chunk.document_id) if chunk.document_id else None,
-        "document_title": getattr(document, "name", "") if document else "",
-        "page": getattr(chunk, "page", None),
-        "section": getattr(chunk, "section", "") or "",
-    }
-
-
-# What chunk_source() reads of a source chunk and of its document.
-_SOURCE_SHOWN = {Chunk: {"document", "page", "section"}, Document: {"name"}}
-
-
-@functools.cache
-def _source_unshown() -> tuple[str, ...]:
-    """The joined chunk's and document's other columns, as defer() paths (computed once the
-    models are loaded)."""
-    return tuple(
-        f"{prefix}{field.name}"
-        for model, prefix in ((Chunk, "source_chunk__"), (Document, "source_chunk__document__"))
-        for field in model._meta.concrete_fields
-        if not field.primary_key and field.name not in _SOURCE_SHOWN[model]
-    )
+# What a generated card's or question's `source` shows of its chunk and document, read as columns
+# of the item's own row (with_chunk_source). Selecting the chunk and document rows instead built two
+# model instances per item, and carried their other columns (a document's whole extracted_text,
+# before they were deferred: ~50 ms of CPU for a page of 20 cards from 300 KB documents).
+_SOURCE_COLUMNS = {
+    "source_document_id": "source_chunk__document_id",
+    "source_document_title": "source_chunk__document__name",
+    "source_page": "source_chunk__page",
+    "source_section": "source_chunk__section",
+}
 
 
 def with_chunk_source(items: QuerySet) -> QuerySet:
-    """Cards or questions joined to what chunk_source() shows of their source chunk and nothing
-    else of the chunk or its document: a plain select_related("source_chunk__document") carried
-    the whole extracted_text of the document into every row (~50 ms of CPU for a page of 20 cards
-    from 300 KB documents), and the document's JSON columns (topics, key concepts, metadata) were
-    decoded for every card."""
-    return items.select_related("source_chunk__document").defer(*_source_unshown())
+    """Cards or questions with what item_source() shows of their source chunk (a LEFT JOIN: the
+    source is optional)."""
+    return items.annotate(**{name: F(path) for name, path in _SOURCE_COLUMNS.items()})
+
+
+def item_source(item) -> dict | None:
+    """Where a generated card or question came from, so a student or teacher can check it: from
+    the columns with_chunk_source() read with it, else (an item read otherwise) from its chunk."""
+    if not item.source_chunk_id:
+        return None
+    if "source_page" in item.__dict__:
+        document_id, title = item.source_document_id, item.source_document_title
+        page, section = item.source_page, item.source_section
+    else:
+        chunk = item.source_chunk
+        document_id, page, section = chunk.document_id, chunk.page, chunk.section
+        title = chunk.document.name if document_id else ""
+    return {
+        "chunk_id": str(item.source_chunk_id),
+        "document_id": str(document_id) if document_id else None,
+        "document_title": title or "",
+        "page": page,
+        "section": section or "",
+    }
 
 
 def flashcard_list(*, user) -> QuerySet[Flashcard]:
@@ -332,7 +330,7 @@ def attempt_result(*, attempt: QuizAttempt, reveal: bool) -> dict:
                 points_earned=(response.points_earned or 0.0) if response else 0.0,
                 explanation=question.explanation,
                 concept=question.concept,
-                source=chunk_source(question.source_chunk) if question.source_chunk_id else None,
+                source=item_source(question),
             )
         details.append(row)
     taken = (attempt.completed_at - attempt.started_at).total_seconds() / 60

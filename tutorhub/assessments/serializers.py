@@ -14,7 +14,7 @@ from tutorhub.assessments.models import (
     SchedulerSettings,
 )
 from tutorhub.assessments.schedulers import ALGORITHM_CHOICES
-from tutorhub.assessments.selectors import chunk_source
+from tutorhub.assessments.selectors import item_source
 from tutorhub.core.serializers import BuiltFieldsCacheMixin, ScopedPrimaryKeyRelatedField
 from tutorhub.courses.models import Course
 from tutorhub.courses.selectors import course_list_visible
@@ -52,7 +52,7 @@ class FlashcardSerializer(BuiltFieldsCacheMixin, serializers.ModelSerializer):
         extra_kwargs = {"question": {"max_length": 4000}, "answer": {"max_length": 8000}, "explanation": {"max_length": 8000}}
 
     def get_source(self, obj) -> dict | None:
-        return chunk_source(obj.source_chunk) if obj.source_chunk_id else None
+        return item_source(obj)
 
 
 class FlashcardReviewInputSerializer(serializers.Serializer):
@@ -171,7 +171,7 @@ class QuestionAuthorSerializer(serializers.ModelSerializer):
         ]
 
     def get_source(self, obj) -> dict | None:
-        return chunk_source(obj.source_chunk) if obj.source_chunk_id else None
+        return item_source(obj)
 
 
 class AttemptStartSerializer(serializers.Serializer):
