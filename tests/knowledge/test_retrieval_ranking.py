@@ -247,8 +247,9 @@ def test_a_rare_term_outranks_a_common_one(user, monkeypatch):
     monkeypatch.setattr(indexing, "_df_cache", OrderedDict())  # counts cached by an earlier test's rows
     for n in range(12):
         resource_add(user=user, title=f"Filler {n}", content=f"Every function {n} returns a value to its caller.")
-    common = resource_add(user=user, title="Functions", content="A function calls a function that calls a function.")
-    rare = resource_add(user=user, title="Decorators", content="A decorator wraps a callable.")
+    # Titles without the query's words: the heading path is indexed too.
+    common = resource_add(user=user, title="Notes", content="A function calls a function that calls a function.")
+    rare = resource_add(user=user, title="More notes", content="A decorator wraps a callable.")
     documents = Document.objects.filter(owner=user)
     ranked = indexing.lexical_search("function decorator", documents=documents, k=5)
     chunk_docs = dict(Chunk.objects.values_list("id", "document_id"))
