@@ -259,11 +259,13 @@ def tutor_turn_prepare(
     document_ids = [str(d) for d in (context_documents or [])]
     for ctx in contexts:
         document_ids += [d for d in ctx.document_ids if d not in document_ids]
-    # Whether the user has any processed document at all, when the session was read with that
-    # (chat_session_for_turn). None: embedding the question and searching would find nothing,
-    # and cost a third of the time to first token. Some: it answers a miss's question below
-    # when this turn searches all of them.
+    # Whether the user has any processed document at all (read with the session by
+    # chat_session_for_turn, or asked here for a new chat). None: embedding the question and
+    # searching would find nothing, and cost a third of the time to first token. Some: it
+    # answers a miss's question below when this turn searches all of them.
     material = session.__dict__.get("has_material")
+    if fresh:  # a new chat's first turn has read no session: one EXISTS, cheaper than a search
+        material = _has_material(user=user, document_ids=[], include_course_context=True)
     if material is False:
         passages = []
     else:
