@@ -222,13 +222,14 @@ def retrieve(
         dense = _dense_pool.submit(contextvars.copy_context().run, _dense_job, query, pool, filters)
     if mode in ("hybrid", "lexical") or dense is None:
         # Beside a dense ranking, lexical brings half the pool. Its precision falls off much
-        # faster than dense's: past its first twenty a lexical-only candidate is rarely relevant,
-        # yet one with a high BM25 still displaced dense's best (at 51,456 chunks dense's top
-        # hit was relevant for 40.6% of the FAQ queries, the fused top hit for 37.7%). Chosen on
-        # the even FAQ queries of benchmarks/retrieval.py (SQLite at 51,456 and 5,415 chunks,
-        # PostgreSQL at 5,415; 10, 15, 20, 25, 30 and 40 tried): nDCG@10 gains over dense
-        # +0.008 -> +0.015, +0.038 -> +0.040 and +0.030 -> +0.029; recall@5 +0.040 -> +0.030,
-        # +0.040 -> +0.039, +0.021 -> +0.038 (all queries; held-out figures in the README).
+        # faster than dense's: on benchmarks/retrieval.py at 51,456 chunks, of the lexical-only
+        # candidates (not in dense's 40) 1.6% were relevant at lexical ranks 1-5 and 0.3% at
+        # 21-40, yet those with a high BM25 displaced dense's best (dense's top hit relevant
+        # for 40.6% of the FAQ queries, the fused one for 37.7%; 40.0% now). Depth chosen on the
+        # even FAQ queries (10, 15, 20, 25, 30, 40 replayed on `--dump-fusion` inputs; SQLite at
+        # 51,456 and 5,415 chunks, PostgreSQL at 5,415): hybrid - dense in nDCG@10 +0.008 ->
+        # +0.015, +0.038 -> +0.040, +0.030 -> +0.029; recall@5 +0.040 -> +0.030, +0.040 ->
+        # +0.039, +0.021 -> +0.038 (all queries). Measured figures are in the README.
         depth = pool // 2 if dense is not None else pool
         rankings["lexical"] = lexical_search(query, documents=documents, k=depth)
     filled = None
