@@ -30,7 +30,9 @@ class RequestIDMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
-        if iscoroutinefunction(get_response):
+        # Decided once: inspect.iscoroutinefunction on every request was ~0.5% of a list's CPU.
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
             markcoroutinefunction(self)
 
     def _start(self, request) -> contextvars.Token:
@@ -48,7 +50,7 @@ class RequestIDMiddleware:
         return response
 
     def __call__(self, request):
-        if iscoroutinefunction(self):
+        if self.is_async:
             return self.__acall__(request)
         token = self._start(request)
         try:
@@ -74,7 +76,8 @@ class _ResponseMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
-        if iscoroutinefunction(get_response):
+        self.is_async = iscoroutinefunction(get_response)  # once, as in RequestIDMiddleware
+        if self.is_async:
             markcoroutinefunction(self)
 
     def before(self, request):
@@ -84,7 +87,7 @@ class _ResponseMiddleware:
         return response
 
     def __call__(self, request):
-        if iscoroutinefunction(self):
+        if self.is_async:
             return self.__acall__(request)
         return self.before(request) or self.after(request, self.get_response(request))
 
