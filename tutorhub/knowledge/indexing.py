@@ -194,17 +194,18 @@ def _pg_score(terms: list[str]) -> tuple[str, list]:
     0.5)) over the whole table (as FTS5's bm25), with df from `_document_frequency`: one cached,
     bounded count per term (the candidate plan counts them anyway), so nothing per row is added
     but one ts_rank per term on the rows already ranked - the scope-narrowed candidates, never
-    the table."""
+    the table. On benchmarks/retrieval.py: lexical recall@5 at 51,456 chunks 0.158 -> 0.162;
+    the same SQL old and new interleaved, p50 8.0 -> 7.3 ms, p95 66.7 -> 53.4 ms (load 6)."""
     total = _document_frequency("", "postgresql")
     parts, params = [], []
     for term in terms:
-        df = _document_frequency(term, "postgresql")
-        if not df:
-            continue  # in no chunk (or a stop word to PostgreSQL): scores nothing anywhere
+        # At least 1: a count cached before the term's first chunk was written still scores it
+        # (as rare); a word PostgreSQL drops as a stop word has a ts_rank of 0 anyway.
+        df = max(_document_frequency(term, "postgresql"), 1)
         idf = math.log(1.0 + (max(total - df, 0) + 0.5) / (df + 0.5))
         parts.append(f"%s * ts_rank('{PG_RANK_WEIGHTS}', c.search_vector, to_tsquery('english', %s), 1)")
         params += [idf, term]
-    return ("(" + " + ".join(parts) + ")" if parts else "0.0"), params
+    return "(" + " + ".join(parts) + ")", params
 
 
 def _like_search(terms: list[str], *, documents: QuerySet, k: int) -> list[tuple[int, float]]:
