@@ -92,14 +92,17 @@ class FastRepresentationMixin:
     messages are DRF's. Dict instances take DRF's path whole."""
 
     def to_representation(self, instance):
-        steps = self.__dict__.get("_representation_steps")
-        if steps is None:
-            steps = self._representation_steps = [_step(self, field) for field in self._readable_fields]
-            self._representation_has_datetimes = any(step[2] == _DATETIME for step in steps)
+        compiled = self.__dict__.get("_representation_steps")
+        if compiled is None:
+            steps = [_step(self, field) for field in self._readable_fields]
+            # One assignment: a serializer shared between request threads (a module-level one
+            # used for its to_representation) never shows half of it.
+            compiled = self._representation_steps = (steps, any(step[2] == _DATETIME for step in steps))
         if isinstance(instance, Mapping):
             return super().to_representation(instance)
+        steps, has_datetimes = compiled
         tz = None
-        if self._representation_has_datetimes and settings.USE_TZ:
+        if has_datetimes and settings.USE_TZ:
             tz = timezone.get_current_timezone()
         ret = {}
         for name, attribute, conversion, field in steps:
