@@ -38,6 +38,7 @@ import glob
 import hashlib
 import math
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -491,16 +492,20 @@ def main() -> None:
 
     django.setup()
 
-    corpus, queries, section_queries, pages, build_seconds = cached_corpus()
-    print(f"corpus: {len(corpus)} chunks from {len(pages)} pages; {len(queries)} FAQ queries, "
-          f"{len(section_queries)} section-title queries")
-    if args.embed_only:
-        labelled = len({i for q in queries + section_queries for i in q.relevant})
-        embed_corpus(corpus, queries + section_queries, limit=None if args.embed_limit is None else labelled + args.embed_limit,
-                     precision=args.precision)
-        return
-    run(args=args, corpus=corpus, queries=queries, section_queries=section_queries, pages=pages, workdir=workdir,
-        build_seconds=build_seconds)
+    try:
+        corpus, queries, section_queries, pages, build_seconds = cached_corpus()
+        print(f"corpus: {len(corpus)} chunks from {len(pages)} pages; {len(queries)} FAQ queries, "
+              f"{len(section_queries)} section-title queries")
+        if args.embed_only:
+            labelled = len({i for q in queries + section_queries for i in q.relevant})
+            embed_corpus(corpus, queries + section_queries,
+                         limit=None if args.embed_limit is None else labelled + args.embed_limit, precision=args.precision)
+            return
+        run(args=args, corpus=corpus, queries=queries, section_queries=section_queries, pages=pages, workdir=workdir,
+            build_seconds=build_seconds)
+    finally:
+        # The run's database and Chroma store (~150 MB at 51k chunks); every run left one in /tmp.
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
