@@ -125,12 +125,19 @@ def streams(info: dict, tokens: list[str], count: int, turns: int, upstream_port
     timings = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{upstream_port}/timings").read())
     timings = {k: v for k, v in timings.items() if k not in timings_before}
     first, last, _final = added_latencies(results, timings, errors)
+    # The added time split in two: sent -> the upstream has the request (handshake already done:
+    # frame through nginx, turn preparation, the request to the model), and the upstream's first
+    # token -> the client has it (relay). Same machine, same monotonic clock.
+    asked = [timings[m][0] - sent for m, sent, f, _, _ in results if m in timings and f is not None]
+    relayed = [f - timings[m][1] for m, _, f, _, _ in results if m in timings and f is not None]
     return {
         "streams": count, "turns": count * turns, "seconds": round(elapsed, 1), "errors": len(errors),
         "error_samples": errors[:3],
         "ttft_added_p50_ms": round(percentile(first, 50) * 1000, 1),
         "ttft_added_p95_ms": round(percentile(first, 95) * 1000, 1),
         "last_added_p95_ms": round(percentile(last, 95) * 1000, 1),
+        "until_model_asked_p50_p95_ms": [round(percentile(asked, 50) * 1000, 1), round(percentile(asked, 95) * 1000, 1)],
+        "first_token_relay_p50_p95_ms": [round(percentile(relayed, 50) * 1000, 1), round(percentile(relayed, 95) * 1000, 1)],
         "client_loop_lag_p95_ms": round(percentile(lags, 95) * 1000, 1),
         # Over every server process; a turn is one streamed answer of TOKENS tokens.
         "server_cpu_ms_per_stream": round(server_cpu / max(1, len(results)) * 1000, 1),
@@ -240,7 +247,9 @@ def main() -> int:
                         row = streams(info, tokens, level, args.turns, upstream_port, args.ramp)
                         figures[servers]["streams"].append(row)
                         print(f"   {level} streams x {args.turns} turns: added TTFT p50 {row['ttft_added_p50_ms']} ms, "
-                              f"p95 {row['ttft_added_p95_ms']} ms; errors {row['errors']}; "
+                              f"p95 {row['ttft_added_p95_ms']} ms (until the model is asked p50/p95 "
+                              f"{row['until_model_asked_p50_p95_ms']}, first-token relay {row['first_token_relay_p50_p95_ms']}); "
+                              f"errors {row['errors']}; "
                               f"server CPU {row['server_cpu_ms_per_stream']} ms/stream; load {row['load_average']}",
                               flush=True)
                         return row
