@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.db import connection
 from django.db.models import Prefetch
 from rest_framework.renderers import JSONRenderer
 
 from benchmarks.api_data import seed
 from tests.conftest import client_for
+from tests.core.test_query_counts import capture
 from tutorhub.assessments.models import Flashcard, Option, Question, Quiz
 from tutorhub.assessments.selectors import mastery_level_expression
 from tutorhub.assessments.serializers import FlashcardSerializer, QuestionAuthorSerializer
@@ -58,14 +58,7 @@ def test_quiz_questions_equal_the_serializer_over_whole_rows(data):
 
 @pytest.mark.django_db
 def test_flashcard_page_reads_only_the_source_columns_it_shows(data):
-    statements: list[str] = []
-
-    def record(execute, sql, params, many, context):
-        statements.append(sql)
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(record):
-        assert client_for(data["user"]).get("/api/v1/assessments/flashcards/").status_code == 200
+    statements = capture(client_for(data["user"]), "/api/v1/assessments/flashcards/")
     page = [sql for sql in statements if 'FROM "assessments_flashcard"' in sql and "COUNT(" not in sql]
     assert len(page) == 1, statements
     for column in ("summary", "topics", "key_concepts", "token_count", "extracted_text"):

@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.db import connection
 from rest_framework.renderers import JSONRenderer
 
 from benchmarks.api_data import seed
 from tests.conftest import client_for
+from tests.core.test_query_counts import capture
 from tutorhub.chat.models import ChatSession, Message
 from tutorhub.chat.selectors import chat_sessions_attach_pairs
 from tutorhub.chat.serializers import ChatSessionSerializer, MessageSerializer, PairSessionSerializer
@@ -26,18 +26,6 @@ def data():
 
 def rendered(data) -> list:
     return json.loads(JSONRenderer().render(data))
-
-
-def statements_of(client, url: str) -> list[str]:
-    statements: list[str] = []
-
-    def record(execute, sql, params, many, context):
-        statements.append(sql)
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(record):
-        assert client.get(url).status_code == 200
-    return statements
 
 
 def whole_sessions(user):
@@ -56,7 +44,7 @@ def test_chats_list_equals_the_serializer_over_whole_rows(data):
 
 @pytest.mark.django_db
 def test_chats_list_does_not_join_the_course(data):
-    page = [sql for sql in statements_of(client_for(data["user"]), "/api/v1/chat/chats/")
+    page = [sql for sql in capture(client_for(data["user"]), "/api/v1/chat/chats/")
             if 'FROM "chat_chatsession"' in sql and not sql.startswith("SELECT COUNT(*)")]
     assert len(page) == 1 and "courses_course" not in page[0], page
 
@@ -74,7 +62,7 @@ def test_web_chat_session_list_equals_the_serializer_over_whole_rows(data):
 
 @pytest.mark.django_db
 def test_web_chat_session_page_reads_three_columns(data):
-    page = [sql for sql in statements_of(client_for(data["user"]), "/api/v1/chat/sessions/")
+    page = [sql for sql in capture(client_for(data["user"]), "/api/v1/chat/sessions/")
             if 'FROM "chat_chatsession"' in sql and not sql.startswith("SELECT COUNT(*)")]
     assert len(page) == 1, page
     selected = page[0].split(" FROM ")[0]
@@ -89,7 +77,7 @@ def test_messages_list_equals_the_serializer_and_reads_the_chat_alone(data):
     assert response.status_code == 200
     expected = rendered(MessageSerializer(session.messages.order_by("created_at", "id"), many=True).data)
     assert response.json()["results"] == expected and len(expected) == 4
-    chat = [sql for sql in statements_of(client, f"/api/v1/chat/chats/{session.pk}/messages/")
+    chat = [sql for sql in capture(client, f"/api/v1/chat/chats/{session.pk}/messages/")
             if 'FROM "chat_chatsession"' in sql]
     assert len(chat) == 1 and "courses_course" not in chat[0] and "COUNT(" not in chat[0], chat
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.db import connection
 from rest_framework.renderers import JSONRenderer
 
 from benchmarks.api_data import seed
 from tests.conftest import client_for
+from tests.core.test_query_counts import capture
 from tutorhub.courses.models import Group
 from tutorhub.courses.serializers import GroupSerializer
 
@@ -53,15 +53,7 @@ def test_detail_equals_the_serializer_over_whole_rows(data):
 
 @pytest.mark.django_db
 def test_page_query_reads_no_teacher_or_course_columns_it_does_not_show(data):
-    statements: list[str] = []
-
-    def record(execute, sql, params, many, context):
-        statements.append(sql)
-        return execute(sql, params, many, context)
-
-    client = client_for(data["user"])
-    with connection.execute_wrapper(record):
-        assert client.get("/api/v1/courses/groups/").status_code == 200
+    statements = capture(client_for(data["user"]), "/api/v1/courses/groups/")
     page = [sql for sql in statements if 'FROM "courses_group"' in sql and "COUNT(" not in sql]
     assert len(page) == 1, statements
     assert '"password"' not in page[0] and '"courses_course"."description"' not in page[0]
