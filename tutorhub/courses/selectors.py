@@ -71,8 +71,12 @@ def group_ids_visible(*, user) -> QuerySet:
     """Ids of group_list_visible as a subquery (an id may repeat: IN does not mind)."""
     if is_admin(user):
         return Group.objects.values("id")
-    children = user.children.all() if getattr(user, "role", None) == "parent" else []
-    return Group.objects.filter(Q(teacher=user) | Q(students=user) | Q(students__in=children)).values("id")
+    visible = Q(teacher=user) | Q(students=user)
+    if getattr(user, "role", None) == "parent":
+        # Only a parent's filter joins the children: an empty IN for everyone else matched
+        # nothing and cost ~0.2 ms to build on every request that scopes to groups.
+        visible |= Q(students__in=user.children.all())
+    return Group.objects.filter(visible).values("id")
 
 
 def group_ids_taught(*, user) -> QuerySet:
