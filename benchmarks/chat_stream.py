@@ -26,6 +26,7 @@ import json
 import multiprocessing
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -292,6 +293,7 @@ def main() -> int:
         server.terminate()
         server.wait(timeout=10)
         upstream.terminate()
+        shutil.rmtree(workdir, ignore_errors=True)  # the run's SQLite database, media and Chroma store
 
     if args.dump:
         Path(args.dump).write_text(json.dumps({"client": results, "upstream": timings}))
