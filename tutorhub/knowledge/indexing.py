@@ -49,35 +49,47 @@ _df_cache: OrderedDict[tuple[str, str], tuple[float, int]] = OrderedDict()
 _df_lock = threading.Lock()
 
 
-def _document_frequency(term: str, vendor: str) -> int:
-    """Chunks containing `term`, or all chunks for "" (cached per process for a few minutes: a
-    stale figure only changes which terms count as common and, on PostgreSQL, their idf -
-    never what a caller may see)."""
-    key = (connection.alias + ":" + vendor, term)
+def _document_frequencies(terms: list[str], vendor: str) -> dict[str, int]:
+    """Chunks containing each of `terms`, and all chunks for "" (cached per process for a few
+    minutes: a stale figure only changes which terms count as common and, on PostgreSQL, their
+    idf - never what a caller may see). The terms not cached are counted together in one
+    statement: a chat turn waits for every round trip before its model is asked."""
     now = time.monotonic()
+    alias = connection.alias + ":" + vendor
+    counts, missing = {}, []
     with _df_lock:
-        cached = _df_cache.get(key)
-        if cached and now - cached[0] < _DF_TTL_SECONDS:
-            _df_cache.move_to_end(key)
-            return cached[1]
-    if vendor == "sqlite":
-        sql, params = "SELECT count(*) FROM knowledge_chunk_fts WHERE knowledge_chunk_fts MATCH %s", [f'"{term}"']
-    elif not term:  # the number of chunks, for idf
-        sql, params = "SELECT count(*) FROM knowledge_chunk", []
-    else:
-        # Bounded (see PG_DF_COUNT_LIMIT): the plan only needs "above COMMON_TERM_ROWS or not",
-        # idf only separates terms up to the limit.
-        sql = ("SELECT count(*) FROM (SELECT 1 FROM knowledge_chunk WHERE search_vector @@ to_tsquery('english', %s) "
-               f"LIMIT {max(PG_DF_COUNT_LIMIT, COMMON_TERM_ROWS + 1)}) t")
-        params = [term]
+        for term in dict.fromkeys(terms):
+            cached = _df_cache.get((alias, term))
+            if cached and now - cached[0] < _DF_TTL_SECONDS:
+                _df_cache.move_to_end((alias, term))
+                counts[term] = cached[1]
+            else:
+                missing.append(term)
+    if not missing:
+        return counts
+    selects, params = [], []
+    for term in missing:
+        if vendor == "sqlite":
+            selects.append("(SELECT count(*) FROM knowledge_chunk_fts WHERE knowledge_chunk_fts MATCH %s)")
+            params.append(f'"{term}"')
+        elif not term:  # the number of chunks, for idf
+            selects.append("(SELECT count(*) FROM knowledge_chunk)")
+        else:
+            # Bounded (see PG_DF_COUNT_LIMIT): the plan only needs "above COMMON_TERM_ROWS or not",
+            # idf only separates terms up to the limit.
+            selects.append("(SELECT count(*) FROM (SELECT 1 FROM knowledge_chunk WHERE search_vector @@ "
+                           f"to_tsquery('english', %s) LIMIT {max(PG_DF_COUNT_LIMIT, COMMON_TERM_ROWS + 1)}) t)")
+            params.append(term)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        count = int(cursor.fetchone()[0])
+        cursor.execute("SELECT " + ", ".join(selects), params)
+        row = cursor.fetchone()
     with _df_lock:
-        _df_cache[key] = (now, count)
+        for term, count in zip(missing, row, strict=True):
+            counts[term] = int(count)
+            _df_cache[(alias, term)] = (now, int(count))
         while len(_df_cache) > _DF_CACHE_SIZE:
             _df_cache.popitem(last=False)
-    return count
+    return counts
 
 
 def _candidate_groups(terms: list[str], vendor: str) -> list[list[str]] | None:
@@ -87,9 +99,11 @@ def _candidate_groups(terms: list[str], vendor: str) -> list[list[str]] | None:
     is a single common term - so "python", "use" or "file" no longer pull a third of a 50k-chunk
     table into the ranking. All terms still score every candidate; a chunk sharing only such a
     word with the question would rank below the candidates anyway."""
+    # PostgreSQL also counts the table ("") here, for `_pg_score`'s idf: one statement for both.
+    counts = _document_frequencies(terms + [""] if vendor == "postgresql" else terms, vendor)
     rare, common = [], []
     for term in terms:
-        (common if _document_frequency(term, vendor) > COMMON_TERM_ROWS else rare).append(term)
+        (common if counts[term] > COMMON_TERM_ROWS else rare).append(term)
     if not common or (not rare and len(common) == 1):
         return None
     return [[t] for t in rare] + ([common] if len(common) > 1 or not rare else [])
@@ -191,17 +205,18 @@ def _pg_score(terms: list[str]) -> tuple[str, list]:
     ranking) weighs each term by its rarity. A single-term ts_rank is already BM25's other two
     parts: it saturates with the term's occurrences (each further one adds less) and,
     normalisation 1, divides by 1 + log(length). idf is Lucene's ln(1 + (N - df + 0.5) / (df +
-    0.5)) over the whole table (as FTS5's bm25), with df from `_document_frequency`: one cached,
+    0.5)) over the whole table (as FTS5's bm25), with df from `_document_frequencies`: one cached,
     bounded count per term (the candidate plan counts them anyway), so nothing per row is added
     but one ts_rank per term on the rows already ranked - the scope-narrowed candidates, never
     the table. On benchmarks/retrieval.py: lexical recall@5 at 51,456 chunks 0.158 -> 0.162;
     the same SQL old and new interleaved, p50 8.0 -> 7.3 ms, p95 66.7 -> 53.4 ms (load 6)."""
-    total = _document_frequency("", "postgresql")
+    counts = _document_frequencies(terms + [""], "postgresql")  # counted with the plan's, in one statement
+    total = counts[""]
     parts, params = [], []
     for term in terms:
         # At least 1: a count cached before the term's first chunk was written still scores it
         # (as rare); a word PostgreSQL drops as a stop word has a ts_rank of 0 anyway.
-        df = max(_document_frequency(term, "postgresql"), 1)
+        df = max(counts[term], 1)
         idf = math.log(1.0 + (max(total - df, 0) + 0.5) / (df + 0.5))
         parts.append(f"%s * ts_rank('{PG_RANK_WEIGHTS}', c.search_vector, to_tsquery('english', %s), 1)")
         params += [idf, term]
