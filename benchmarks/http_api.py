@@ -259,26 +259,39 @@ def main() -> int:
     return report(args, names, results)
 
 
+def seeded_tutorhub(root: Path, data_dir: Path, name: str) -> tuple[dict, dict]:
+    """The environment of a TutorHub server for the source tree `root` (production settings, the
+    embedded defaults, its own fresh SQLite in `data_dir`), migrated and seeded by SETUP_SCRIPT;
+    and what the seeding printed (the user's token, the session to read)."""
+    env = {**server_env(data_dir, name), "QUERY_COUNT_HEADER": "1"}
+    env.pop("REDIS_URL", None)  # the embedded defaults, like the bare project
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=root, env=env, check=True, timeout=600)
+    setup = subprocess.run([sys.executable, "manage.py", "shell", "-c", SETUP_SCRIPT], cwd=root, env=env,
+                           capture_output=True, text=True, timeout=600)
+    if setup.returncode:
+        raise SystemExit("seeding failed:\n" + setup.stderr[-3000:])
+    return env, json.loads(next(line for line in setup.stdout.splitlines() if line.startswith("BENCH-SETUP "))[12:])
+
+
+def tutorhub_server(label: str, root: Path, env: dict, log: Path) -> Server:
+    """`runall --server-only` of the source tree `root` on a free port (started, not yet ready)."""
+    port = free_port()
+    argv = [sys.executable, "manage.py", "runall", "--server-only", "--port", str(port), "--log-level", "warning"]
+    return Server(label, argv, port, root, env, log)
+
+
 def run(args: argparse.Namespace, names: list[str], tmp: Path, servers: list[Server]) -> dict:
     data_dir, bare_dir = tmp / "data", tmp / "bare"
     data_dir.mkdir()
     bare_dir.mkdir()
-    env = {**server_env(data_dir, "http-api"), "QUERY_COUNT_HEADER": "1"}
-    env.pop("REDIS_URL", None)  # the embedded defaults, like the bare project
+    print("setting up (migrate, seed, bare project) ...", flush=True)
+    env, seeded = seeded_tutorhub(ROOT, data_dir, "http-api")
     bare_env = {k: v for k, v in env.items() if k not in ("DJANGO_SETTINGS_MODULE", "QUERY_COUNT_HEADER")}
     bare_env["PYTHONPATH"] = str(bare_dir)
-    print("setting up (migrate, seed, bare project) ...", flush=True)
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=600)
-    setup = subprocess.run([sys.executable, "manage.py", "shell", "-c", SETUP_SCRIPT], cwd=ROOT, env=env,
-                           capture_output=True, text=True, timeout=600)
-    if setup.returncode:
-        raise SystemExit("seeding failed:\n" + setup.stderr[-3000:])
-    seeded = json.loads(next(line for line in setup.stdout.splitlines() if line.startswith("BENCH-SETUP "))[12:])
     build_bare(bare_dir, bare_env)
 
-    tutorhub_port, bare_port = free_port(), free_port()
-    servers.append(Server("tutorhub", [sys.executable, "manage.py", "runall", "--server-only", "--port", str(tutorhub_port),
-                                       "--log-level", "warning"], tutorhub_port, ROOT, env, tmp / "tutorhub.log"))
+    bare_port = free_port()
+    servers.append(tutorhub_server("tutorhub", ROOT, env, tmp / "tutorhub.log"))
     servers.append(Server("bare", uvicorn_argv("bare_asgi:application", bare_port), bare_port, bare_dir, bare_env, tmp / "bare.log"))
     tutorhub, bare = servers
     tutorhub.wait_ready("/healthz")

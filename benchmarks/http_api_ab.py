@@ -16,34 +16,23 @@ request of each tree over the rounds and the change. The trees are plain checkou
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.chat_stream import free_port  # noqa: E402
-from benchmarks.http_api import ENDPOINTS, SETUP_SCRIPT, Server, measure  # noqa: E402
-from benchmarks.http_mix import server_env  # noqa: E402
+from benchmarks.http_api import ENDPOINTS, Server, measure, seeded_tutorhub, tutorhub_server  # noqa: E402
 
 
 def start(label: str, root: Path, tmp: Path) -> tuple[Server, dict]:
     data_dir = tmp / label
     data_dir.mkdir()
-    env = {**server_env(data_dir, f"http-ab-{label}"), "QUERY_COUNT_HEADER": "1"}
-    env.pop("REDIS_URL", None)
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=root, env=env, check=True, timeout=600)
-    setup = subprocess.run([sys.executable, "manage.py", "shell", "-c", SETUP_SCRIPT], cwd=root, env=env,
-                           capture_output=True, text=True, timeout=600, check=True)
-    seeded = json.loads(next(line for line in setup.stdout.splitlines() if line.startswith("BENCH-SETUP "))[12:])
-    port = free_port()
-    argv = [sys.executable, "manage.py", "runall", "--server-only", "--port", str(port), "--log-level", "warning"]
-    return Server(label, argv, port, root, env, tmp / f"{label}.log"), seeded
+    env, seeded = seeded_tutorhub(root, data_dir, f"http-ab-{label}")
+    return tutorhub_server(label, root, env, tmp / f"{label}.log"), seeded
 
 
 def main() -> int:
