@@ -3,17 +3,32 @@ retrieve() reads (issue 13 items 2-3, issue 15 item 4, issue 17 item 4)."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.factories import UserFactory
+from tutorhub.knowledge import indexing
 from tutorhub.knowledge.chunking import ChunkDraft, assign_heading_paths, heading_paths, outline_paths
 from tutorhub.knowledge.models import Chunk, Document
 from tutorhub.knowledge.retrieval import retrieve
 from tutorhub.knowledge.services import document_ingest_file, resource_add
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fresh_counts(monkeypatch):
+    """No term counts cached by an earlier test's rows (indexing keeps them per process)."""
+    monkeypatch.setattr(indexing, "_df_cache", OrderedDict())
+
+
+def ranked_documents(ranked: list[tuple[int, float]]) -> list:
+    """The documents of a lexical ranking's chunks, in its order."""
+    chunk_docs = dict(Chunk.objects.values_list("id", "document_id"))
+    return [chunk_docs[chunk_id] for chunk_id, _ in ranked]
 
 BIOLOGY_MD = b"""# Photosynthesis
 
@@ -152,17 +167,12 @@ def test_lexical_search_only_ranks_the_callers_chunks(user):
     assert [p.document_id for p in passages] == [str(mine.id)]
 
 
-def test_common_terms_score_but_do_not_make_candidates(user, monkeypatch):
+def test_common_terms_score_but_do_not_make_candidates(user, monkeypatch, fresh_counts):
     """A term in more than COMMON_TERM_ROWS chunks joins an AND group: it still adds to a
     candidate's score, but a chunk sharing only that word with the question is not ranked (the
     ranking cost stays bounded however many chunks contain "python" or "use")."""
-    from collections import OrderedDict
-
-    from tutorhub.knowledge import indexing
-
     monkeypatch.setattr(indexing, "COMMON_TERM_ROWS", 2)
     monkeypatch.setattr(indexing, "WIDEN_BELOW", 1)
-    monkeypatch.setattr(indexing, "_df_cache", OrderedDict())
     for n in range(3):
         resource_add(user=user, title=f"Water {n}", content=f"Water note {n} about rivers.")
     for n in range(8):  # unrelated material, so "water" is not in most chunks (BM25 would not score it)
@@ -171,9 +181,8 @@ def test_common_terms_score_but_do_not_make_candidates(user, monkeypatch):
     wet = resource_add(user=user, title="More cells", content="Osmosis moves water across a membrane.")
     documents = Document.objects.filter(owner=user)
     ranked = indexing.lexical_search("osmosis water", documents=documents, k=20)
-    chunk_docs = dict(Chunk.objects.values_list("id", "document_id"))
     # Only the two osmosis chunks are candidates; "water" still ranks the one that has it first.
-    assert [chunk_docs[cid] for cid, _ in ranked] == [wet.id, plain.id]
+    assert ranked_documents(ranked) == [wet.id, plain.id]
     # Two common terms together make a candidate group; one alone never does.
     assert indexing._candidate_groups(["osmosis", "water", "rivers"], connection.vendor) == [["osmosis"], ["water", "rivers"]]
     assert indexing._candidate_groups(["osmosis", "water"], connection.vendor) == [["osmosis"]]
@@ -186,8 +195,6 @@ def test_common_terms_score_but_do_not_make_candidates(user, monkeypatch):
 def test_lexical_scores_are_the_rankings_scores(user):
     """What hybrid fusion asks for a dense-only candidate is the score the lexical ranking gives
     it; a chunk matching no term is absent (score 0)."""
-    from tutorhub.knowledge import indexing
-
     resource_add(user=user, title="Cells", content="Osmosis moves water across a membrane.")
     resource_add(user=user, title="Rocks", content="Volcanoes erupt with lava.")
     resource_add(user=user, title="Rivers", content="Water flows to the sea.")
@@ -236,15 +243,10 @@ def test_hybrid_scores_every_candidate_on_both_sides(fake_openai, user, monkeypa
         assert similarities[hit.id] == pytest.approx(hit.score, abs=1e-5)
 
 
-def test_a_rare_term_outranks_a_common_one(user, monkeypatch):
+def test_a_rare_term_outranks_a_common_one(user, fresh_counts):
     """Lexical ranking weighs each term by its rarity (idf) on every database: a passage naming
     the question's rare word once beats one repeating a word most passages hold. On PostgreSQL
     ts_rank alone (the mean of per-term ranks) ranked them the other way round."""
-    from collections import OrderedDict
-
-    from tutorhub.knowledge import indexing
-
-    monkeypatch.setattr(indexing, "_df_cache", OrderedDict())  # counts cached by an earlier test's rows
     for n in range(12):
         resource_add(user=user, title=f"Filler {n}", content=f"Every function {n} returns a value to its caller.")
     # Titles without the query's words: the heading path is indexed too.
@@ -252,9 +254,9 @@ def test_a_rare_term_outranks_a_common_one(user, monkeypatch):
     rare = resource_add(user=user, title="More notes", content="A decorator wraps a callable.")
     documents = Document.objects.filter(owner=user)
     ranked = indexing.lexical_search("function decorator", documents=documents, k=5)
-    chunk_docs = dict(Chunk.objects.values_list("id", "document_id"))
-    assert chunk_docs[ranked[0][0]] == rare.id
-    assert common.id in [chunk_docs[c] for c, _ in ranked[1:]]
+    documents_ranked = ranked_documents(ranked)
+    assert documents_ranked[0] == rare.id
+    assert common.id in documents_ranked[1:]
     # The score filled in for a dense-only candidate is the same idf-weighted score.
     scores = indexing.lexical_scores("function decorator", [cid for cid, _ in ranked])
     assert scores == pytest.approx(dict(ranked))
