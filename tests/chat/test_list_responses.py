@@ -1,6 +1,6 @@
 """The chat lists read only what they show (issue 17) and answer exactly what their serializers
-make of whole rows: the canonical chats list without the course join (it shows the course's id),
-the web-chat dialect's session list with only id, title and created_at of each session."""
+make of whole rows: the canonical chats list without the course join (it shows the course's id).
+The web-chat dialect's session list: tests/chat/test_pair_sessions_list.py."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from benchmarks.api_data import seed
 from tests.conftest import client_for
 from tests.core.test_query_counts import capture
 from tutorhub.chat.models import ChatSession, Message
-from tutorhub.chat.selectors import chat_sessions_attach_pairs
-from tutorhub.chat.serializers import ChatSessionSerializer, MessageSerializer, PairSessionSerializer
+from tutorhub.chat.serializers import ChatSessionSerializer, MessageSerializer
 from tutorhub.core.querysets import related_count
 
 
@@ -47,26 +46,6 @@ def test_chats_list_does_not_join_the_course(data):
     page = [sql for sql in capture(client_for(data["user"]), "/api/v1/chat/chats/")
             if 'FROM "chat_chatsession"' in sql and not sql.startswith("SELECT COUNT(*)")]
     assert len(page) == 1 and "courses_course" not in page[0], page
-
-
-@pytest.mark.django_db
-def test_web_chat_session_list_equals_the_serializer_over_whole_rows(data):
-    user = data["user"]
-    sessions = list(whole_sessions(user))
-    chat_sessions_attach_pairs(sessions)
-    response = client_for(user).get("/api/v1/chat/sessions/")
-    assert response.status_code == 200
-    assert response.json()["results"] == rendered(PairSessionSerializer(sessions, many=True).data)
-    assert [len(row["chats"]) for row in response.json()["results"]] == [2, 2, 2]
-
-
-@pytest.mark.django_db
-def test_web_chat_session_page_reads_three_columns(data):
-    page = [sql for sql in capture(client_for(data["user"]), "/api/v1/chat/sessions/")
-            if 'FROM "chat_chatsession"' in sql and not sql.startswith("SELECT COUNT(*)")]
-    assert len(page) == 1, page
-    selected = page[0].split(" FROM ")[0]
-    assert selected.count('"chat_chatsession".') == 3 and '"system_prompt"' not in selected, selected
 
 
 @pytest.mark.django_db

@@ -200,29 +200,8 @@ def chat_pair_get(*, user, session_id, pair_id) -> ChatPair:
 
 def chat_session_list_for_pairs(*, user) -> QuerySet[ChatSession]:
     """The web-chat dialect sessions, with the columns its session shape shows (not the system
-    prompt, settings and summary columns); chat_sessions_attach_pairs gives a page of them their `chats`."""
+    prompt, settings and summary columns); chat.pairs.sessions_attach_pairs gives a page of them their `chats`."""
     return chat_sessions_owned(user=user).only("id", "title", "created_at")
-
-
-def chat_sessions_attach_pairs(sessions) -> None:
-    """Set `pairs` (list of ChatPair, oldest first) on each session: one query for all of them.
-
-    Plain rows rather than prefetched Message instances: building two model instances per pair
-    (and decoding the reply's citations JSON, which a pair does not show) was most of this
-    list's CPU."""
-    sessions = list(sessions)
-    by_id = {session.pk: session for session in sessions}
-    for session in sessions:
-        session.pairs = []
-    rows = (
-        Message.objects.filter(session_id__in=by_id, role=Message.Role.USER)
-        .order_by("created_at", "id")
-        .values_list("session_id", "id", "content", "created_at", "reply__content", "reply__is_complete")
-    )
-    for session_id, pk, message, created_at, response, is_complete in rows:
-        by_id[session_id].pairs.append(
-            ChatPair(id=pk, message=message, response=response, created_at=created_at, is_complete=bool(is_complete))
-        )
 
 
 # --- the canonical API stats ----------------------------------------------------------------------

@@ -189,11 +189,10 @@ class MessagePairSerializer(FastRepresentationMixin, serializers.Serializer):
     is_complete = serializers.BooleanField(read_only=True)
 
 
-_PAIR = MessagePairSerializer()  # read-only use: to_representation, shared by all requests
-
-
 class PairSessionSerializer(BuiltFieldsCacheMixin, serializers.ModelSerializer):
-    """The web-chat dialect session: `chats` (message/response pairs) and `last_message` (the latest pair)."""
+    """The web-chat dialect session: `chats` (message/response pairs) and `last_message` (the latest
+    pair). The pairs are already MessagePairSerializer's dicts: chat.pairs.sessions_attach_pairs
+    reads and shapes a whole page's in one pass (see there why)."""
 
     chats = serializers.SerializerMethodField()
     last_message = serializers.SerializerMethodField()
@@ -203,21 +202,13 @@ class PairSessionSerializer(BuiltFieldsCacheMixin, serializers.ModelSerializer):
         fields = ["id", "title", "created_at", "chats", "last_message"]
         read_only_fields = ["id", "created_at", "chats", "last_message"]
 
-    def _pairs(self, obj):
-        """`obj.pairs` as set by chat.selectors.chat_sessions_attach_pairs."""
-        if not hasattr(obj, "_pairs_cache"):
-            # One shared field set for every pair of the page: a MessagePairSerializer(many=True)
-            # per session built its five fields again for each row.
-            obj._pairs_cache = [_PAIR.to_representation(pair) for pair in getattr(obj, "pairs", [])]
-        return obj._pairs_cache
-
     @extend_schema_field(MessagePairSerializer(many=True))
     def get_chats(self, obj):
-        return self._pairs(obj)
+        return getattr(obj, "pairs", [])
 
     @extend_schema_field(MessagePairSerializer(allow_null=True))
     def get_last_message(self, obj):
-        pairs = self._pairs(obj)
+        pairs = getattr(obj, "pairs", [])
         return pairs[-1] if pairs else None
 
 

@@ -10,7 +10,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tutorhub.chat import selectors, services
+from tutorhub.chat import pairs, selectors, services
 from tutorhub.chat.models import ChatSession
 from tutorhub.chat.selectors import ChatPair
 from tutorhub.chat.serializers import (
@@ -80,7 +80,7 @@ class PairSessionListView(generics.ListCreateAPIView):
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)
-        selectors.chat_sessions_attach_pairs(page)
+        pairs.sessions_attach_pairs(page)
         return page
 
     def perform_create(self, serializer):
@@ -93,7 +93,7 @@ class PairSessionDetailView(generics.RetrieveDestroyAPIView):
 
     def get_object(self):
         session = selectors.chat_session_get(user=self.request.user, session_id=self.kwargs["session_id"])
-        selectors.chat_sessions_attach_pairs([session])
+        pairs.sessions_attach_pairs([session])
         return session
 
     def get_queryset(self):
