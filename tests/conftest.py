@@ -67,18 +67,32 @@ def _fresh_channel_layer():
 
 @pytest.fixture(autouse=True, scope="session")
 def _close_worker_thread_connections(django_db_setup):
-    """Async code's database threads (Channels' one and the chat's writes thread) keep their
-    connections between calls; close them before the test database is dropped (PostgreSQL
-    refuses to drop a database in use)."""
+    """Async code's database threads (Channels' one, the chat's turn and writes threads, the
+    handshake thread) keep their connections between calls; close them before the test
+    database is dropped (PostgreSQL refuses to drop a database in use).
+
+    Their own close after each call does not always get to: a call that finishes after its
+    test has ended meets pytest-django's block on database access, and the close (which asks
+    the connection's autocommit first) fails there. Each task below waits for its siblings, so
+    every thread of a pool runs one and closes its own connection."""
     yield
+    import threading
+
     from asgiref.sync import SyncToAsync
     from django.db import connections
 
-    from tutorhub.chat.services.tutor import _stream_writes
+    from tutorhub.chat.services.tutor import _stream_writes, _turn_threads
     from tutorhub.core.ws_auth import _auth_threads
 
-    for executor in (SyncToAsync.single_thread_executor, _stream_writes, _auth_threads):
-        executor.submit(connections.close_all).result()
+    for executor in (SyncToAsync.single_thread_executor, _stream_writes, _turn_threads, _auth_threads):
+        all_threads = threading.Barrier(executor._max_workers)
+
+        def close_then_wait(barrier=all_threads):
+            connections.close_all()
+            barrier.wait(timeout=10)
+
+        for future in [executor.submit(close_then_wait) for _ in range(executor._max_workers)]:
+            future.result()
 
 
 @pytest.fixture
