@@ -1,10 +1,12 @@
-"""The groups list reads its members as ids from the membership table and only the course's and
-teacher's columns it shows (issue 17), and answers exactly what the serializer makes of whole
-rows: same groups, same fields, students as ascending ids."""
+"""The groups list reads its members as ids (a subquery of each group's row on the membership
+table) and only the course's and teacher's columns it shows (issue 17), and answers exactly what
+the serializer makes of whole rows: same groups, same fields, students as ascending ids, on the
+plain list and on its filtered, searched and ordered paths."""
 
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 from rest_framework.renderers import JSONRenderer
@@ -60,3 +62,36 @@ def test_page_query_reads_no_teacher_or_course_columns_it_does_not_show(data):
     # the members come from the membership table alone: no user rows built for them
     members = [sql for sql in statements if "courses_group_students" in sql and 'FROM "accounts_user"' in sql]
     assert members == []
+
+
+@pytest.mark.django_db
+def test_student_ids_come_with_the_page(data):
+    statements = capture(client_for(data["user"]), "/api/v1/courses/groups/")
+    assert not [sql for sql in statements if sql.startswith('SELECT "courses_group_students"')], statements
+    assert len(statements) <= 3, statements  # user, count, page (the members were a fourth query)
+
+
+@pytest.mark.django_db
+def test_a_group_with_no_students_and_the_filtered_paths_equal_the_serializer(data):
+    user = data["user"]
+    teacher = Group.objects.filter(students=user).first().teacher
+    empty = Group.objects.create(name="Group Empty", course=Group.objects.first().course, teacher=teacher,
+                                 start_date=date(2026, 1, 5), end_date=date(2026, 3, 27))
+    client = client_for(teacher)
+    everything = Group.objects.filter(teacher=teacher).order_by("name")
+    expected = json.loads(JSONRenderer().render(GroupSerializer(everything, many=True).data))
+    for row in expected:
+        row["students"].sort()
+    for url in ("/api/v1/courses/groups/", "/api/v1/courses/groups/?search=Group",
+                "/api/v1/courses/groups/?ordering=name", f"/api/v1/courses/groups/?teacher={teacher.pk}"):
+        response = client.get(url)
+        assert response.status_code == 200 and response.json()["results"] == expected, url
+    row = client.get(f"/api/v1/courses/groups/{empty.pk}/").json()
+    assert row["students"] == [] and row["student_count"] == 0
+    assert client.get(f"/api/v1/courses/groups/?students={user.pk}").json()["results"] == [r for r in expected if r["id"] != empty.pk]
+
+
+@pytest.mark.django_db
+def test_an_empty_page(user):
+    response = client_for(user).get("/api/v1/courses/groups/")
+    assert response.status_code == 200 and response.json() == {"count": 0, "next": None, "previous": None, "results": []}

@@ -12,7 +12,7 @@ from tutorhub.courses.models import (
     LessonResource,
     Schedule,
 )
-from tutorhub.courses.selectors import group_list_visible
+from tutorhub.courses.selectors import group_list_visible, group_student_ids
 
 User = get_user_model()
 MAX_ID = 2**63 - 1  # larger ids would overflow the database integer: a 400, not a 500
@@ -45,11 +45,11 @@ class CourseSerializer(OrderedDatesMixin, serializers.ModelSerializer):
 
 
 class StudentIdsField(serializers.ManyRelatedField):
-    """A group's students as ids: the `student_ids` the views attach (selectors.groups_attach_student_ids,
-    one query for a whole page, no User instances), else the group's students read as usual."""
+    """A group's students as ids: those selectors.group_list_for_api reads with the group (no User
+    instances), else the group's students read as usual."""
 
     def get_attribute(self, instance):
-        ids = getattr(instance, "student_ids", None)
+        ids = group_student_ids(instance)
         return ids if ids is not None else super().get_attribute(instance)
 
     def to_representation(self, iterable):
@@ -80,7 +80,7 @@ class GroupSerializer(OrderedDatesMixin, BuiltFieldsCacheMixin, serializers.Mode
         }
 
     def get_student_count(self, obj) -> int:
-        ids = getattr(obj, "student_ids", None)
+        ids = group_student_ids(obj)
         return len(ids if ids is not None else obj.students.all())
 
     def get_teacher_name(self, obj) -> str:

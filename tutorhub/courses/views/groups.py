@@ -81,14 +81,6 @@ class GroupViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         return selectors.group_list_for_api(user=self.request.user)
 
-    def paginate_queryset(self, queryset):
-        page = super().paginate_queryset(queryset)
-        return page if page is None else selectors.groups_attach_student_ids(page)
-
-    def retrieve(self, request, *args, **kwargs):
-        group = selectors.groups_attach_student_ids([self.get_object()])[0]
-        return Response(self.get_serializer(group).data)
-
     def perform_create(self, serializer):
         serializer.instance = services.group_create(data=dict(serializer.validated_data))
 
