@@ -33,6 +33,8 @@ from tutorhub.assessments.serializers import (
     ResponseSavedSerializer,
     SchedulerSettingsSerializer,
 )
+from tutorhub.core.compiled import CompiledQuery
+from tutorhub.core.pagination import CompiledListMixin
 from tutorhub.courses.selectors import course_list_visible
 
 
@@ -78,8 +80,9 @@ class AnnotatedWriteMixin:
         return Response(self._fresh(serializer.instance))
 
 
-class FlashcardViewSet(AnnotatedWriteMixin, viewsets.ModelViewSet):
+class FlashcardViewSet(CompiledListMixin, AnnotatedWriteMixin, viewsets.ModelViewSet):
     serializer_class = FlashcardSerializer
+    compiled_list = CompiledQuery("flashcards", lambda user: selectors.flashcard_list(user=user), user=())
     filterset_class = FlashcardFilter
     search_fields = ["question", "answer", "explanation"]
     ordering_fields = ["created_at", "next_review_date", "success_rate", "total_reviews", "difficulty_level"]
@@ -159,8 +162,12 @@ class FlashcardViewSet(AnnotatedWriteMixin, viewsets.ModelViewSet):
         return Response(SchedulerSettingsSerializer(obj, context=self.get_serializer_context()).data)
 
 
-class QuizViewSet(AnnotatedWriteMixin, viewsets.ModelViewSet):
+class QuizViewSet(CompiledListMixin, AnnotatedWriteMixin, viewsets.ModelViewSet):
     serializer_class = QuizSerializer
+    # Which quizzes a user sees depends on whether they are an admin.
+    compiled_list = CompiledQuery(
+        "quizzes", lambda user: selectors.quiz_list_visible(user=user), user=("is_superuser", "role")
+    )
     filterset_fields = ["course", "quiz_type", "is_generated"]
     search_fields = ["title", "description", "topic"]
     ordering_fields = ["created_at", "title"]

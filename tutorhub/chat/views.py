@@ -25,7 +25,9 @@ from tutorhub.chat.serializers import (
     TutoringCompleteSerializer,
     TutoringSessionSerializer,
 )
+from tutorhub.core.compiled import CompiledQuery
 from tutorhub.core.exceptions import ServiceUnavailable
+from tutorhub.core.pagination import CompiledListMixin
 
 UUID_PATTERN = "[0-9a-fA-F-]{36}"
 # A session's detail carries its whole conversation (token-chat dialect); past this, page /messages/.
@@ -44,8 +46,11 @@ def session_fields(data: dict) -> dict:
     list=extend_schema(summary="List chats (filters: course, chat_type, status)"),
     retrieve=extend_schema(summary="A chat with its messages", responses=ChatSessionDetailSerializer),
 )
-class ChatSessionViewSet(viewsets.ModelViewSet):
+class ChatSessionViewSet(CompiledListMixin, viewsets.ModelViewSet):
     serializer_class = ChatSessionSerializer
+    compiled_list = CompiledQuery("chats", lambda user: selectors.chat_session_list(user=user), user=())
+    # A chat's messages without role, type or limit (those take message_list's other shapes).
+    compiled_messages = CompiledQuery("chat messages", lambda session: selectors.message_list(session=session), session=())
     filterset_fields = ["course", "chat_type", "status", "is_pinned", "is_favorite"]
     # ?search= matches a chat's title or the text of any of its messages (the web sidebar's search).
     search_fields = ["title", "messages__content"]
@@ -106,6 +111,9 @@ class ChatSessionViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["get"], filter_backends=[])
     def messages(self, request, pk=None):
         session = self.get_object()
+        page = self.paginator.paginate_compiled(self.compiled_messages, request, session=session)
+        if page is not None:
+            return self.get_paginated_response(MessageSerializer(page, many=True).data)
         params = MessageFilterSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         qs = selectors.message_list(

@@ -7,7 +7,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tutorhub.core.pagination import StandardPagination
+from tutorhub.core.compiled import CompiledQuery
+from tutorhub.core.pagination import CompiledListMixin, StandardPagination
 from tutorhub.engagement import selectors, services
 from tutorhub.engagement.models import Notification
 from tutorhub.engagement.serializers import (
@@ -19,9 +20,10 @@ from tutorhub.engagement.serializers import (
 )
 
 
-class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class NotificationViewSet(CompiledListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Notification.objects.none()  # for schema generation; get_queryset scopes to the caller
     serializer_class = NotificationSerializer
+    compiled_list = CompiledQuery("notifications", lambda user: selectors.notification_list(user=user), user=())
     filterset_fields = ["is_read", "kind"]
     lookup_value_regex = r"\d+"
 

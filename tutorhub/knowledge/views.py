@@ -12,7 +12,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tutorhub.ai import usage_scope
+from tutorhub.core.compiled import CompiledQuery
 from tutorhub.core.files import file_download_schema, serve_private_file, wants_inline
+from tutorhub.core.pagination import CompiledListMixin
 from tutorhub.core.parsers import JSONParser  # depth-limited (JSON_MAX_DEPTH)
 from tutorhub.courses.selectors import course_list_visible
 from tutorhub.knowledge import selectors, services
@@ -71,12 +73,18 @@ def processing_status(document: Document) -> dict:
     }
 
 
-class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+class DocumentViewSet(CompiledListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+                      viewsets.GenericViewSet):
     """Documents of a course (`courses/<course_id>/documents/`, the canonical API) or all of the caller's
     visible documents (`knowledge/documents/`)."""
 
     serializer_class = DocumentSerializer
     lookup_url_kwarg = "doc_id"
+    # knowledge/documents/ (a course's documents add the course's lookup and filter: DRF's list).
+    compiled_list = CompiledQuery(
+        "documents", lambda user: selectors.document_list_for_api(user=user, with_content=False),
+        user=("is_superuser", "role"),
+    )
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     @property
@@ -88,6 +96,9 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.D
         if course_id is None:
             return None
         return get_object_or_404(course_list_visible(user=self.request.user), pk=course_id)
+
+    def compiled_list_values(self) -> dict | None:
+        return None if self.kwargs.get("course_id") is not None else {"user": self.request.user}
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
