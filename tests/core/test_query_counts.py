@@ -19,13 +19,13 @@ from tests.conftest import client_for
 EXPECTED_QUERIES = {  # (a page of 1 row, a full page of 20 of 21)
     "profile": (1, 1),  # the user
     "flashcards": (2, 3),  # user, page (source chunk and document joined), count
-    "sessions": (4, 4),  # user, count, page, pairs of the page's sessions (seed 004)
+    "sessions": (3, 4),  # user, page, count, pairs of the page's sessions (seed 004)
     "chats": (2, 3),  # user, page (message count as a subquery), count
     "documents": (2, 3),  # user, page (chunk count as a subquery), count
     "messages": (3, 4),  # user, the session, page, count
     "quizzes": (2, 3),  # user, page (question count as a subquery), count
     "notifications": (2, 3),  # user, page, count
-    "groups": (3, 3),  # user, count, page (course and teacher joined; student ids a subquery of each row)
+    "groups": (2, 3),  # user, page (course and teacher joined; student ids a subquery of each row), count
 }
 
 # Columns that hold up to megabytes a row and that no list shows.

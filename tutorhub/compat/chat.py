@@ -22,6 +22,7 @@ from tutorhub.chat.serializers import (
     SenderMessageSerializer,
     SimpleSessionSerializer,
 )
+from tutorhub.core.compiled import CompiledQuery
 from tutorhub.core.pagination import StandardPagination
 
 # The chatbot dialect shows bare lists; they stop at this many items (the newest sessions, the latest messages).
@@ -72,11 +73,21 @@ class ChatHistoryView(generics.ListAPIView):
 class PairSessionListView(generics.ListCreateAPIView):
     serializer_class = PairSessionSerializer
     filter_backends: list = []
+    compiled_sessions = CompiledQuery("web-chat sessions", lambda user: selectors.chat_session_list_for_pairs(user=user), user=())
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ChatSession.objects.none()
         return selectors.chat_session_list_for_pairs(user=self.request.user)
+
+    def list(self, request, *args, **kwargs):
+        # The page through its compiled query (core.compiled); a page number it does not serve
+        # ("last", "0") goes to DRF's list, whose paginate_queryset below attaches the pairs.
+        page = self.paginator.paginate_compiled(self.compiled_sessions, request, user=request.user)
+        if page is None:
+            return super().list(request, *args, **kwargs)
+        pairs.sessions_attach_pairs(page)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)

@@ -8,6 +8,8 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
+from tutorhub.core.compiled import CompiledQuery
+from tutorhub.core.pagination import CompiledListMixin
 from tutorhub.core.permissions import IsAdminRole, is_admin
 from tutorhub.courses import selectors, services
 from tutorhub.courses.models import Course, Group, Lesson, Schedule
@@ -63,12 +65,17 @@ class GroupFilter(filters.FilterSet):
         fields = ["teacher", "students", "course", "is_active"]
 
 
-class GroupViewSet(viewsets.ModelViewSet):
+class GroupViewSet(CompiledListMixin, viewsets.ModelViewSet):
     """Groups: everyone sees the groups they teach, study in, or (parents) their children study in; admins manage."""
     lookup_value_regex = r"\d+"
 
     queryset = Group.objects.none()  # for schema generation; get_queryset scopes to the caller
     serializer_class = GroupSerializer
+    # The plain list (no filter, search or ordering), compiled once per role (a parent's filter adds
+    # the children).
+    compiled_list = CompiledQuery(
+        "groups", lambda user: selectors.group_list_for_api(user=user), user=("is_superuser", "role")
+    )
     filterset_class = GroupFilter
     search_fields = ["name", "description"]
     ordering_fields = ["name", "start_date", "created_at"]
@@ -77,6 +84,10 @@ class GroupViewSet(viewsets.ModelViewSet):
         if self.action in {"create", "update", "partial_update", "destroy", "regenerate_lessons"}:
             return [IsAdminRole()]
         return super().get_permissions()
+
+    def compiled_list_values(self) -> dict | None:
+        # An admin's list does not depend on who asks (every group): DRF's list, as for any few callers.
+        return None if is_admin(self.request.user) else {"user": self.request.user}
 
     def get_queryset(self):
         return selectors.group_list_for_api(user=self.request.user)
