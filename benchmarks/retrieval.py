@@ -265,23 +265,25 @@ def _evaluate(user, queries: list[Query], mapping: dict[int, int], mode: str, sa
 
 
 def _capture_fusion(user, queries: list[Query], mapping: dict[int, int], depth: int) -> list[dict]:
-    """Each query's fusion inputs (both rankings `depth` deep and the scores filled in for the
-    other side, keyed by corpus index) for --dump-fusion: fusion variants and candidate depths up
-    to `depth` can then be compared offline on exactly the scores the product computed."""
+    """Each query's fusion inputs (both rankings `depth` deep, the scores filled in for the other
+    side and the feedback scores, keyed by corpus index) for --dump-fusion: fusion variants and
+    candidate depths up to `depth` can then be compared offline on exactly the scores the product
+    computed."""
     from tutorhub.knowledge import retrieval
 
     captured: list[dict] = []
     original_fuse, original_pool = retrieval.fuse, retrieval.FUSION_POOL
 
-    def recording(rankings, filled=None):
+    def recording(rankings, filled=None, feedback=None):
         def corpus(pairs):
             return [(mapping[pk], score) for pk, score in pairs if pk in mapping]
 
         captured.append({
             "rankings": {name: corpus(ranking) for name, ranking in rankings.items()},
             "filled": {name: dict(corpus(scores.items())) for name, scores in (filled or {}).items()},
+            "feedback": dict(corpus((feedback or {}).items())),
         })
-        return original_fuse(rankings, filled)
+        return original_fuse(rankings, filled, feedback)
 
     retrieval.fuse, retrieval.FUSION_POOL = recording, depth
     try:
@@ -347,6 +349,7 @@ def run(*, args, corpus: list[CorpusChunk], queries: list[Query], section_querie
     from django.test import override_settings
 
     from tutorhub.accounts.models import User
+    from tutorhub.knowledge import retrieval
 
     call_command("migrate", verbosity=0)
     print(f"database: {connection.vendor}; workdir {workdir}")
@@ -446,6 +449,12 @@ def run(*, args, corpus: list[CorpusChunk], queries: list[Query], section_querie
                 evaluate(f"lexical @ {size}", dense_user, dense_map, "lexical")
             evaluate(f"dense   @ {size}", dense_user, dense_map, "dense")
             evaluate(f"hybrid  @ {size}", dense_user, dense_map, "hybrid")
+            # The same queries without the lexical feedback (see retrieval.feedback_scores), side by side.
+            weight, retrieval.FEEDBACK_WEIGHT = retrieval.FEEDBACK_WEIGHT, 0.0
+            try:
+                evaluate(f"hybrid, no feedback @ {size}", dense_user, dense_map, "hybrid")
+            finally:
+                retrieval.FEEDBACK_WEIGHT = weight
             if args.dump_fusion:
                 import pickle
 
@@ -457,17 +466,19 @@ def run(*, args, corpus: list[CorpusChunk], queries: list[Query], section_querie
 
     print()
     load = os.getloadavg()[0]
-    print(f"hybrid: RETRIEVAL_FUSION={settings.RETRIEVAL_FUSION!r}, dense alpha {settings.RETRIEVAL_DENSE_ALPHA}")
+    print(f"hybrid: RETRIEVAL_FUSION={settings.RETRIEVAL_FUSION!r}, dense alpha {settings.RETRIEVAL_DENSE_ALPHA}, "
+          f"lexical feedback from dense's first {retrieval.FEEDBACK_DOCS} ({retrieval.FEEDBACK_TERMS} words at "
+          f"{retrieval.FEEDBACK_WEIGHT})")
     print(f"{len(queries)} FAQ queries, k=10; latency includes query embedding for dense/hybrid. Wall clock is "
           f"what a caller waits on this machine (load average {load:.1f} on {os.cpu_count()} CPUs); CPU time is the "
           "query's own work, without waiting for a CPU")
     for name, (faq, _named) in results.items():
-        print(f"  {name:18s} wall {_percentiles(faq['latency'])} | cpu {_percentiles(faq['cpu'])}")
-        print(f"  {'':18s} all FAQ   {_quality(faq, 'all')}")
-        print(f"  {'':18s} held-out  {_quality(faq, 'held-out')}")
+        print(f"  {name:30s} wall {_percentiles(faq['latency'])} | cpu {_percentiles(faq['cpu'])}")
+        print(f"  {'':30s} all FAQ   {_quality(faq, 'all')}")
+        print(f"  {'':30s} held-out  {_quality(faq, 'held-out')}")
     print(f"{len(section_queries)} queries that name a section (its title; hit = a chunk of that section in the top 5):")
     for name, (_faq, named) in results.items():
-        print(f"  {name:18s} {_quality(named, 'all')}")
+        print(f"  {name:30s} {_quality(named, 'all')}")
     if not args.skip_pdf:
         pdf = _pdf_100_pages(corpus)
         print(f"100-page PDF ({pdf['bytes'] / 1e6:.1f} MB): {pdf['pages']} pages, {pdf['chunks']} chunks, "
