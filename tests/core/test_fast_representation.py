@@ -146,3 +146,51 @@ def test_every_benchmarked_endpoint_renders_the_same_bytes(monkeypatch, name):
     monkeypatch.setattr(FastRepresentationMixin, "to_representation", drf_to_representation)
     drf = client.get(url)
     assert fast.content == drf.content
+
+
+class Stamped(serializers.Serializer):
+    name = serializers.CharField()
+    when = serializers.DateTimeField()
+
+
+class FastStamped(FastRepresentationMixin, Stamped):
+    pass
+
+
+@pytest.mark.parametrize("use_tz", [True, False])
+@pytest.mark.parametrize("zone", [None, "Europe/Paris"])
+def test_a_list_renders_as_drfs_list(settings, use_tz, zone):
+    settings.USE_TZ = use_tz
+    instances = [row(when=when) for when in WHENS if when != dt.datetime(2024, 3, 31, 2, 30)]
+    with timezone.override(zone) if zone else timezone.override(timezone.get_default_timezone()):
+        many = Fast(many=True)
+        assert type(many).__name__ == "FastListSerializer"
+        assert many.to_representation(instances) == serializers.ListSerializer(child=Plain()).to_representation(instances)
+
+
+def test_a_list_looks_the_timezone_up_once(monkeypatch, settings):
+    settings.USE_TZ = True
+    instances = [row(when=WHENS[i % 4]) for i in range(20)]
+    lookups = []
+    real = timezone.get_current_timezone
+    monkeypatch.setattr(timezone, "get_current_timezone", lambda: lookups.append(1) or real())
+    with timezone.override(PARIS):
+        expected = serializers.ListSerializer(child=Stamped()).to_representation(instances)
+        lookups.clear()
+        assert FastStamped(many=True).to_representation(instances) == expected
+        assert len(lookups) == 1
+        # Outside a list each object looks it up again (the list's value is gone).
+        lookups.clear()
+        assert FastStamped().to_representation(instances[0])["when"] == "2024-05-06T09:08:09.123456+02:00"
+        assert len(lookups) == 1
+
+
+def test_a_declared_list_serializer_class_is_kept():
+    class Custom(serializers.ListSerializer):
+        pass
+
+    class WithOwnList(Fast):
+        class Meta:
+            list_serializer_class = Custom
+
+    assert type(WithOwnList(many=True)) is Custom

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextvars
 import copy
 import datetime
 import uuid
@@ -18,6 +19,10 @@ from rest_framework.settings import api_settings
 # How a field's value becomes its representation on the fast path (FastRepresentationMixin).
 _AS_IS, _STR, _INT, _BOOL, _UUID, _DATETIME, _PK, _FIELD = range(8)
 _MISSING = object()
+# The current timezone while a FastListSerializer renders its items: looked up once for the list
+# instead of once per item (asgiref's Local behind get_current_timezone: ~26 us a lookup here,
+# ~0.5 ms of a 20-row list).
+_list_timezone: contextvars.ContextVar = contextvars.ContextVar("fast_list_timezone", default=_MISSING)
 
 
 def _datetime_representation(field, value, tz):
@@ -103,7 +108,9 @@ class FastRepresentationMixin:
         steps, has_datetimes = compiled
         tz = None
         if has_datetimes and settings.USE_TZ:
-            tz = timezone.get_current_timezone()
+            tz = _list_timezone.get()
+            if tz is _MISSING:
+                tz = timezone.get_current_timezone()
         ret = {}
         for name, attribute, conversion, field in steps:
             # A missing attribute (or a related object that does not exist: Django's error is
@@ -131,6 +138,26 @@ class FastRepresentationMixin:
             else:
                 ret[name] = field.to_representation(value)
         return ret
+
+    @classmethod
+    def many_init(cls, *args, **kwargs):
+        # DRF's own list serializer (not a Meta.list_serializer_class) becomes FastListSerializer.
+        serializer = super().many_init(*args, **kwargs)
+        if type(serializer) is serializers.ListSerializer:
+            serializer.__class__ = FastListSerializer
+        return serializer
+
+
+class FastListSerializer(serializers.ListSerializer):
+    """DRF's ListSerializer, with the current timezone looked up once for all its items (see
+    _list_timezone); a nested list sets it again to the same value."""
+
+    def to_representation(self, data):
+        token = _list_timezone.set(timezone.get_current_timezone() if settings.USE_TZ else None)
+        try:
+            return super().to_representation(data)
+        finally:
+            _list_timezone.reset(token)
 
 
 def _drf_representation(field, instance):
