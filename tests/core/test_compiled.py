@@ -3,6 +3,8 @@ users, roles and pages, and refuses to cache a query it cannot bind safely (issu
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
@@ -16,8 +18,9 @@ from tests.conftest import client_for
 from tests.factories import UserFactory
 from tutorhub.assessments import selectors as assessment_selectors
 from tutorhub.chat import selectors as chat_selectors
+from tutorhub.chat.views import ChatSessionViewSet
 from tutorhub.core import compiled
-from tutorhub.core.compiled import CompiledQuery
+from tutorhub.core.compiled import CompiledQuery, Scalar
 from tutorhub.core.pagination import StandardPagination
 from tutorhub.engagement.models import Notification
 from tutorhub.engagement.selectors import notification_list
@@ -160,3 +163,28 @@ def test_a_changed_setting_drops_the_plans(user, settings):
 def test_a_parameter_the_sql_does_not_need_is_allowed(user):
     everyone = CompiledQuery("all notifications", lambda user: Notification.objects.order_by("id"), user=())
     assert everyone.count(user=user) == Notification.objects.count()
+
+
+def test_a_scalar_parameter_binds_a_value_of_its_type(people):
+    session = people["session"]
+    owner = session.owner
+    own_chat = CompiledQuery("own chat", lambda user, pk: chat_selectors.chat_sessions_owned(user=user).filter(pk=pk),
+                             user=(), pk=Scalar(uuid.UUID))
+    assert [c.pk for c in own_chat.page(limit=1, offset=0, user=owner, pk=session.pk)] == [session.pk]
+    assert own_chat.page(limit=1, offset=0, user=people["users"][1], pk=session.pk) == []  # another's chat
+    assert own_chat.page(limit=1, offset=0, user=owner, pk=uuid.uuid4()) == []
+    with pytest.raises(TypeError):
+        own_chat.page(limit=1, offset=0, user=owner, pk=str(session.pk))  # compiled for a UUID, not a str
+
+
+@pytest.mark.parametrize("whose", ["own", "another's", "unknown", "malformed"])
+def test_the_messages_chat_lookup_answers_as_get_object(monkeypatch, people, whose):
+    session = people["session"]
+    chat_id = {"own": session.pk, "another's": session.pk, "unknown": uuid.uuid4(),
+               "malformed": "-" * 36}[whose]
+    client = client_for(people["users"][1] if whose == "another's" else session.owner)
+    url = f"/api/v1/chat/chats/{chat_id}/messages/"
+    ours = answer(client.get(url))
+    monkeypatch.setattr(ChatSessionViewSet, "_own_chat", lambda self: self.get_object())
+    assert ours == answer(client.get(url))
+    assert ours[0] == (200 if whose == "own" else 404)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -25,7 +27,7 @@ from tutorhub.chat.serializers import (
     TutoringCompleteSerializer,
     TutoringSessionSerializer,
 )
-from tutorhub.core.compiled import CompiledQuery
+from tutorhub.core.compiled import CompiledQuery, Scalar
 from tutorhub.core.exceptions import ServiceUnavailable
 from tutorhub.core.pagination import CompiledListMixin
 
@@ -51,6 +53,9 @@ class ChatSessionViewSet(CompiledListMixin, viewsets.ModelViewSet):
     compiled_list = CompiledQuery("chats", lambda user: selectors.chat_session_list(user=user), user=())
     # A chat's messages without role, type or limit (those take message_list's other shapes).
     compiled_messages = CompiledQuery("chat messages", lambda session: selectors.message_list(session=session), session=())
+    compiled_own_chat = CompiledQuery(
+        "own chat", lambda user, pk: selectors.chat_sessions_owned(user=user).filter(pk=pk), user=(), pk=Scalar(uuid.UUID)
+    )
     filterset_fields = ["course", "chat_type", "status", "is_pinned", "is_favorite"]
     # ?search= matches a chat's title or the text of any of its messages (the web sidebar's search).
     search_fields = ["title", "messages__content"]
@@ -110,7 +115,7 @@ class ChatSessionViewSet(CompiledListMixin, viewsets.ModelViewSet):
     )
     @action(detail=True, methods=["get"], filter_backends=[])
     def messages(self, request, pk=None):
-        session = self.get_object()
+        session = self._own_chat()
         page = self.paginator.paginate_compiled(self.compiled_messages, request, session=session)
         if page is not None:
             return self.get_paginated_response(MessageSerializer(page, many=True).data)
@@ -124,6 +129,20 @@ class ChatSessionViewSet(CompiledListMixin, viewsets.ModelViewSet):
         )
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(MessageSerializer(page, many=True).data)
+
+    def _own_chat(self) -> ChatSession:
+        """get_object() for the messages action (get_queryset's chat_sessions_owned, no filter
+        backends), through a compiled lookup. Whatever it does not find, including a malformed
+        id, goes to get_object() for DRF's own 404."""
+        try:
+            pk = uuid.UUID(self.kwargs[self.lookup_url_kwarg or self.lookup_field])
+        except ValueError:
+            return self.get_object()
+        found = self.compiled_own_chat.page(limit=1, offset=0, user=self.request.user, pk=pk)
+        if not found:
+            return self.get_object()
+        self.check_object_permissions(self.request, found[0])
+        return found[0]
 
     @extend_schema(request=ChatContextSerializer, responses={201: ChatContextSerializer})
     @action(detail=True, methods=["post"])

@@ -13,7 +13,7 @@ helper is built to fail loudly rather than serve a wrong query:
 - Every value the SQL depends on is a declared parameter: a model instance (the user, a chat),
   replaced at build time by a stand-in that carries only its primary key (a sentinel) and the
   declared `shape` fields, which are part of the cache key (a user's role changes which courses
-  the SQL looks at). Reading any other field of a stand-in would load it from the database, and
+  the SQL looks at); or a `Scalar` of one type (an id from the URL), replaced by a sentinel. Reading any other field of a stand-in would load it from the database, and
   building runs with every query refused, so a builder that depends on anything undeclared fails
   at build time instead of caching a query for the wrong user.
 - The queryset is built and compiled twice with different sentinels. The two SQL strings must be
@@ -69,14 +69,29 @@ def _refuse_queries(execute, sql, params, many, context):
     raise _QueryRefused(sql)
 
 
-def _sentinel(model: type[Model], index: int, which: int):
-    pk = model._meta.pk
+@dataclass(frozen=True)
+class Scalar:
+    """A parameter that is a value rather than a model instance: an int or a uuid.UUID."""
+
+    type: type
+
+    def __post_init__(self):
+        if self.type not in (int, uuid.UUID):
+            raise ImproperlyConfigured(f"Scalar parameters are int or uuid.UUID, not {self.type!r}")
+
+
+def _sentinel(kind: type, index: int, which: int):
     base = _INT_SENTINELS[which] + 2 * index
-    if pk.get_internal_type() == "UUIDField":
-        return uuid.UUID(int=base)
-    if pk.get_internal_type() in ("AutoField", "BigAutoField", "IntegerField", "BigIntegerField", "SmallAutoField"):
-        return base
-    raise ImproperlyConfigured(f"CompiledQuery: no sentinel for a {pk.get_internal_type()} primary key ({model.__name__})")
+    return uuid.UUID(int=base) if kind is uuid.UUID else base
+
+
+def _pk_kind(model: type[Model]) -> type:
+    internal = model._meta.pk.get_internal_type()
+    if internal == "UUIDField":
+        return uuid.UUID
+    if internal in ("AutoField", "BigAutoField", "IntegerField", "BigIntegerField", "SmallAutoField"):
+        return int
+    raise ImproperlyConfigured(f"CompiledQuery: no sentinel for a {internal} primary key ({model.__name__})")
 
 
 # How a sentinel may appear among the compiled parameters: as itself, or as the form a backend
@@ -114,24 +129,26 @@ class CompiledQuery:
     """A list query compiled once per shape and connection; see the module docstring.
 
     `build(**stand_ins)` returns the queryset for the given parameter objects. Each keyword
-    argument of the constructor (besides name and build) declares one parameter: a model instance
-    at call time, with the names of the fields its SQL may depend on (they make up the shape).
+    argument of the constructor (besides name and build) declares one parameter: either a tuple,
+    for a model instance at call time, of the names of the fields its SQL may depend on (they
+    make up the shape); or a Scalar, for a value of that type.
     """
 
-    def __init__(self, name: str, build: Callable[..., QuerySet], **params: tuple[str, ...]):
+    def __init__(self, name: str, build: Callable[..., QuerySet], **params: tuple[str, ...] | Scalar):
         self.name = name
         self.build = build
-        self.params = {key: tuple(shape) for key, shape in params.items()}
+        self.scalars = {key: spec.type for key, spec in params.items() if isinstance(spec, Scalar)}
+        self.params = {key: () if isinstance(spec, Scalar) else tuple(spec) for key, spec in params.items()}
 
     def __repr__(self) -> str:
         return f"<CompiledQuery {self.name}>"
 
     # -- per request ---------------------------------------------------------------------------
 
-    def page(self, *, limit: int, offset: int, using: str = DEFAULT_DB_ALIAS, **values: Model) -> list[Model]:
+    def page(self, *, limit: int, offset: int, using: str = DEFAULT_DB_ALIAS, **values) -> list[Model]:
         """The rows [offset, offset + limit) of the query for `values`, as model instances."""
         plan = self._plan(using, values)
-        params = _bind(plan.params, plan.slots, values)
+        params = self._bind(plan.params, plan.slots, values)
         params.extend((limit, offset))
         connection = connections[using]
         with connection.cursor() as cursor:
@@ -158,16 +175,27 @@ class CompiledQuery:
             prefetch_related_objects(objs, *plan.prefetch)
         return objs
 
-    def count(self, *, using: str = DEFAULT_DB_ALIAS, **values: Model) -> int:
+    def count(self, *, using: str = DEFAULT_DB_ALIAS, **values) -> int:
         """How many rows the query has for `values` (queryset.count())."""
         plan = self._plan(using, values)
         with connections[using].cursor() as cursor:
-            cursor.execute(plan.count_sql, _bind(plan.count_params, plan.count_slots, values))
+            cursor.execute(plan.count_sql, self._bind(plan.count_params, plan.count_slots, values))
             return cursor.fetchone()[0]
 
-    def _plan(self, using: str, values: dict[str, Model]) -> _Plan:
+    def _bind(self, constants: tuple, slots: tuple, values: dict) -> list:
+        params = list(constants)
+        for position, name, form in slots:
+            value = values[name]
+            params[position] = _FORM_OF[form](value if name in self.scalars else value.pk)
+        return params
+
+    def _plan(self, using: str, values: dict) -> _Plan:
         if values.keys() != self.params.keys():
             raise TypeError(f"{self!r} takes {sorted(self.params)}, got {sorted(values)}")
+        for name, kind in self.scalars.items():
+            # The SQL was compiled for this type (SQLite sends a UUID as hex, a str as itself).
+            if type(values[name]) is not kind:
+                raise TypeError(f"{self!r}: {name} must be a {kind.__name__}, not {type(values[name]).__name__}")
         key = (self, *(tuple(getattr(values[name], f) for f in shape) for name, shape in self.params.items()))
         connection = connections[using]
         plans = _PLANS.setdefault(connection, {})
@@ -180,14 +208,21 @@ class CompiledQuery:
 
     # -- once per shape ------------------------------------------------------------------------
 
-    def _stand_ins(self, using: str, values: dict[str, Model], which: int) -> dict[str, Model]:
+    def _stand_ins(self, using: str, values: dict, which: int) -> dict:
         stand_ins = {}
         for index, (name, shape) in enumerate(self.params.items()):
+            if name in self.scalars:
+                stand_ins[name] = _sentinel(self.scalars[name], index, which)
+                continue
             model = type(values[name])
             names = [model._meta.pk.attname, *shape]
-            row = [_sentinel(model, index, which), *(getattr(values[name], f) for f in shape)]
+            row = [_sentinel(_pk_kind(model), index, which), *(getattr(values[name], f) for f in shape)]
             stand_ins[name] = model.from_db(using, names, row)
         return stand_ins
+
+    @staticmethod
+    def _key_of(value):
+        return value if isinstance(value, int | uuid.UUID) else value.pk
 
     def _build(self, using: str, stand_ins: dict[str, Model]) -> QuerySet:
         connection = connections[using]
@@ -210,7 +245,7 @@ class CompiledQuery:
         if connection.vendor not in _LIMIT_OFFSET_VENDORS:
             raise ImproperlyConfigured(f"{self!r}: no LIMIT/OFFSET form for {connection.vendor}")
         builds = [self._build(using, self._stand_ins(using, values, which)) for which in (0, 1)]
-        sentinels = [{n: s.pk for n, s in self._stand_ins(using, values, which).items()} for which in (0, 1)]
+        sentinels = [{n: self._key_of(s) for n, s in self._stand_ins(using, values, which).items()} for which in (0, 1)]
         compilers = [qs.query.get_compiler(using=using) for qs in builds]
         compiled = [c.as_sql() for c in compilers]
         counted = [qs.order_by().values("pk").query.get_compiler(using=using).as_sql() for qs in builds]
@@ -220,7 +255,7 @@ class CompiledQuery:
         queryset, compiler = builds[0], compilers[0]
         klass_info, select = compiler.klass_info, compiler.select
         select_fields = klass_info["select_fields"]
-        stand_in_keys = {s.pk: n for n, s in self._stand_ins(using, values, 0).items()}
+        stand_in_keys = {s.pk: n for n, s in self._stand_ins(using, values, 0).items() if n not in self.scalars}
         known_related = []
         for field, objs in queryset._known_related_objects.items():
             # The related manager's own object (a chat's messages know their chat): the stand-in
@@ -276,13 +311,6 @@ class CompiledQuery:
 
 def _same(a, b) -> bool:
     return type(a) is type(b) and a == b
-
-
-def _bind(constants: tuple, slots: tuple, values: dict[str, Model]) -> list:
-    params = list(constants)
-    for position, name, form in slots:
-        params[position] = _FORM_OF[form](values[name].pk)
-    return params
 
 
 _PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
