@@ -244,24 +244,35 @@ def _ingest(owner, corpus: list[CorpusChunk], pages: dict[str, Page], indexes: l
     return mapping, time.perf_counter() - started
 
 
-def _evaluate(user, queries: list[Query], mapping: dict[int, int], mode: str, sample: int) -> dict:
-    """Latency (the first `sample` queries, all when 0) and per-query quality; see `_quality`."""
-    from tutorhub.knowledge.retrieval import retrieve
+def _evaluate(user, queries: list[Query], mapping: dict[int, int], variants: dict[str, tuple[str, float | None]],
+              sample: int) -> dict[str, dict]:
+    """Latency (the first `sample` queries, all when 0) and per-query quality (see `_quality`) of
+    each variant: name -> (mode, the lexical feedback's weight or None for the product's). Several
+    variants take turns on every query, in alternating order, so that neither gets the warmer
+    caches or a quieter moment of the machine."""
+    from tutorhub.knowledge import retrieval
 
-    latencies, cpu, recall5, hit5, ndcg10 = [], [], [], [], []
+    results = {name: {"latency": [], "cpu": [], "recall@5": [], "hit@5": [], "nDCG@10": []} for name in variants}
     for n, query in enumerate(queries):
-        started, started_cpu = time.perf_counter(), time.process_time()
-        passages = retrieve(user=user, query=query.text, k=10, mode=mode)
-        elapsed = (time.perf_counter() - started) * 1000
-        if not sample or n < sample:
-            latencies.append(elapsed)
-            cpu.append((time.process_time() - started_cpu) * 1000)
-        ranked = [mapping[p.chunk_id] for p in passages if p.chunk_id in mapping]
-        found = len(query.relevant & set(ranked[:5]))
-        recall5.append(found / len(query.relevant))
-        hit5.append(1.0 if found else 0.0)
-        ndcg10.append(ndcg(ranked, query.relevant))
-    return {"latency": latencies, "cpu": cpu, "recall@5": recall5, "hit@5": hit5, "nDCG@10": ndcg10}
+        for name in (list(variants) if n % 2 == 0 else list(reversed(variants))):
+            mode, weight = variants[name]
+            result, saved = results[name], retrieval.FEEDBACK_WEIGHT
+            retrieval.FEEDBACK_WEIGHT = saved if weight is None else weight
+            try:
+                started, started_cpu = time.perf_counter(), time.process_time()
+                passages = retrieval.retrieve(user=user, query=query.text, k=10, mode=mode)
+                elapsed = (time.perf_counter() - started) * 1000
+            finally:
+                retrieval.FEEDBACK_WEIGHT = saved
+            if not sample or n < sample:
+                result["latency"].append(elapsed)
+                result["cpu"].append((time.process_time() - started_cpu) * 1000)
+            ranked = [mapping[p.chunk_id] for p in passages if p.chunk_id in mapping]
+            found = len(query.relevant & set(ranked[:5]))
+            result["recall@5"].append(found / len(query.relevant))
+            result["hit@5"].append(1.0 if found else 0.0)
+            result["nDCG@10"].append(ndcg(ranked, query.relevant))
+    return results
 
 
 def _capture_fusion(user, queries: list[Query], mapping: dict[int, int], depth: int) -> list[dict]:
@@ -370,12 +381,14 @@ def run(*, args, corpus: list[CorpusChunk], queries: list[Query], section_querie
 
     results: dict[str, tuple[dict, dict]] = {}  # name -> (FAQ queries, section-title queries)
 
-    def evaluate(name: str, user, mapping: dict[int, int], mode: str) -> None:
-        results[name] = (_evaluate(user, queries, mapping, mode, args.queries),
-                         _evaluate(user, section_queries, mapping, mode, 0))
+    def evaluate(variants: dict[str, tuple[str, float | None]], user, mapping: dict[int, int]) -> None:
+        faq = _evaluate(user, queries, mapping, variants, args.queries)
+        named = _evaluate(user, section_queries, mapping, variants, 0)
+        for name in variants:
+            results[name] = (faq[name], named[name])
 
     with override_settings(EMBEDDING_BACKENDS={}):
-        evaluate(f"lexical @ {len(full_map)}", full_user, full_map, "lexical")
+        evaluate({f"lexical @ {len(full_map)}": ("lexical", None)}, full_user, full_map)
 
     dense = not args.no_dense
     if dense:
@@ -446,15 +459,11 @@ def run(*, args, corpus: list[CorpusChunk], queries: list[Query], section_querie
             print(f"query embedding: {(time.perf_counter() - started) * 1000 / min(50, len(queries)):.1f} ms mean")
             size = len(dense_map)
             if dense_user is not full_user:
-                evaluate(f"lexical @ {size}", dense_user, dense_map, "lexical")
-            evaluate(f"dense   @ {size}", dense_user, dense_map, "dense")
-            evaluate(f"hybrid  @ {size}", dense_user, dense_map, "hybrid")
-            # The same queries without the lexical feedback (see retrieval.feedback_scores), side by side.
-            weight, retrieval.FEEDBACK_WEIGHT = retrieval.FEEDBACK_WEIGHT, 0.0
-            try:
-                evaluate(f"hybrid, no feedback @ {size}", dense_user, dense_map, "hybrid")
-            finally:
-                retrieval.FEEDBACK_WEIGHT = weight
+                evaluate({f"lexical @ {size}": ("lexical", None)}, dense_user, dense_map)
+            evaluate({f"dense   @ {size}": ("dense", None)}, dense_user, dense_map)
+            # Beside it, the same queries without the lexical feedback (see retrieval.feedback_scores).
+            evaluate({f"hybrid  @ {size}": ("hybrid", None), f"hybrid, no feedback @ {size}": ("hybrid", 0.0)},
+                     dense_user, dense_map)
             if args.dump_fusion:
                 import pickle
 

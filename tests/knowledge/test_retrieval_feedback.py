@@ -12,7 +12,7 @@ from tests.factories import UserFactory
 from tutorhub.ai import ProviderError
 from tutorhub.knowledge import retrieval
 from tutorhub.knowledge.models import Chunk
-from tutorhub.knowledge.retrieval import feedback_scores, retrieve
+from tutorhub.knowledge.retrieval import feedback_scores, fuse, retrieve
 from tutorhub.knowledge.services import resource_add
 
 pytestmark = pytest.mark.django_db
@@ -46,6 +46,22 @@ def test_feedback_weighs_words_by_their_rarity_among_the_candidates():
     assert scores[3] > scores[2] > 0
 
 
+def test_the_feedback_counts_the_same_whatever_the_lexical_scale(settings):
+    """BM25 on SQLite and idf x ts_rank on PostgreSQL differ by orders of magnitude: the feedback
+    is standardised before it joins the lexical side, so its weight means the same on both."""
+    settings.RETRIEVAL_FUSION = "score"
+    dense = [(1, 0.9), (2, 0.5), (3, 0.5), (4, 0.4)]
+    bm25 = {"dense": dense, "lexical": [(1, 8.0), (4, 6.0)]}
+    ts_rank = {"dense": dense, "lexical": [(1, 0.08), (4, 0.06)]}
+    feedback = {1: 5.0, 3: 4.0}
+    with_bm25, _ = fuse(bm25, None, feedback)
+    assert with_bm25 == pytest.approx(fuse(ts_rank, None, feedback)[0])
+    # Chunks 2 and 3 differ only in the feedback.
+    assert with_bm25[3] > with_bm25[2]
+    without, _ = fuse(bm25)
+    assert without[3] == pytest.approx(without[2])
+
+
 def _patch_dense(monkeypatch, ranking_of):
     """A dense ranking the test chooses (the fake embeddings' own order is arbitrary)."""
 
@@ -57,7 +73,9 @@ def _patch_dense(monkeypatch, ranking_of):
 
 def test_a_passage_only_the_feedback_finds_is_ranked_above_an_equal_one(fake_openai, user, monkeypatch):
     """Two dense candidates with the same similarity and no query word: without feedback the
-    older (lower id) one comes first; the one sharing the best dense hit's words wins with it."""
+    older (lower id) one comes first; the one sharing the best dense hit's words wins with it.
+    On PostgreSQL and SQLite alike: the feedback is standardised before it joins the lexical
+    score, whatever that score's scale."""
     top = resource_add(user=user, title="Optics", content="Sky colour comes from Rayleigh scattering of sunlight "
                        "by nitrogen molecules, which favours short wavelengths.")
     unrelated = resource_add(user=user, title="Geology", content="Volcanic ash settles over farmland for years.")
@@ -65,6 +83,7 @@ def test_a_passage_only_the_feedback_finds_is_ranked_above_an_equal_one(fake_ope
                              "molecules in sunlight far more strongly than long ones.")
     ids = {doc.pk: Chunk.objects.get(document=doc).pk for doc in (top, unrelated, follow_up)}
     _patch_dense(monkeypatch, lambda: [(ids[top.pk], 0.9), (ids[unrelated.pk], 0.4), (ids[follow_up.pk], 0.4)])
+    monkeypatch.setattr(retrieval, "FEEDBACK_DOCS", 1)  # three candidates: the words of the best one only
 
     def order():
         return [p.chunk_id for p in retrieve(user=user, query="sky colour", k=3)]

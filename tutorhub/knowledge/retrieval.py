@@ -38,11 +38,11 @@ PASSAGE_FIELDS = (
     "id", "document_id", "text", "heading_path", "page", "section", "document__name", "document__course_id"
 )
 # Dense-guided lexical feedback (see `feedback_scores`): the words of the dense ranking's first
-# FEEDBACK_DOCS passages, the FEEDBACK_TERMS best of them, added to the lexical side at
-# FEEDBACK_WEIGHT of a query term's weight.
-FEEDBACK_DOCS = 3
-FEEDBACK_TERMS = 20
-FEEDBACK_WEIGHT = 0.2
+# FEEDBACK_DOCS passages, the FEEDBACK_TERMS best of them; their standardised score joins the
+# standardised lexical score at FEEDBACK_WEIGHT (see `fuse`). 0 turns the stage off.
+FEEDBACK_DOCS = 4
+FEEDBACK_TERMS = 30
+FEEDBACK_WEIGHT = 0.5
 _BM25_K1, _BM25_B = 1.2, 0.75
 # Runs the dense half of a hybrid query beside the lexical half (see `retrieve`).
 _dense_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dense-retrieval")
@@ -151,9 +151,11 @@ def fuse(
     scores - a ranking's own, or its score from `filled` (the dense similarity of a chunk only
     the lexical side returned, the BM25 of one only the dense side returned; a chunk matching
     no term has BM25 0) - each standardised over the candidates (z-score), then
-    alpha * dense + (1 - alpha) * lexical (alpha = RETRIEVAL_DENSE_ALPHA); `feedback` (a
-    candidate's score for the dense hits' words, see `feedback_scores`) is added to its lexical
-    score, times FEEDBACK_WEIGHT, before standardising. "rrf": reciprocal
+    alpha * dense + (1 - alpha) * lexical (alpha = RETRIEVAL_DENSE_ALPHA). With `feedback` (a
+    candidate's score for the dense hits' words, see `feedback_scores`; 0 when absent) the
+    lexical side is z(lexical) + FEEDBACK_WEIGHT * z(feedback), standardised again: both
+    standardised first, because BM25 (SQLite) and idf x ts_rank (PostgreSQL) have different
+    scales, so a weight on the raw sum meant more feedback on PostgreSQL than on SQLite. "rrf": reciprocal
     rank fusion, sum of 1 / (60 + rank). One ranking alone keeps its own scores (BM25 / cosine).
 
     Why: with a chunk missing from one ranking counted as 0 there (the previous fusion, each
@@ -187,7 +189,9 @@ def fuse(
         default = 0.0 if name == "lexical" else ranking[-1][1]
         complete = {chunk_id: scores.get(chunk_id, known.get(chunk_id, default)) for chunk_id in ranks}
         if name == "lexical" and feedback:
-            complete = {chunk_id: v + FEEDBACK_WEIGHT * feedback.get(chunk_id, 0.0) for chunk_id, v in complete.items()}
+            lexical = _standardised(complete)
+            words = _standardised({chunk_id: feedback.get(chunk_id, 0.0) for chunk_id in complete})
+            complete = {chunk_id: lexical[chunk_id] + FEEDBACK_WEIGHT * words[chunk_id] for chunk_id in complete}
         weight = alpha if name == "dense" else 1.0 - alpha
         for chunk_id, value in _standardised(complete).items():
             fused[chunk_id] = fused.get(chunk_id, 0.0) + weight * value
@@ -232,12 +236,19 @@ def feedback_scores(query: str, dense_ids: list[int], candidates: dict[int, str]
     candidates on them gives the lexical side evidence about passages that share the topic but
     not the question's words. Over the candidates, not the index: no extra statement (the
     candidates' rows are read for the passages anyway), the same on every database, and a
-    word's rarity among the candidates is what separates them. Chosen on the even FAQ queries
-    (feedback passages 2-5, words 10-50, weight 0.05-0.4, with idf over the whole index or the
-    candidates, summed into the lexical score or fused as a third ranking; and Rocchio, dense
-    query expansion, phrase pairs and query-term coverage, none of which lifted nDCG@10): hybrid
-    - dense +0.030 / +0.013 -> +0.038 / +0.038 in recall@5 / nDCG@10 at 51,456 chunks (held-out
-    half +0.032 / +0.013 -> +0.031 / +0.052). Measured figures are in the README."""
+    word's rarity among the candidates is what separates them.
+
+    Chosen on the even FAQ queries of both databases at 51,456 chunks, replaying the product's
+    rankings offline: feedback passages 2-5, words 10-50, weight 0.05-1, idf over the whole
+    index or over the candidates, the raw score added to the lexical one or both standardised
+    first (see `fuse`). Also tried there, none lifting hybrid - dense in nDCG@10 past ~0.02:
+    Rocchio (the query vector moved toward the best hits, the candidates rescored), the
+    feedback words as a second index query, adjacent query-term pairs (phrase, NEAR) and
+    query-term coverage. On benchmarks/retrieval.py (51,456 chunks, 175 FAQ queries; held-out
+    half in brackets), hybrid - dense in recall@5 / nDCG@10 without -> with the feedback, both
+    measured in one run: SQLite +0.035 / +0.020 -> +0.036 / +0.037 (+0.040 / +0.022 -> +0.027 /
+    +0.048); PostgreSQL +0.024 / +0.013 -> +0.026 / +0.025 (+0.043 / +0.021 -> +0.018 / +0.031).
+    It costs 2-4 ms of CPU per hybrid query. Measured figures are in the README."""
     feedback = [chunk_id for chunk_id in dense_ids if chunk_id in candidates][:FEEDBACK_DOCS]
     if not feedback:
         return {}
