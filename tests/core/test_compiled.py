@@ -168,7 +168,7 @@ def test_a_parameter_the_sql_does_not_need_is_allowed(user):
 def test_a_scalar_parameter_binds_a_value_of_its_type(people):
     session = people["session"]
     owner = session.owner
-    own_chat = CompiledQuery("own chat", lambda user, pk: chat_selectors.chat_sessions_owned(user=user).filter(pk=pk),
+    own_chat = CompiledQuery("own chat", lambda user, pk: chat_selectors.chat_session_owned_by_id(user=user, pk=pk),
                              user=(), pk=Scalar(uuid.UUID))
     assert [c.pk for c in own_chat.page(limit=1, offset=0, user=owner, pk=session.pk)] == [session.pk]
     assert own_chat.page(limit=1, offset=0, user=people["users"][1], pk=session.pk) == []  # another's chat

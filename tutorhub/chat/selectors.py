@@ -24,6 +24,11 @@ def chat_sessions_owned(*, user) -> QuerySet[ChatSession]:
     return ChatSession.objects.filter(owner=user).order_by("-is_pinned", "-updated_at")
 
 
+def chat_session_owned_by_id(*, user, pk) -> QuerySet[ChatSession]:
+    """The user's session `pk` as a queryset of at most one row (the messages action's compiled lookup)."""
+    return chat_sessions_owned(user=user).filter(pk=pk)
+
+
 def chat_session_list(*, user, with_course: bool = False) -> QuerySet[ChatSession]:
     """The user's sessions with their message counts; `with_course` joins the course (for the
     canonical API's actions on one chat; the lists show only the course's id)."""

@@ -54,7 +54,7 @@ class ChatSessionViewSet(CompiledListMixin, viewsets.ModelViewSet):
     # A chat's messages without role, type or limit (those take message_list's other shapes).
     compiled_messages = CompiledQuery("chat messages", lambda session: selectors.message_list(session=session), session=())
     compiled_own_chat = CompiledQuery(
-        "own chat", lambda user, pk: selectors.chat_sessions_owned(user=user).filter(pk=pk), user=(), pk=Scalar(uuid.UUID)
+        "own chat", lambda user, pk: selectors.chat_session_owned_by_id(user=user, pk=pk), user=(), pk=Scalar(uuid.UUID)
     )
     filterset_fields = ["course", "chat_type", "status", "is_pinned", "is_favorite"]
     # ?search= matches a chat's title or the text of any of its messages (the web sidebar's search).
