@@ -246,7 +246,7 @@ def feedback_scores(query: str, dense_ids: list[int], candidates: dict[int, str]
     feedback words as a second index query, adjacent query-term pairs (phrase, NEAR) and
     query-term coverage. On benchmarks/retrieval.py (51,456 chunks, 175 FAQ queries; held-out
     half in brackets), hybrid - dense in recall@5 / nDCG@10 without -> with the feedback, both
-    measured in one run: SQLite +0.035 / +0.020 -> +0.036 / +0.037 (+0.040 / +0.022 -> +0.027 /
+    measured in one run: SQLite +0.035 / +0.020 -> +0.036 / +0.038 (+0.040 / +0.022 -> +0.027 /
     +0.048); PostgreSQL +0.024 / +0.013 -> +0.026 / +0.025 (+0.043 / +0.021 -> +0.018 / +0.031).
     It costs 2-4 ms of CPU per hybrid query. Measured figures are in the README."""
     feedback = [chunk_id for chunk_id in dense_ids if chunk_id in candidates][:FEEDBACK_DOCS]
