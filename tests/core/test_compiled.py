@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, connections
-from django.db.models import F
+from django.db.models import F, Prefetch
 from django.test.utils import CaptureQueriesContext
 
 from benchmarks.api_data import seed
@@ -138,6 +138,9 @@ def test_select_related_and_deferred_columns_load_as_django_loads_them(people):
     # Sliced or not a model queryset.
     (lambda user: Notification.objects.filter(user=user)[:5], "only unsliced"),
     (lambda user: Notification.objects.filter(user=user).values("pk"), "only unsliced"),
+    # A Prefetch queryset is not part of the compiled SQL: the stand-in would stay in it.
+    (lambda user: get_user_model().objects.filter(pk=user.pk).prefetch_related(
+        Prefetch("notifications", queryset=Notification.objects.filter(user=user))), "Prefetch queryset"),
     (lambda user: Notification.objects.filter(user=user).annotate(own=F("user_id")).filter(own=2_000_000_011),
      "constant parameter equals a sentinel"),
 ])
@@ -188,3 +191,13 @@ def test_the_messages_chat_lookup_answers_as_get_object(monkeypatch, people, who
     monkeypatch.setattr(ChatSessionViewSet, "_own_chat", lambda self: self.get_object())
     assert ours == answer(client.get(url))
     assert ours[0] == (200 if whose == "own" else 404)
+
+
+def test_prefetch_lookups_run_for_the_page(people):
+    student = people["users"][0]
+    with_notes = CompiledQuery("with notes", lambda user: get_user_model().objects.filter(pk=user.pk)
+                               .prefetch_related("notifications"), user=())
+    (got,) = with_notes.page(limit=5, offset=0, user=student)
+    with CaptureQueriesContext(connection) as queries:
+        titles = sorted(n.title for n in got.notifications.all())
+    assert len(queries) == 0 and titles == sorted(notification_list(user=student).values_list("title", flat=True))

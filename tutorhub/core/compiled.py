@@ -238,6 +238,10 @@ class CompiledQuery:
         query = queryset.query
         if queryset._iterable_class is not ModelIterable or query.is_sliced or query.combinator or query.select_for_update:
             raise ImproperlyConfigured(f"{self!r}: only unsliced model querysets can be compiled")
+        if any(getattr(lookup, "queryset", None) is not None for lookup in queryset._prefetch_related_lookups):
+            # A Prefetch's own queryset runs per request outside the compiled SQL: a stand-in's
+            # sentinel in it would never be replaced by the request's value.
+            raise ImproperlyConfigured(f"{self!r}: prefetch_related with a Prefetch queryset cannot be compiled")
         return queryset
 
     def _compile(self, using: str, values: dict[str, Model]) -> _Plan:
