@@ -23,6 +23,11 @@ helper is built to fail loudly rather than serve a wrong query:
 - Pages are LIMIT/OFFSET parameters appended to the unsliced query, so the page size and number
   are not part of the shape.
 
+What the checks cannot see, and a builder must therefore not do: read a value that is neither a
+parameter nor a shape field and is the same in both builds (today's date, a setting that changes
+at run time); it would be frozen into the plan. Filters, search and ordering from the query
+string are not parameters either: paginate_compiled leaves such requests to DRF's path.
+
 Plans are cached per database connection (converters and populators belong to one connection)
 and dropped when a setting changes (tests override USE_TZ, DATABASES, ...).
 
