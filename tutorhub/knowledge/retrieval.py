@@ -155,8 +155,9 @@ def fuse(
     candidate's score for the dense hits' words, see `feedback_scores`; 0 when absent) the
     lexical side is z(lexical) + FEEDBACK_WEIGHT * z(feedback), standardised again: both
     standardised first, because BM25 (SQLite) and idf x ts_rank (PostgreSQL) have different
-    scales, so a weight on the raw sum meant more feedback on PostgreSQL than on SQLite. "rrf": reciprocal
-    rank fusion, sum of 1 / (60 + rank). One ranking alone keeps its own scores (BM25 / cosine).
+    scales, so a weight on the raw sum meant more feedback on PostgreSQL than on SQLite.
+    "rrf": reciprocal rank fusion, sum of 1 / (60 + rank). One ranking alone keeps its own
+    scores (BM25 / cosine).
 
     Why: with a chunk missing from one ranking counted as 0 there (the previous fusion, each
     ranking over its best score), a passage the dense side ranked 41st lost to any lexical-only
@@ -343,7 +344,7 @@ def retrieve(
     # Re-check scope in the database: a vector hit outside it (stale metadata) is dropped, and
     # never feeds the feedback words. Only the columns a Passage (and the feedback) uses: a chunk
     # row joined to its whole document would carry the document's extracted_text (megabytes for
-    # a book) into every chat turn. Every candidate (at most FUSION_POOL * 1.5) is read before
+    # a book) into every chat turn. Every candidate (at most 1.5 times the pool) is read before
     # fusion, since the feedback scores them all; a Passage comes from the same rows.
     rows = {
         c.id: c
