@@ -95,3 +95,13 @@ def test_a_group_with_no_students_and_the_filtered_paths_equal_the_serializer(da
 def test_an_empty_page(user):
     response = client_for(user).get("/api/v1/courses/groups/")
     assert response.status_code == 200 and response.json() == {"count": 0, "next": None, "previous": None, "results": []}
+
+
+@pytest.mark.django_db
+def test_an_update_answers_with_the_new_students_not_the_ids_read_with_the_group(data, admin_user):
+    group = Group.objects.filter(students=data["user"]).order_by("name").first()
+    keep = sorted(group.students.values_list("pk", flat=True))[:2]
+    response = client_for(admin_user).patch(f"/api/v1/courses/groups/{group.pk}/", {"students": keep}, format="json")
+    assert response.status_code == 200
+    assert response.json()["students"] == keep and response.json()["student_count"] == 2
+    assert client_for(admin_user).get(f"/api/v1/courses/groups/{group.pk}/").json()["students"] == keep
