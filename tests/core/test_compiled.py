@@ -29,7 +29,12 @@ pytestmark = pytest.mark.django_db
 
 COMPILED_LISTS = ["flashcards", "chats", "documents", "messages", "quizzes", "notifications"]
 PAGES = ["", "?page_size=3", "?page=2&page_size=3", "?page=3&page_size=3", "?page=2", "?page=99&page_size=3",
-         "?page=last&page_size=3", "?page=0", "?page=2.0&page_size=3", "?page_size=0", "?page_size=500"]
+         "?page=last&page_size=3", "?page=0", "?page=2.0&page_size=3", "?page_size=0", "?page_size=500",
+         # Orderings: one valid field (compiled), an invalid one (ignored, as DRF ignores it), two
+         # fields (DRF's path); lists without explicit ordering_fields take DRF's path for all.
+         "?ordering=created_at", "?ordering=-created_at&page=2&page_size=3", "?ordering=-title&page_size=3",
+         "?ordering=-success_rate&page_size=4", "?ordering=last_message_at", "?ordering=bogus",
+         "?ordering=title,-created_at", "?ordering=created_at&search=a"]
 
 
 @pytest.fixture
@@ -53,7 +58,7 @@ def answer(response) -> tuple[int, bytes | dict]:
 
 
 def drf_path(monkeypatch):
-    monkeypatch.setattr(StandardPagination, "paginate_compiled", lambda self, query, request, **values: None)
+    monkeypatch.setattr(StandardPagination, "paginate_compiled", lambda self, query, request, handled=(), **values: None)
 
 
 @pytest.mark.parametrize("name", COMPILED_LISTS)
@@ -68,6 +73,8 @@ def test_every_page_answers_as_drfs_list(monkeypatch, people, name):
         for page in PAGES:
             answers[user.pk, page] = answer(client.get(url + page))
     assert served, "the compiled path was not taken"
+    if name in ("flashcards", "chats", "quizzes"):  # explicit ordering_fields: orderings compiled too
+        assert any("ordered by -created_at" in query.name for query in served)
     drf_path(monkeypatch)
     for user in people["users"]:
         client = client_for(user)

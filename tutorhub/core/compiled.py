@@ -142,11 +142,25 @@ class CompiledQuery:
     def __init__(self, name: str, build: Callable[..., QuerySet], **params: tuple[str, ...] | Scalar):
         self.name = name
         self.build = build
+        self._specs = params
+        self._orderings: dict[tuple[str, ...], CompiledQuery] = {}
         self.scalars = {key: spec.type for key, spec in params.items() if isinstance(spec, Scalar)}
         self.params = {key: () if isinstance(spec, Scalar) else tuple(spec) for key, spec in params.items()}
 
     def __repr__(self) -> str:
         return f"<CompiledQuery {self.name}>"
+
+    def ordered_by(self, *terms: str) -> CompiledQuery:
+        """This query with order_by(*terms), as DRF's OrderingFilter orders it: one CompiledQuery
+        (and so one plan per shape) per ordering. Callers pass orderings they have validated
+        against a fixed list of fields, which bounds how many there are."""
+        query = self._orderings.get(terms)
+        if query is None:
+            query = self._orderings[terms] = CompiledQuery(
+                f"{self.name} ordered by {','.join(terms)}", lambda **values: self.build(**values).order_by(*terms),
+                **self._specs,
+            )
+        return query
 
     # -- per request ---------------------------------------------------------------------------
 
