@@ -17,6 +17,7 @@ from benchmarks.http_api import ENDPOINTS
 from tests.conftest import client_for
 from tests.factories import UserFactory
 from tutorhub.assessments import selectors as assessment_selectors
+from tutorhub.assessments.views import QuizViewSet
 from tutorhub.chat import selectors as chat_selectors
 from tutorhub.chat.views import ChatSessionViewSet
 from tutorhub.core import compiled
@@ -208,3 +209,16 @@ def test_prefetch_lookups_run_for_the_page(people):
     with CaptureQueriesContext(connection) as queries:
         titles = sorted(n.title for n in got.notifications.all())
     assert len(queries) == 0 and titles == sorted(notification_list(user=student).values_list("title", flat=True))
+
+
+@pytest.mark.parametrize("query_string", ["", "?ordering=title"])
+def test_a_view_default_ordering_takes_drfs_path(monkeypatch, people, query_string):
+    """compiled_list does not know a view's `ordering`: with one set, every request takes DRF's list."""
+    monkeypatch.setattr(QuizViewSet, "ordering", ["title"], raising=False)
+    served = []
+    real_page = CompiledQuery.page
+    monkeypatch.setattr(CompiledQuery, "page", lambda self, **kw: served.append(self) or real_page(self, **kw))
+    data = client_for(people["users"][0]).get(ENDPOINTS["quizzes"] + query_string).json()
+    assert not served
+    titles = [q["title"] for q in data["results"]]
+    assert titles == sorted(titles)
