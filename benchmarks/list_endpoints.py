@@ -46,6 +46,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=60, help="timed requests per endpoint (batches of 5)")
     parser.add_argument("--profile", default="", help="print cProfile's top functions for this endpoint")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--sort", default="cumulative", choices=["cumulative", "tottime", "ncalls"],
+                        help="cProfile's order for --profile (tottime: where the time itself is spent)")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     names = [n for n in args.endpoints.split(",") if n]
@@ -112,7 +114,7 @@ def measure(args: argparse.Namespace, names: list[str]) -> int:
         print(f"{name:14s} {min(batches):10.2f} {statistics.median(batches):7.2f} {calls:9d} {len(statements):7d} "
               f"{len(response.content) / 1024:7.1f}  {os.getloadavg()[0]:.2f}", flush=True)
         if name == args.profile:
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
+            pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
     return 0
 
 
