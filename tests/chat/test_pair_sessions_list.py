@@ -109,6 +109,24 @@ def test_a_time_stored_with_an_offset_takes_the_general_path(data):
 
 
 @pytest.mark.django_db
+def test_text_json_would_escape_and_equal_times_keep_the_querys_order(data):
+    """On SQLite the page's pairs travel as one JSON array (pairs._fetch): text that JSON escapes
+    comes back as it was, and questions asked at the same instant keep the query's order (id)."""
+    user = data["user"]
+    session = ChatSession.objects.create(owner=user, title="Escapes")
+    texts = ['say "hi"\nthen \\ leave', "emoji 🦉 and \u2028 and é", "tab\there", "[1, 2] {\"a\": null}"]
+    asked = [Message.objects.create(session=session, role="user", content=text) for text in texts]
+    Message.objects.create(session=session, role="assistant", content='an "answer"\n', reply_to=asked[0])
+    Message.objects.filter(pk__in=[m.pk for m in asked]).update(created_at=datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC))
+    results = listed(user)
+    assert results == whole_rows(user)
+    chats = next(row for row in results if row["title"] == "Escapes")["chats"]
+    assert [pair["id"] for pair in chats] == sorted(str(m.pk) for m in asked)
+    assert {pair["message"] for pair in chats} == set(texts)
+    assert chats[[pair["message"] for pair in chats].index(texts[0])]["response"] == 'an "answer"\n'
+
+
+@pytest.mark.django_db
 def test_one_query_reads_the_pairs_of_the_whole_page(data):
     statements = capture(client_for(data["user"]), URL)
     pairs = [sql for sql in statements if 'FROM "chat_message"' in sql]
