@@ -26,10 +26,8 @@ from __future__ import annotations
 import datetime
 import operator
 import uuid
-import weakref
 
 import orjson
-from django.core.signals import setting_changed
 from django.db import connections, router
 from django.db.models import F
 from django.utils import timezone
@@ -38,6 +36,7 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from tutorhub.chat.models import Message
+from tutorhub.core.compiled import connection_plan
 
 # The row: the session it belongs to, then MessagePairSerializer's fields in its order.
 _COLUMNS = ("session_id", "id", "content", "created_at", "reply__content", "reply__is_complete")
@@ -74,23 +73,8 @@ class _Plan:
         self.converters = self.compiler.get_converters([column for column, _, _ in self.compiler.select])
 
 
-_PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def _plan(alias: str, count: int) -> _Plan:
-    plans = _PLANS.setdefault(connections[alias], {})
-    plan = plans.get(count)
-    if plan is None:
-        plan = plans[count] = _Plan(alias, count)
-    return plan
-
-
-def _forget_plans(**kwargs) -> None:
-    # A changed setting (USE_TZ, DATABASES, ...) can change the SQL or its converters.
-    _PLANS.clear()
-
-
-setting_changed.connect(_forget_plans)
+    return connection_plan(alias, ("web-chat pairs", count), lambda: _Plan(alias, count))
 
 
 def _uuid_text(value) -> str | None:

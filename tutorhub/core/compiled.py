@@ -216,14 +216,7 @@ class CompiledQuery:
             if type(values[name]) is not kind:
                 raise TypeError(f"{self!r}: {name} must be a {kind.__name__}, not {type(values[name]).__name__}")
         key = (self, *(tuple(getattr(values[name], f) for f in shape) for name, shape in self.params.items()))
-        connection = connections[using]
-        plans = _PLANS.setdefault(connection, {})
-        plan = plans.get(key)
-        if plan is None:
-            if len(plans) >= _MAX_PLANS:
-                plans.clear()
-            plan = plans[key] = self._compile(using, values)
-        return plan
+        return connection_plan(using, key, lambda: self._compile(using, values))
 
     # -- once per shape ------------------------------------------------------------------------
 
@@ -337,6 +330,19 @@ def _same(a, b) -> bool:
 
 
 _PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def connection_plan(using: str, key, build: Callable[[], Any]):
+    """The plan cached under `key` for the connection `using` (this thread's), built by `build()`
+    the first time. Plans belong to one connection (its converters and populators) and are
+    dropped when a setting changes; chat.pairs keeps its hand-built pairs query here too."""
+    plans = _PLANS.setdefault(connections[using], {})
+    plan = plans.get(key)
+    if plan is None:
+        if len(plans) >= _MAX_PLANS:
+            plans.clear()
+        plan = plans[key] = build()
+    return plan
 
 
 def _forget_plans(**kwargs) -> None:
