@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, connections
 from django.db.models import F, Prefetch
+from django.db.models.signals import post_init
 from django.test.utils import CaptureQueriesContext
 
 from benchmarks.api_data import seed
@@ -24,6 +25,7 @@ from tutorhub.core import compiled
 from tutorhub.core.compiled import CompiledQuery, Scalar
 from tutorhub.core.pagination import StandardPagination
 from tutorhub.engagement.models import Notification
+from tutorhub.knowledge.models import Document
 from tutorhub.engagement.selectors import notification_list
 
 pytestmark = pytest.mark.django_db
@@ -126,6 +128,35 @@ def test_select_related_and_deferred_columns_load_as_django_loads_them(people):
     want = list(notification_list(user=student).select_related("user").defer("message").order_by("-id")[1:5])
     assert [(n.pk, n.title, n.user.username, n.get_deferred_fields()) for n in got] == [
         (n.pk, n.title, n.user.username, n.get_deferred_fields()) for n in want]
+
+
+def test_instances_are_the_ones_from_db_builds_and_init_receivers_still_run(people):
+    student = people["users"][0]
+    notes = CompiledQuery("test notes plain", lambda user: notification_list(user=user).defer("message").order_by("id"),
+                          user=())
+    want = list(notification_list(user=student).defer("message").order_by("id")[:3])
+
+    def state(n):
+        return (type(n), n.__dict__ | {"_state": (n._state.adding, n._state.db, n._state.fields_cache)},
+                n.get_deferred_fields())
+
+    assert [state(n) for n in notes.page(limit=3, offset=0, user=student)] == [state(n) for n in want]
+    # With a pre_init or post_init receiver for the model, instances go through Model.__init__.
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance.pk)
+
+    post_init.connect(receiver, sender=Notification)
+    try:
+        got = notes.page(limit=3, offset=0, user=student)
+    finally:
+        post_init.disconnect(receiver, sender=Notification)
+    assert seen == [n.pk for n in got] == [n.pk for n in want]
+    # A field whose descriptor does more than store the value: Django's way.
+    assert compiled._plain_init(Notification, ("id", "title", "user_id"))
+    assert compiled._plain_init(Document, ("id", "original_filename", "owner_id"))
+    assert not compiled._plain_init(Document, ("id", "original_filename", "file"))  # FileDescriptor.__set__
 
 
 # -- what it refuses to cache ----------------------------------------------------------------------

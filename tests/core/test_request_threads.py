@@ -122,6 +122,53 @@ async def test_one_thread_and_its_connection_serve_request_after_request(make_ha
         assert on_thread(handler, lambda: connection.connection) is None
 
 
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators")  # as FileResponse's
+async def test_a_streaming_response_is_sent_whole_then_closed_on_its_thread(make_handler):
+    handler = make_handler(threads=1)
+    finished: list[int] = []
+
+    def on_finished(**kwargs):
+        finished.append(threading.get_ident())
+
+    thread_urls.streamed.clear()
+    request_finished.connect(on_finished, weak=False)
+    try:
+        answer = await call(handler, "/stream/")
+        where = await call(handler, "/where/")
+    finally:
+        request_finished.disconnect(on_finished)
+    assert answer.status == 200 and answer.body == b"part 0;part 1;part 2;"
+    assert thread_urls.streamed == ["part 0", "part 1", "part 2", "closed"]
+    assert finished == [where.json()["thread"]] * 2  # once per request, on the request thread
+
+
+async def test_a_client_that_leaves_mid_stream_stops_the_stream(make_handler):
+    handler = make_handler(threads=1)
+    thread_urls.streamed.clear()
+    got_body = asyncio.Event()
+    chunks: list[bytes] = []
+    requested = []
+
+    async def receive():
+        if not requested:
+            requested.append(True)
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await got_body.wait()  # the client leaves once the first part has arrived
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        if message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+            got_body.set()
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": "/stream/", "raw_path": b"/stream/", "query_string": b"endless=1", "root_path": "",
+             "headers": [(b"host", b"localhost")], "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 80)}
+    await asyncio.wait_for(handler(scope, receive, send), 20)
+    assert thread_urls.streamed[-1] == "closed" and len(thread_urls.streamed) < 10_000
+    assert (await call(handler, "/where/")).status == 200  # the thread is free again
+
+
 async def test_a_transaction_a_view_left_open_is_rolled_back_not_carried_over(make_handler):
     handler = make_handler(threads=1)
     left = await call(handler, "/leave-open/")

@@ -3,10 +3,11 @@ database connection they ran on, leave a transaction open, or hold their thread 
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 from django.db import connection, transaction
-from django.http import JsonResponse
+from django.http import JsonResponse, StreamingHttpResponse
 from django.urls import path
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -40,7 +41,35 @@ def hold(request):
     return JsonResponse({"thread": threading.get_ident()})
 
 
+streamed: list[str] = []  # what /stream/'s generator did, in order
+
+
+def stream(request):
+    """Three parts; with ?endless=1 parts until the client leaves (an async iterator: Django reads
+    a sync one whole before sending). Records each part and its own closing."""
+
+    def parts():
+        try:
+            for n in range(3):
+                streamed.append(f"part {n}")
+                yield f"part {n};".encode()
+        finally:
+            streamed.append("closed")
+
+    async def endless():
+        try:
+            for n in range(10_000):
+                streamed.append(f"part {n}")
+                yield f"part {n};".encode()
+                await asyncio.sleep(0.01)
+        finally:
+            streamed.append("closed")
+
+    return StreamingHttpResponse(endless() if request.GET.get("endless") else parts(), content_type="text/plain")
+
+
 urlpatterns = [
+    path("stream/", stream),
     path("where/", where),
     path("leave-open/", leave_open),
     path("hold/", hold),
