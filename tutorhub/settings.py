@@ -185,6 +185,10 @@ else:
 # waits up to ASGI_REQUEST_THREAD_WAIT_SECONDS (logged), then gets 503 SERVER_BUSY.
 ASGI_REQUEST_THREADS = env_int("ASGI_REQUEST_THREADS", 32)
 ASGI_REQUEST_THREAD_WAIT_SECONDS = env_float("ASGI_REQUEST_THREAD_WAIT_SECONDS", 30.0)
+# Of those, how many run at once (one interpreter lock: more only add GIL hand-overs); a request
+# still running after ASGI_LONG_RUNNING_SECONDS is waiting on something else and stops counting.
+ASGI_RUNNING_REQUESTS = env_int("ASGI_RUNNING_REQUESTS", 3)
+ASGI_LONG_RUNNING_SECONDS = env_float("ASGI_LONG_RUNNING_SECONDS", 0.25)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 

@@ -25,8 +25,8 @@ from tutorhub.core import compiled
 from tutorhub.core.compiled import CompiledQuery, Scalar
 from tutorhub.core.pagination import StandardPagination
 from tutorhub.engagement.models import Notification
-from tutorhub.knowledge.models import Document
 from tutorhub.engagement.selectors import notification_list
+from tutorhub.knowledge.models import Document
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,7 @@ from django.db import connection
 
 from tests.core import thread_urls
 from tests.core.processes import free_port, http_ok, wait_for
-from tutorhub.core.asgi import SyncChainASGIHandler
+from tutorhub.core.asgi import RunningSlots, SyncChainASGIHandler
 from tutorhub.core.models import ChannelLayerMessage
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.core.thread_urls")]
@@ -227,6 +227,53 @@ async def test_threads_busy_for_the_whole_wait_are_logged_and_answered_503(make_
     thread_urls.release.set()
     assert [a.status for a in await asyncio.gather(*holders)] == [200, 200]
     assert (await call(handler, "/where/")).status == 200  # the threads came back
+
+
+async def test_no_more_requests_run_at_once_than_the_running_slots(make_handler):
+    handler = make_handler(threads=8, running=2, long_running=5)
+    thread_urls.running.update(now=0, most=0)
+    answers = await asyncio.gather(*(call(handler, "/busy/") for _ in range(8)))
+    assert [a.status for a in answers] == [200] * 8
+    assert thread_urls.running["most"] == 2  # eight threads, two running at a time
+    assert handler.running.running == 0
+
+
+async def test_a_long_running_request_gives_its_slot_to_the_next(make_handler):
+    # One slot, held by a request waiting on something else: the next one runs once the first
+    # has run for long_running seconds, instead of waiting behind it.
+    handler = make_handler(threads=4, running=1, long_running=0.3)
+    holder = asyncio.create_task(call(handler, "/hold/"))
+    await asyncio.sleep(0.05)
+    began = time.monotonic()
+    other = await call(handler, "/where/")
+    assert other.status == 200 and 0.2 < time.monotonic() - began < 3
+    assert not holder.done()
+    thread_urls.release.set()
+    assert (await holder).status == 200
+    assert handler.running.running == 0
+
+
+async def test_running_slots_go_in_arrival_order_and_a_cancelled_wait_takes_none():
+    slots = RunningSlots(limit=1, long_running=60)
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def run(name: str):
+        async with slots.slot():
+            order.append(name)
+            await release.wait()
+
+    first = asyncio.create_task(run("first"))
+    await asyncio.sleep(0)
+    waiting = [asyncio.create_task(run(name)) for name in ("second", "gone", "third")]
+    await asyncio.sleep(0.01)
+    waiting[1].cancel()
+    release.set()
+    await asyncio.gather(first, waiting[0], waiting[2])
+    assert order == ["first", "second", "third"]
+    assert slots.running == 0
+    with pytest.raises(ValueError):
+        RunningSlots(limit=0, long_running=1)
 
 
 async def test_a_slow_upload_holds_no_thread_while_its_body_arrives(make_handler):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 from django.db import connection, transaction
 from django.http import JsonResponse, StreamingHttpResponse
@@ -41,6 +42,21 @@ def hold(request):
     return JsonResponse({"thread": threading.get_ident()})
 
 
+running = {"now": 0, "most": 0}  # /busy/'s concurrency
+running_lock = threading.Lock()
+
+
+def busy(request):
+    """Runs for 50 ms, counting how many run at once."""
+    with running_lock:
+        running["now"] += 1
+        running["most"] = max(running["most"], running["now"])
+    time.sleep(0.05)
+    with running_lock:
+        running["now"] -= 1
+    return JsonResponse({"thread": threading.get_ident()})
+
+
 streamed: list[str] = []  # what /stream/'s generator did, in order
 
 
@@ -70,6 +86,7 @@ def stream(request):
 
 urlpatterns = [
     path("stream/", stream),
+    path("busy/", busy),
     path("where/", where),
     path("leave-open/", leave_open),
     path("hold/", hold),

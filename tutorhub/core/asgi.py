@@ -29,7 +29,8 @@ not add CPU throughput (one interpreter lock), only room for requests that wait 
 size is about how many slow synchronous requests may run at once before others queue. A request
 that finds every thread busy waits for one; the wait is logged with the requests holding the
 threads, and after ASGI_REQUEST_THREAD_WAIT_SECONDS it is answered 503 SERVER_BUSY with
-Retry-After, rather than queueing silently without bound.
+Retry-After, rather than queueing silently without bound. How many of the threads run at once is
+bounded separately and much lower (RunningSlots, ASGI_RUNNING_REQUESTS).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
 import contextvars
 import functools
 import logging
@@ -188,16 +190,101 @@ class RequestThreads:
             thread.shutdown(wait=wait)
 
 
+class RunningSlots:
+    """At most `limit` requests run their synchronous part at once; a request still running after
+    `long_running` seconds stops counting. Used from one event loop (the server's).
+
+    The request threads share one interpreter lock. With 20 clients and 32 threads every thread
+    had a request, and each GIL hand-over between them (at every database call, every 5 ms switch
+    interval) cost a context switch and a cold cache: a 20-card list page took 8.0 ms of server
+    CPU per request at 20 clients against 3.9 ms at one (benchmarks/http_api.py). Running more of
+    them at once gained nothing: there is one core's worth of Python.
+
+    Lowering ASGI_REQUEST_THREADS would do the same but bring back the queue behind the slow
+    requests the threads are there for (a REST chat answer waiting on a model for seconds). So the
+    threads stay, and this counts the requests that run: one over the limit waits here, on the
+    event loop, before its thread is given any work. A request still running after `long_running`
+    seconds is taken to be waiting on something other than this process's CPU (a model, an
+    outbound fetch, a password hash, a lock) and its slot goes to the next request, as Go's
+    scheduler hands a processor on from a thread stuck in a system call. That needs no list of
+    slow calls, and a request that waits on another request (a call back to this server) cannot
+    hold the others up for longer than that. Waiting requests get slots in arrival order."""
+
+    def __init__(self, limit: int, long_running: float):
+        if limit < 1:
+            raise ValueError("ASGI_RUNNING_REQUESTS must be at least 1")
+        self.limit, self.long_running = limit, long_running
+        self._counted: dict[object, float] = {}  # token -> since (loop time); insertion order is age order
+        self._waiters: collections.deque[tuple[asyncio.Future, object]] = collections.deque()
+        self._timer: asyncio.TimerHandle | None = None
+
+    @contextlib.asynccontextmanager
+    async def slot(self):
+        token = object()
+        if len(self._counted) < self.limit and not self._waiters:
+            self._counted[token] = asyncio.get_running_loop().time()
+        else:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append((waiter, token))
+            self._schedule()
+            try:
+                await waiter
+            except BaseException:  # cancelled while waiting; a cancelled waiter is skipped
+                if waiter.done() and not waiter.cancelled():
+                    self._release(token)  # it was handed the slot just as it was cancelled
+                raise
+        try:
+            yield
+        finally:
+            self._release(token)
+
+    @property
+    def running(self) -> int:
+        return len(self._counted)
+
+    def _release(self, token: object) -> None:
+        if self._counted.pop(token, None) is not None:
+            self._hand_on()
+
+    def _hand_on(self) -> None:
+        while self._waiters and len(self._counted) < self.limit:
+            waiter, token = self._waiters.popleft()
+            if not waiter.done():
+                self._counted[token] = asyncio.get_running_loop().time()
+                waiter.set_result(None)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        """A timer for when the oldest counted request becomes long-running, while anyone waits."""
+        if self._timer is None and self._waiters and self._counted:
+            since = next(iter(self._counted.values()))
+            self._timer = asyncio.get_running_loop().call_at(since + self.long_running, self._overdue)
+
+    def _overdue(self) -> None:
+        self._timer = None
+        started_before = asyncio.get_running_loop().time() - self.long_running
+        for token, since in list(self._counted.items()):
+            if since > started_before:
+                break
+            del self._counted[token]  # long-running: it keeps going, uncounted
+        self._hand_on()
+
+
 # The body read before a thread was borrowed, handed to ASGIHandler.handle's own read_body call.
 _body_read: contextvars.ContextVar = contextvars.ContextVar("tutorhub_body_read", default=None)
 
 
 class SyncChainASGIHandler(ASGIHandler):
-    def __init__(self, threads: int | None = None, wait_timeout: float | None = None):
+    def __init__(self, threads: int | None = None, wait_timeout: float | None = None, running: int | None = None,
+                 long_running: float | None = None):
         super().__init__()
         self.threads = RequestThreads(
             settings.ASGI_REQUEST_THREADS if threads is None else threads,
             settings.ASGI_REQUEST_THREAD_WAIT_SECONDS if wait_timeout is None else wait_timeout,
+        )
+        self.running = RunningSlots(
+            settings.ASGI_RUNNING_REQUESTS if running is None else running,
+            settings.ASGI_LONG_RUNNING_SECONDS if long_running is None else long_running,
         )
 
     def load_middleware(self, is_async=False):
@@ -264,7 +351,8 @@ class SyncChainASGIHandler(ASGIHandler):
             return
         set_script_prefix(get_script_prefix(scope))
         try:
-            response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
+            async with self.running.slot():
+                response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
             if response.streaming:
                 await self._send_streaming(response, receive, send)
             else:
