@@ -374,7 +374,14 @@ class SyncChainASGIHandler(ASGIHandler):
         return response
 
     async def _send_streaming(self, response, receive, send):
-        """A streaming response, stopped when the client disconnects, closed on its thread."""
+        """A streaming response, stopped when the client disconnects, closed on its thread.
+
+        A synchronous iterator (a FileResponse: a document download) is read one part at a
+        time on the request's thread. Django's ASGI handler reads it whole into a list first
+        (StreamingHttpResponse.__aiter__), so a 50 MB download held 50 MB of memory before its
+        first byte went out."""
+        if not response.is_async:
+            response.streaming_content = _parts_on_thread(iter(response.streaming_content))
         sending = asyncio.create_task(self.send_response(response, send))
         listening = asyncio.create_task(self.listen_for_disconnect(receive))
         try:
@@ -387,6 +394,14 @@ class SyncChainASGIHandler(ASGIHandler):
         for outcome in outcomes:
             if isinstance(outcome, Exception) and not isinstance(outcome, RequestAborted):  # a disconnect is no error
                 raise outcome
+
+
+async def _parts_on_thread(parts):
+    """The parts of a synchronous iterator, each read by a thread-sensitive call (on the
+    request's thread, where the view made the iterator)."""
+    read = sync_to_async(next, thread_sensitive=True)
+    while (part := await read(parts, None)) is not None:
+        yield part
 
 
 @functools.lru_cache(maxsize=RESOLVED_PATHS)

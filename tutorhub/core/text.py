@@ -19,13 +19,14 @@ STOPWORDS = frozenset(
     then there these they this those through to too under until up very was we were what when where which
     while who whom why will with would you your yours""".split()
 )
-_WORD = re.compile(r"[^\W_]+(?:_[^\W_]+)*", re.UNICODE)
+# A word: letters and digits, with inner underscores kept (snake_case names are one word).
+WORD = re.compile(r"[^\W_]+(?:_[^\W_]+)*", re.UNICODE)
 
 
 def query_terms(query: str, *, limit: int = 32) -> list[str]:
     """Distinct lowercase search terms (letters/digits only, so they are safe in any query syntax)."""
     seen: list[str] = []
-    for word in _WORD.findall(query.lower()):
+    for word in WORD.findall(query.lower()):
         if len(word) > 1 and word not in STOPWORDS and word not in seen:
             seen.append(word)
     return seen[:limit]

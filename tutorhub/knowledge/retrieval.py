@@ -22,7 +22,7 @@ from django.db.models import Q, QuerySet
 
 from tutorhub.ai import ProviderError, embeddings, vector_stores
 from tutorhub.ai.base import usage_deferred, usage_flush
-from tutorhub.core.text import _WORD, STOPWORDS, query_terms
+from tutorhub.core.text import STOPWORDS, WORD, query_terms
 from tutorhub.courses.selectors import course_ids_visible
 from tutorhub.knowledge.indexing import lexical_scores, lexical_search
 from tutorhub.knowledge.models import Chunk, Document
@@ -216,7 +216,7 @@ def _missing_scores(
 def _words(text: str) -> list[str]:
     """A passage's words as `feedback_scores` counts them: the index's word pattern, lowercase,
     without stop words, digits and one- or two-letter tokens (mostly code fragments)."""
-    return [w for w in _WORD.findall(text.lower()) if len(w) > 2 and not w.isdigit() and w not in STOPWORDS]
+    return [w for w in WORD.findall(text.lower()) if len(w) > 2 and not w.isdigit() and w not in STOPWORDS]
 
 
 def feedback_scores(query: str, dense_ids: list[int], candidates: dict[int, str]) -> dict[int, float]:
