@@ -340,8 +340,8 @@ class SyncChainASGIHandler(ASGIHandler):
         ~15% of a 20-card list's server CPU (py-spy, 50 clients). Here the thread does all three
         in one call, and a response whose body is already in memory is closed there, before it
         is sent: closing it releases nothing the sending needs. Only a streaming response (a
-        file download) is sent Django's way, raced against the client's disconnect, and closed
-        after its last chunk.
+        file download) is sent part by part, raced against the client's disconnect, and closed
+        after its last part (_send_streaming).
 
         A sync view cannot be cancelled when the client goes away (its thread runs to the end
         either way), so listening for the disconnect while it runs bought nothing."""
