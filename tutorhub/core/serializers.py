@@ -204,7 +204,7 @@ _COPIED_CONTAINERS = (dict, list, set)
 
 def _copier(field):
     """How a field from the cache is copied for each serializer instance, decided once per
-    cached field (deciding it per copy was a third of the copying's cost).
+    cached field rather than for every field of every request.
 
     A copy shares the cached field's attributes except its containers (error messages,
     validators, choices, constructor arguments), which are copied one level, so that an instance
@@ -224,7 +224,8 @@ def _copier(field):
     if queryset is not None and not (hasattr(queryset, "query") and queryset.query.is_empty()):
         return copy.deepcopy
     children = [key for key, value in state.items() if isinstance(value, Field)]
-    if any(state[key].parent is not field or isinstance(state[key], serializers.BaseSerializer) for key in children):
+    if any(getattr(state[key], "parent", None) is not field or isinstance(state[key], serializers.BaseSerializer)
+           for key in children):
         return copy.deepcopy  # fields it holds but did not bind: DRF's way
     containers = [key for key, value in state.items() if type(value) in _COPIED_CONTAINERS]
     child_copiers = [(key, _copier(state[key])) for key in children]
