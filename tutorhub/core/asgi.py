@@ -39,7 +39,6 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
-import contextvars
 import functools
 import logging
 import queue
@@ -270,10 +269,6 @@ class RunningSlots:
         self._hand_on()
 
 
-# The body read before a thread was borrowed, handed to ASGIHandler.handle's own read_body call.
-_body_read: contextvars.ContextVar = contextvars.ContextVar("tutorhub_body_read", default=None)
-
-
 class SyncChainASGIHandler(ASGIHandler):
     def __init__(self, threads: int | None = None, wait_timeout: float | None = None, running: int | None = None,
                  long_running: float | None = None):
@@ -305,7 +300,7 @@ class SyncChainASGIHandler(ASGIHandler):
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
         # The body first, on the event loop: a slow upload holds no thread while it arrives.
         try:
-            body_file = await super().read_body(receive)
+            body_file = await self.read_body(receive)
         except RequestAborted:
             return
         try:
@@ -316,22 +311,17 @@ class SyncChainASGIHandler(ASGIHandler):
                          self.threads.wait_timeout, self.threads.report())
             await _send_busy(send)
             return
-        token = _body_read.set(body_file)
         try:
             # Every thread-sensitive call of this request (request_started's receivers, the
             # middleware chain and view, response.close() with request_finished) runs on `thread`.
             async with ThreadSensitiveContext(executor=thread):
-                await self.handle(scope, receive, send)
+                await self._serve(scope, body_file, receive, send)
         finally:
-            _body_read.reset(token)
             self.threads.release(thread)
 
-    async def read_body(self, receive):
-        body_file = _body_read.get()
-        return body_file if body_file is not None else await super().read_body(receive)
-
-    async def handle(self, scope, receive, send):
-        """Django's ASGIHandler.handle, with one hop to the request thread instead of three.
+    async def _serve(self, scope, body_file, receive, send):
+        """Django's ASGIHandler.handle once the body is read, with one hop to the request thread
+        instead of three.
 
         Django's goes to a thread for request_started's receivers, again for the middleware
         chain and view, and a third time after sending for response.close() (request_finished),
@@ -345,10 +335,6 @@ class SyncChainASGIHandler(ASGIHandler):
 
         A sync view cannot be cancelled when the client goes away (its thread runs to the end
         either way), so listening for the disconnect while it runs bought nothing."""
-        try:
-            body_file = await self.read_body(receive)
-        except RequestAborted:
-            return
         set_script_prefix(get_script_prefix(scope))
         try:
             async with self.running.slot():

@@ -126,7 +126,7 @@ class _Plan:
     converters: dict
     model: type[Model]
     init_list: tuple[str, ...]
-    plain_init: bool  # see _plain_from_db
+    plain_from_db: Callable | None  # see _plain_from_db; None where Django's from_db must run
     fields_start: int
     fields_end: int
     populators: tuple
@@ -183,8 +183,8 @@ class CompiledQuery:
             rows = plan.compiler.apply_converters(rows, plan.converters)
         objs = []
         model = plan.model
-        if plan.plain_init and not (pre_init.has_listeners(model) or post_init.has_listeners(model)):
-            from_db = _plain_from_db(model)
+        if plan.plain_from_db is not None and not (pre_init.has_listeners(model) or post_init.has_listeners(model)):
+            from_db = plan.plain_from_db
         else:
             from_db = model.from_db
         start, end, col_count = plan.fields_start, plan.fields_end, plan.col_count
@@ -303,7 +303,7 @@ class CompiledQuery:
             converters=compiler.get_converters(fields),
             model=klass_info["model"],
             init_list=init_list,
-            plain_init=_plain_init(klass_info["model"], init_list),
+            plain_from_db=_plain_from_db(klass_info["model"]) if _plain_init(klass_info["model"], init_list) else None,
             fields_start=select_fields[0],
             fields_end=select_fields[-1] + 1,
             populators=tuple(get_related_populators(klass_info, select, using)),
