@@ -262,6 +262,23 @@ def test_a_rare_term_outranks_a_common_one(user, fresh_counts):
     assert scores == pytest.approx(dict(ranked))
 
 
+def test_the_heading_path_counts_only_where_it_holds_every_term(user, fresh_counts):
+    """A heading path that shares a word with the question says nothing about the passage: it
+    neither ranks a chunk nor adds to its score. One that holds every term (the question names
+    the section) counts as much as the passage does, on every database."""
+    named = resource_add(user=user, title="Decorator arguments", content="Wrap the function in another one.")
+    partial = resource_add(user=user, title="Decorator notes", content="Lists keep their order.")
+    passage = resource_add(user=user, title="Misc", content="A decorator that takes arguments returns a decorator.")
+    documents = Document.objects.filter(owner=user)
+    chunk = {doc.id: Chunk.objects.get(document=doc).id for doc in (named, partial, passage)}
+    # `named` holds neither word in its passage: only its path, which holds both, ranks it.
+    ranked = dict(indexing.lexical_search("decorator arguments", documents=documents, k=5))
+    assert ranked.keys() == {chunk[named.id], chunk[passage.id]}
+    assert indexing.lexical_scores("decorator arguments", list(chunk.values())) == pytest.approx(ranked)
+    # Asked for what its path does hold, `partial` is found by it.
+    assert dict(indexing.lexical_search("decorator", documents=documents, k=5)).keys() == set(chunk.values())
+
+
 def test_hybrid_takes_half_as_many_lexical_candidates_as_dense(fake_openai, user, monkeypatch):
     """Beside a dense ranking the lexical side brings half the fusion pool (its precision falls
     off faster); alone, it brings the whole pool."""

@@ -18,21 +18,27 @@ from django.db.models import QuerySet
 
 from tutorhub.core.text import query_terms
 
-# How much a term in the heading path counts against one in the passage. SQLite: bm25 column
-# weights. A path is shared by every chunk of its section, so a path match says "this part of
-# the document" while a passage match says "this passage": on benchmarks/retrieval.py's FAQ
-# queries (the even half, where this was chosen) the path at 2x the text gave recall@5 0.248,
-# at 0.25x 0.269 (held-out half 0.257 -> 0.277), and hybrid fusion gains most from the
-# passage-led ranking. Queries that are a section's title still find it (subset of 5,415
-# chunks, hit@5 lexical 1.0 -> 0.93, hybrid 0.98). PostgreSQL: ts_rank weights {D, C, B, A},
-# the path as B and the text as D; ts_rank has no idf, so a heavier path let words every
-# page's path holds ("FAQ") outrank the passage: recall@5 0.093 with the path at twice the
-# text, 0.158 at equal weight (0.119 before paths). Equal weight stays: the path at 0.25, as on
-# SQLite, helped on the 5,415-chunk subset (hybrid nDCG@10 0.540 -> 0.557) but at 51,456 chunks
-# lexical recall@5 fell 0.157 -> 0.136. (Those figures predate the idf weights of `_pg_score`.)
-HEADING_WEIGHT = 0.25
-PG_RANK_WEIGHTS = "{1.0, 0.2, 1.0, 1.0}"
+# The heading path ("Document › Section › Subsection") counts for a chunk only when it holds
+# every term of the question, and then as much as the passage (SQLite: bm25 column weights;
+# PostgreSQL: ts_rank weights {D, C, B, A}, the path as B and the text as D). A path is shared
+# by every chunk of its section: when the question names that part of the document (a section
+# title, "calvin cycle"), the path is the best evidence there is; when it shares a word or two
+# with the question ("FAQ", "python", the page's title) it says nothing about the passage, yet
+# it lifted hundreds of chunks over the passages that answer. One fixed weight traded one for
+# the other: the path as heavy as the text found section titles and buried FAQ answers on
+# PostgreSQL, a quarter of it did the reverse on SQLite. Measured on benchmarks/retrieval.py at
+# 51,456 chunks replaying the product's fusion on exact dense rankings (FAQ queries; chosen on
+# the even half, held-out half in brackets), hybrid - dense in recall@5 / nDCG@10 with a fixed
+# weight -> this rule: PostgreSQL +0.031 / +0.016 -> +0.058 / +0.021 (+0.018 / +0.022 ->
+# +0.027 / +0.049), SQLite +0.043 / +0.023 -> +0.049 / +0.021 (+0.022 / +0.039 -> +0.020 /
+# +0.047); on the 60 section-title queries +0.031 / +0.040 -> +0.040 / +0.053 and -0.021 /
+# +0.003 -> +0.009 / +0.057, and lexical alone finds more of both on both databases. Measured
+# figures are in the README.
+HEADING_WEIGHT = 1.0
+PG_RANK_WEIGHTS = f"{{1.0, 0.2, {HEADING_WEIGHT}, 1.0}}"  # the path counts
+PG_TEXT_WEIGHTS = "{1.0, 0.2, 0, 1.0}"  # the passage alone
 _SQLITE_WEIGHTS = f"{HEADING_WEIGHT}, 1.0"  # bm25(): heading_path, text
+_SQLITE_TEXT_WEIGHTS = "0.0, 1.0"
 # A term in more chunks than this is "common": it still scores every candidate, but no longer
 # makes a chunk a candidate on its own (see `_match_plan`). A fixed count, not a share of the
 # table, so the rows ranked per query stay bounded however large the table grows.
@@ -138,9 +144,10 @@ def lexical_scores(query: str, chunk_ids: list[int]) -> dict[int, float]:
     ids = ", ".join(["%s"] * len(chunk_ids))
     if vendor == "sqlite":
         # `+rowid`: one MATCH filtered by the list, not one MATCH per listed id (see _ranked).
-        sql = (f"SELECT rowid, -bm25(knowledge_chunk_fts, {_SQLITE_WEIGHTS}) FROM knowledge_chunk_fts "
-               f"WHERE knowledge_chunk_fts MATCH %s AND +rowid IN ({ids})")
-        params = [_fts_any(terms), *chunk_ids]
+        score, score_params = _sqlite_score(terms)
+        sql = (f"SELECT knowledge_chunk_fts.rowid, {score} FROM knowledge_chunk_fts "
+               f"WHERE knowledge_chunk_fts MATCH %s AND +knowledge_chunk_fts.rowid IN ({ids})")
+        params = [*score_params, _fts_any(terms), *chunk_ids]
     elif vendor == "postgresql":
         # Primary-key lookups; the score is 0 for a row matching no term, as in the ranking.
         score, score_params = _pg_score(terms)
@@ -161,21 +168,21 @@ def _ranked(vendor: str, terms: list[str], groups: list[list[str]] | None, *, do
         # FTS5 walks its term index (doclists) for the rows with any term - cheap, no row is
         # read - keeps those among the candidates (a second MATCH over the candidate groups,
         # materialised once), reads each survivor's chunk row for the scope check, and only then
-        # scores: bm25 over every term, the heading path column weighted above the passage (a
-        # heading names what the passage is about). `+rowid` stops SQLite from driving the
-        # FTS5 scan from the candidate list (one full MATCH per listed row).
+        # scores (`_sqlite_score`). `+rowid` stops SQLite from driving the FTS5 scan from the
+        # candidate list (one full MATCH per listed row).
         narrow, narrow_params = "", []
         if groups is not None:
             narrow = ("AND +knowledge_chunk_fts.rowid IN "
                       "(SELECT rowid FROM knowledge_chunk_fts WHERE knowledge_chunk_fts MATCH %s) ")
             narrow_params = [" OR ".join("(" + " AND ".join(f'"{t}"' for t in g) + ")" for g in groups)]
+        score, score_params = _sqlite_score(terms)
         sql = (
-            f"SELECT knowledge_chunk_fts.rowid, -bm25(knowledge_chunk_fts, {_SQLITE_WEIGHTS}) FROM knowledge_chunk_fts "
+            f"SELECT knowledge_chunk_fts.rowid, {score} AS score FROM knowledge_chunk_fts "
             "JOIN knowledge_chunk c ON c.id = knowledge_chunk_fts.rowid "
             f"WHERE knowledge_chunk_fts MATCH %s {narrow}AND c.document_id IN ({scope_sql}) "
-            f"ORDER BY bm25(knowledge_chunk_fts, {_SQLITE_WEIGHTS}) LIMIT %s"
+            "ORDER BY score DESC, knowledge_chunk_fts.rowid LIMIT %s"
         )
-        params = [_fts_any(terms), *narrow_params, *scope_params, k]
+        params = [*score_params, _fts_any(terms), *narrow_params, *scope_params, k]
     else:
         # PostgreSQL plan: the candidate tsquery (the groups: rare terms, or the common ones
         # together) is answered by the GIN index on search_vector as a bitmap; when the caller's
@@ -193,7 +200,8 @@ def _ranked(vendor: str, terms: list[str], groups: list[list[str]] | None, *, do
         params = [*score_params, candidates, *scope_params, k]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [(int(row[0]), float(row[1])) for row in cursor.fetchall()]
+        # Score 0: the row matched a term only in a heading path that does not hold them all.
+        return [(int(row[0]), float(row[1])) for row in cursor.fetchall() if row[1] > 0]
 
 
 def _pg_score(terms: list[str]) -> tuple[str, list]:
@@ -212,15 +220,35 @@ def _pg_score(terms: list[str]) -> tuple[str, list]:
     the same SQL old and new interleaved, p50 8.0 -> 7.3 ms, p95 66.7 -> 53.4 ms (load 6)."""
     counts = _document_frequencies(terms + [""], "postgresql")  # counted with the plan's, in one statement
     total = counts[""]
-    parts, params = [], []
+    idfs = []
     for term in terms:
         # At least 1: a count cached before the term's first chunk was written still scores it
         # (as rare); a word PostgreSQL drops as a stop word has a ts_rank of 0 anyway.
         df = max(counts[term], 1)
-        idf = math.log(1.0 + (max(total - df, 0) + 0.5) / (df + 0.5))
-        parts.append(f"%s * ts_rank('{PG_RANK_WEIGHTS}', c.search_vector, to_tsquery('english', %s), 1)")
-        params += [idf, term]
-    return "(" + " + ".join(parts) + ")", params
+        idfs.append(math.log(1.0 + (max(total - df, 0) + 0.5) / (df + 0.5)))
+
+    def total_rank(weights: str) -> tuple[str, list]:
+        part = f"%s * ts_rank('{weights}', c.search_vector, to_tsquery('english', %s), 1)"
+        return " + ".join([part] * len(terms)), [p for pair in zip(idfs, terms, strict=True) for p in pair]
+
+    # The heading path counts only where it holds every term (see HEADING_WEIGHT): `:B` matches
+    # a lexeme in the path only. One test per row; only the chosen sum is computed.
+    with_path, with_params = total_rank(PG_RANK_WEIGHTS)
+    text_only, text_params = total_rank(PG_TEXT_WEIGHTS)
+    covers = " & ".join(f"{term}:B" for term in terms)
+    sql = f"(CASE WHEN c.search_vector @@ to_tsquery('english', %s) THEN {with_path} ELSE {text_only} END)"
+    return sql, [covers, *with_params, *text_params]
+
+
+def _sqlite_score(terms: list[str]) -> tuple[str, list]:
+    """SQLite's score (BM25 over every term, higher is better) for a query whose FROM is
+    knowledge_chunk_fts, and its parameters: the heading path column counts only for the rows
+    whose path holds every term (see HEADING_WEIGHT; one more MATCH, on the path column,
+    materialised once per statement)."""
+    covers = "knowledge_chunk_fts.rowid IN (SELECT rowid FROM knowledge_chunk_fts WHERE knowledge_chunk_fts MATCH %s)"
+    sql = (f"(CASE WHEN {covers} THEN -bm25(knowledge_chunk_fts, {_SQLITE_WEIGHTS}) "
+           f"ELSE -bm25(knowledge_chunk_fts, {_SQLITE_TEXT_WEIGHTS}) END)")
+    return sql, ["heading_path : (" + " AND ".join(f'"{t}"' for t in terms) + ")"]
 
 
 def _like_search(terms: list[str], *, documents: QuerySet, k: int) -> list[tuple[int, float]]:
