@@ -190,6 +190,40 @@ def test_common_terms_score_but_do_not_make_candidates(user, monkeypatch, fresh_
     # Too few candidates: the search widens to any term rather than answer with less.
     monkeypatch.setattr(indexing, "WIDEN_BELOW", 5)
     assert len(indexing.lexical_search("osmosis water", documents=documents, k=20)) == 5
+    # A caller with candidates of its own (hybrid) is told so instead of the wide ranking; the
+    # same for a question whose one word is common. A rare word alone is ranked as ever.
+    assert indexing.lexical_search("osmosis water", documents=documents, k=20, narrow_only=True) is None
+    assert indexing.lexical_search("volcano", documents=documents, k=20, narrow_only=True) is None
+    assert len(indexing.lexical_search("volcano", documents=documents, k=20)) == 8
+    assert ranked_documents(indexing.lexical_search("membrane", documents=documents, k=20, narrow_only=True)) == [wet.id]
+
+
+def test_hybrid_ranks_dense_candidates_lexically_when_lexical_search_declines(fake_openai, user, monkeypatch, fresh_counts):
+    """A question of one common word: hybrid does not score every chunk holding it; the lexical
+    side ranks the dense side's candidates by their lexical scores, and fusion uses both."""
+    from tutorhub.knowledge import retrieval
+
+    monkeypatch.setattr(indexing, "COMMON_TERM_ROWS", 2)
+    for n in range(4):
+        resource_add(user=user, title=f"Rivers {n}", content=f"Water {n} flows to the sea.")
+    resource_add(user=user, title="Rocks", content="Volcanoes erupt with lava.")
+    seen = {}
+    real_fuse = retrieval.fuse
+
+    def spy(rankings, filled=None, feedback=None):
+        seen.update(rankings=rankings, filled=filled)
+        return real_fuse(rankings, filled, feedback)
+
+    monkeypatch.setattr(retrieval, "fuse", spy)
+    monkeypatch.setattr(retrieval, "_missing_scores", lambda *args: pytest.fail("nothing is left to fill"))
+    passages = retrieve(user=user, query="water", k=3)
+    assert passages and all("Water" in p.text for p in passages)
+    dense_ids = [chunk_id for chunk_id, _ in seen["rankings"]["dense"]]
+    lexical = seen["rankings"]["lexical"]
+    assert {chunk_id for chunk_id, _ in lexical} <= set(dense_ids) and len(lexical) == 4
+    assert dict(lexical) == pytest.approx(indexing.lexical_scores("water", dense_ids))
+    assert seen["filled"] == {"dense": {}, "lexical": {}}
+    assert all("lexical" in p.ranks and "dense" in p.ranks for p in passages)
 
 
 def test_lexical_scores_are_the_rankings_scores(user):
@@ -288,9 +322,9 @@ def test_hybrid_takes_half_as_many_lexical_candidates_as_dense(fake_openai, user
     asked = []
     real = retrieval.lexical_search
 
-    def spy(query, *, documents, k):
+    def spy(query, *, documents, k, narrow_only=False):
         asked.append(k)
-        return real(query, documents=documents, k=k)
+        return real(query, documents=documents, k=k, narrow_only=narrow_only)
 
     monkeypatch.setattr(retrieval, "lexical_search", spy)
     assert retrieve(user=user, query="mitochondria powerhouse", k=5)
