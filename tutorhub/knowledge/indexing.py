@@ -40,7 +40,7 @@ PG_TEXT_WEIGHTS = "{1.0, 0.2, 0, 1.0}"  # the passage alone
 _SQLITE_WEIGHTS = f"{HEADING_WEIGHT}, 1.0"  # bm25(): heading_path, text
 _SQLITE_TEXT_WEIGHTS = "0.0, 1.0"
 # A term in more chunks than this is "common": it still scores every candidate, but no longer
-# makes a chunk a candidate on its own (see `_match_plan`). A fixed count, not a share of the
+# makes a chunk a candidate on its own (see `_candidate_groups`). A fixed count, not a share of the
 # table, so the rows ranked per query stay bounded however large the table grows.
 COMMON_TERM_ROWS = 1000
 # Fewer results than this (or than asked) with common terms held back: search again with any term.
@@ -98,6 +98,13 @@ def _document_frequencies(terms: list[str], vendor: str) -> dict[str, int]:
     return counts
 
 
+def _common_terms(terms: list[str], vendor: str) -> list[str]:
+    """The terms in more than COMMON_TERM_ROWS chunks (counts cached, see `_document_frequencies`)."""
+    # PostgreSQL also counts the table ("") here, for `_pg_score`'s idf: one statement for both.
+    counts = _document_frequencies(terms + [""] if vendor == "postgresql" else terms, vendor)
+    return [term for term in terms if counts[term] > COMMON_TERM_ROWS]
+
+
 def _candidate_groups(terms: list[str], vendor: str) -> list[list[str]] | None:
     """Which chunks are ranked: those containing every term of any one group (an OR of ANDs),
     or None for "any term". Each rare term is a group; the common terms (in more than
@@ -105,11 +112,8 @@ def _candidate_groups(terms: list[str], vendor: str) -> list[list[str]] | None:
     is a single common term - so "python", "use" or "file" no longer pull a third of a 50k-chunk
     table into the ranking. All terms still score every candidate; a chunk sharing only such a
     word with the question would rank below the candidates anyway."""
-    # PostgreSQL also counts the table ("") here, for `_pg_score`'s idf: one statement for both.
-    counts = _document_frequencies(terms + [""] if vendor == "postgresql" else terms, vendor)
-    rare, common = [], []
-    for term in terms:
-        (common if counts[term] > COMMON_TERM_ROWS else rare).append(term)
+    common = _common_terms(terms, vendor)
+    rare = [term for term in terms if term not in common]
     if not common or (not rare and len(common) == 1):
         return None
     return [[t] for t in rare] + ([common] if len(common) > 1 or not rare else [])
@@ -132,8 +136,8 @@ def lexical_search(
     if vendor not in ("sqlite", "postgresql"):
         return _like_search(terms, documents=documents, k=k)
     groups = _candidate_groups(terms, vendor)
-    if narrow_only and groups is None and _document_frequencies(terms, vendor)[terms[0]] > COMMON_TERM_ROWS:
-        return None  # a single term (no plan has several terms and none rare), and a common one
+    if narrow_only and groups is None and _common_terms(terms, vendor):
+        return None  # no plan and a common term: the question's one word (see _candidate_groups)
     ranked = _ranked(vendor, terms, groups, documents=documents, k=k)
     if groups is not None and len(ranked) < min(k, WIDEN_BELOW):
         if narrow_only:
